@@ -1,0 +1,161 @@
+"""Reading, validating and writing review data: the helpers the project's scripts share."""
+import csv
+import json
+import os
+import unicodedata
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Dict, Iterable, Iterator, List
+
+import spacy
+from spacy.language import Language
+
+LABELS = ("POS", "NEG")
+# Stars in the mirror's `label` field are stars - 1: 0-1 (1-2 stars) are negative.
+LABEL_SCHEMES = ("stars0", "stars", "binary")
+# Tokenizers that differ from the language's default: spaCy's Chinese tokenizer
+# splits into characters unless told to segment words.
+TOKENIZERS = {"zh": {"@tokenizers": "spacy.zh.ChineseTokenizer", "segmenter": "jieba"}}
+
+
+class DataError(ValueError):
+    """Bad input data: the message says which file, line and field."""
+
+
+def check_lang(lang: str) -> None:
+    """Raise DataError unless spaCy has a language class (and tokenizer) for `lang`."""
+    try:
+        spacy.util.get_lang_class(lang)
+    except ImportError:
+        raise DataError(
+            f"Unknown language code '{lang}': spaCy has no tokenizer for it. "
+            "Use an ISO code spaCy supports, e.g. en, de, es, fr, ja, zh "
+            "(https://spacy.io/usage/models#languages)."
+        ) from None
+
+
+def tokenizer_overrides(lang: str) -> Dict[str, object]:
+    """Config overrides that give `lang` its proper tokenizer (word segmentation for zh)."""
+    return {"nlp.tokenizer": TOKENIZERS[lang]} if lang in TOKENIZERS else {}
+
+
+def make_nlp(lang: str) -> Language:
+    """A blank pipeline with the language's proper tokenizer."""
+    check_lang(lang)
+    config = {"nlp": {"tokenizer": TOKENIZERS[lang]}} if lang in TOKENIZERS else {}
+    return spacy.blank(lang, config=config)
+
+
+def normalize_text(text: str) -> str:
+    """The key two texts are duplicates under: NFKC, case-folded, whitespace collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def binary_label(value: object, scheme: str) -> str:
+    """Map a raw label to POS/NEG (1-2 stars NEG, 3-5 stars POS); raise ValueError if invalid."""
+    if scheme == "binary":
+        if isinstance(value, str) and value.strip().upper() in LABELS:
+            return value.strip().upper()
+        number = _as_int(value)
+        if number in (0, 1):
+            return "POS" if number == 1 else "NEG"
+        raise ValueError(f"binary label must be 0/1 or NEG/POS, got {value!r}")
+    low, high = {"stars0": (0, 4), "stars": (1, 5)}[scheme]
+    stars = _as_int(value)
+    if stars is None or not low <= stars <= high:
+        raise ValueError(f"label must be an integer {low}-{high} ({scheme}), got {value!r}")
+    return "NEG" if stars - low <= 1 else "POS"
+
+
+def _as_int(value: object):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
+
+def _rows(path: Path) -> Iterator[tuple]:
+    """(line number, row dict) for each record of a JSONL or CSV file."""
+    if path.suffix == ".csv":
+        with path.open(encoding="utf8", newline="") as file_:
+            reader = csv.DictReader(file_)
+            for row in reader:
+                if None in row or None in row.values():
+                    raise DataError(
+                        f"{path}:{reader.line_num}: malformed CSV row: expected "
+                        f"{len(reader.fieldnames)} columns ({', '.join(reader.fieldnames)})"
+                    )
+                yield reader.line_num, row
+        return
+    with path.open(encoding="utf8") as file_:
+        for line_no, line in enumerate(file_, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataError(f"{path}:{line_no}: malformed JSON: {err.msg}") from None
+            if not isinstance(row, dict):
+                raise DataError(f"{path}:{line_no}: expected a JSON object, got {type(row).__name__}")
+            yield line_no, row
+
+
+def read_reviews(
+    path: Path, *, text_field: str = "text", label_field: str = "label", label_scheme: str = "stars0"
+) -> List[Dict[str, str]]:
+    """Read a JSONL or CSV file of labelled reviews as dicts with id, text and label (POS/NEG)."""
+    path = Path(path)
+    if label_scheme not in LABEL_SCHEMES:
+        raise DataError(f"Unknown label scheme '{label_scheme}': use one of {', '.join(LABEL_SCHEMES)}")
+    if path.suffix not in (".jsonl", ".csv"):
+        raise DataError(f"{path}: unsupported file type '{path.suffix}': use .jsonl or .csv")
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    reviews = []
+    for line_no, row in _rows(path):
+        for field in (text_field, label_field):
+            if field not in row:
+                raise DataError(f"{path}:{line_no}: missing field '{field}'")
+        text = row[text_field]
+        if not isinstance(text, str) or not text.strip():
+            raise DataError(f"{path}:{line_no}: empty text in field '{text_field}'")
+        try:
+            label = binary_label(row[label_field], label_scheme)
+        except ValueError as err:
+            raise DataError(f"{path}:{line_no}: {err}") from None
+        review_id = str(row.get("id") or f"{path.stem}_{line_no}")
+        reviews.append({"id": review_id, "text": text.strip(), "label": label})
+    if not reviews:
+        raise DataError(f"{path}: no reviews in file")
+    return reviews
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; move it into place only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_jsonl(path: Path, records: Iterable[dict]) -> None:
+    """Write records as JSON lines, atomically."""
+    with atomic_path(path) as tmp:
+        with tmp.open("w", encoding="utf8") as file_:
+            for record in records:
+                file_.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def read_jsonl(path: Path) -> List[dict]:
+    return [row for _, row in _rows(Path(path))]

@@ -1,0 +1,154 @@
+import json
+import subprocess
+import sys
+
+import pytest
+from spacy.tokens import DocBin
+
+from conftest import ROOT, make_reviews, write_lines
+from preprocess import split_reviews
+from reviews import DataError, make_nlp, normalize_text
+
+
+def make_splits(with_validation=False):
+    splits = {"train": make_reviews(60, "tr"), "test": make_reviews(20, "te")}
+    if with_validation:
+        splits["validation"] = make_reviews(15, "va")
+    return splits
+
+
+def split(splits, **sizes):
+    sizes = {"n_train": 20, "n_dev": 20, "n_test": 20, **sizes}
+    return split_reviews(splits, lang="en", seed=0, **sizes)
+
+
+def texts(reviews):
+    return {normalize_text(review["text"]) for review in reviews}
+
+
+def test_sizes_and_balance():
+    sets, stats = split(make_splits())
+    for name in ("train", "dev", "test"):
+        labels = [review["label"] for review in sets[name]]
+        assert len(labels) == 20 and labels.count("POS") == labels.count("NEG") == 10
+    assert len(sets["pool"]) == 120 - 40
+    assert stats["sizes"] == {"test": 20, "dev": 20, "train": 20, "pool": 80}
+
+
+def test_test_from_test_split_and_dev_carved_from_train():
+    sets, stats = split(make_splits())
+    assert all(review["id"].startswith("te") for review in sets["test"])
+    assert all(review["id"].startswith("tr") for review in sets["dev"] + sets["train"] + sets["pool"])
+    assert stats["dev_from"] == "train" and stats["test_from"] == "test"
+
+
+def test_dev_from_validation_split_when_present():
+    sets, stats = split(make_splits(with_validation=True))
+    assert all(review["id"].startswith("va") for review in sets["dev"])
+    assert stats["dev_from"] == "validation"
+    assert len(sets["pool"]) == 120 - 20
+
+
+def test_pool_drops_labels_and_keeps_every_remaining_train_review():
+    splits = make_splits()
+    sets, _ = split(splits)
+    assert all(set(review) == {"id", "text"} for review in sets["pool"])
+    used = {review["id"] for name in ("train", "dev", "pool") for review in sets[name]}
+    assert used == {review["id"] for review in splits["train"]}
+
+
+def test_duplicates_of_held_out_texts_never_reach_train_or_pool():
+    splits = make_splits()
+    # Train repeats every test text (with other case and spacing) and one of its own.
+    splits["train"] += [dict(review, id=f"copy{i}", text=review["text"].upper() + "  ") for i, review in
+                        enumerate(splits["test"])]
+    splits["train"].append(dict(splits["train"][0], id="self-copy"))
+    sets, stats = split(splits, n_test=40)
+    held_out = texts(sets["test"]) | texts(sets["dev"])
+    assert not held_out & (texts(sets["train"]) | texts(sets["pool"]))
+    assert stats["duplicates_removed"] == {"test": 0, "train": 41}
+    all_texts = [normalize_text(r["text"]) for name in ("train", "dev", "test", "pool") for r in sets[name]]
+    assert len(all_texts) == len(set(all_texts))
+
+
+def test_deterministic_for_a_seed_and_different_for_another():
+    first, _ = split(make_splits())
+    again, _ = split(make_splits())
+    other, _ = split_reviews(make_splits(), lang="en", seed=1, n_train=20, n_dev=20, n_test=20)
+    assert first == again
+    assert [r["id"] for r in first["train"]] != [r["id"] for r in other["train"]]
+
+
+def test_too_few_reviews_says_how_many():
+    with pytest.raises(DataError, match=r"balanced en test set .* of 50: there are 20 POS reviews .* 25 are needed"):
+        split(make_splits(), n_test=50)
+    with pytest.raises(DataError, match=r"balanced en train set .* 50 POS reviews .* 60 are needed"):
+        split(make_splits(), n_train=120)
+
+
+def test_odd_size_is_rejected():
+    with pytest.raises(DataError, match="must be even"):
+        split(make_splits(), n_dev=21)
+
+
+def run_script(name, *args, cwd):
+    """Run a script; return its exit code and its output with line wrapping undone."""
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / name), *args], cwd=cwd, capture_output=True,
+                            text=True)
+    return result.returncode, " ".join((result.stdout + result.stderr).split())
+
+
+def test_preprocess_cli_writes_docbins_pool_and_stats(tmp_path):
+    for split_name, n in (("train", 60), ("test", 20)):
+        write_lines(tmp_path / "reviews" / "ja" / f"{split_name}.jsonl",
+                    [{"id": f"{split_name}{i}", "text": f"{'良い' if i % 2 else 'ひどい'}商品{split_name}{i}です。",
+                      "label": "POS" if i % 2 else "NEG"} for i in range(2 * n)])
+    code, output = run_script("preprocess.py", "ja", "--input-dir", "reviews", "--output-dir", "corpus",
+                              "--n-train", "20", "--n-dev", "20", "--n-test", "20", cwd=tmp_path)
+    assert code == 0, output
+    out = tmp_path / "corpus" / "ja"
+    nlp = make_nlp("ja")
+    docs = list(DocBin().from_disk(out / "train.spacy").get_docs(nlp.vocab))
+    assert len(docs) == 20 and sum(doc.cats["POS"] for doc in docs) == 10
+    assert all(doc.cats["POS"] + doc.cats["NEG"] == 1.0 and doc.user_data["id"] for doc in docs)
+    assert [token.text for token in docs[0]][-2:] == ["です", "。"]
+    assert len((out / "pool.jsonl").read_text(encoding="utf8").splitlines()) == 80
+    assert json.loads((out / "stats.json").read_text())["sizes"]["pool"] == 80
+
+
+def test_preprocess_cli_error_writes_nothing(tmp_path):
+    write_lines(tmp_path / "reviews" / "en" / "train.jsonl", make_reviews(5, "tr"))
+    code, output = run_script("preprocess.py", "en", "--input-dir", "reviews", "--output-dir", "corpus", cwd=tmp_path)
+    assert code == 1
+    assert "there are 5 POS reviews" in output and "500 are needed" in output
+    assert not (tmp_path / "corpus").exists()
+
+
+def test_get_reviews_cli_reports_bad_row_and_writes_nothing(tmp_path):
+    data = tmp_path / "data"
+    write_lines(data / "en" / "train.jsonl", ['{"text": "fine", "label": 3}', '{"text": "x", "label": 9}'])
+    code, output = run_script("get_reviews.py", "en", "--data-dir", str(data), "--output-dir", "out", cwd=tmp_path)
+    assert code == 1
+    assert "train.jsonl:2: label must be an integer 0-4" in output
+    assert not (tmp_path / "out").exists()
+
+
+def test_get_reviews_cli_reads_a_users_csv(tmp_path):
+    (tmp_path / "mine.csv").write_text("review,positive\nSuper,1\nMies,0\n", encoding="utf8")
+    code, output = run_script("get_reviews.py", "nl", "--source", "file", "--data-file", "mine.csv", "--text-field",
+                              "review", "--label-field", "positive", "--label-scheme", "binary", cwd=tmp_path)
+    assert code == 0, output
+    rows = [json.loads(line) for line in (tmp_path / "assets/reviews/nl/train.jsonl").read_text().splitlines()]
+    assert [(row["text"], row["label"]) for row in rows] == [("Super", "POS"), ("Mies", "NEG")]
+
+
+@pytest.mark.parametrize(
+    "args,error",
+    [(["zz"], "Unknown language code 'zz'"),
+     (["en", "--data-dir", "missing"], "Missing file missing/en/train.jsonl"),
+     (["en", "de", "--source", "file", "--data-file", "x.csv"], "reads one file in one language"),
+     (["en", "--source", "ftp"], "Unknown data_source 'ftp'")],
+)
+def test_get_reviews_cli_errors(tmp_path, args, error):
+    code, output = run_script("get_reviews.py", *args, cwd=tmp_path)
+    assert code == 1 and error in output

@@ -1,0 +1,96 @@
+import pytest
+
+from conftest import write_lines
+from reviews import DataError, atomic_path, binary_label, check_lang, make_nlp, normalize_text, read_reviews
+
+
+@pytest.mark.parametrize(
+    "value,scheme,expected",
+    [(0, "stars0", "NEG"), (1, "stars0", "NEG"), (2, "stars0", "POS"), (4, "stars0", "POS"),
+     (1, "stars", "NEG"), (2, "stars", "NEG"), (3, "stars", "POS"), ("5", "stars", "POS"),
+     (0, "binary", "NEG"), (1, "binary", "POS"), ("pos", "binary", "POS"), ("NEG", "binary", "NEG")],
+)
+def test_binary_label(value, scheme, expected):
+    assert binary_label(value, scheme) == expected
+
+
+@pytest.mark.parametrize(
+    "value,scheme", [(5, "stars0"), (-1, "stars0"), (0, "stars"), (6, "stars"), (2, "binary"),
+                     (True, "binary"), ("great", "stars"), (2.5, "stars"), (None, "stars0")]
+)
+def test_binary_label_out_of_range(value, scheme):
+    with pytest.raises(ValueError, match="label must be"):
+        binary_label(value, scheme)
+
+
+def test_normalize_text_ignores_case_width_and_spacing():
+    assert normalize_text("Great  product!\n") == normalize_text("great product！")
+
+
+def test_read_jsonl(tmp_path):
+    path = write_lines(tmp_path / "train.jsonl", [{"id": "a", "text": " Nice ", "label": 4}, {"text": "Bad", "label": 0}])
+    assert read_reviews(path) == [
+        {"id": "a", "text": "Nice", "label": "POS"},
+        {"id": "train_2", "text": "Bad", "label": "NEG"},
+    ]
+
+
+def test_read_csv_with_stars_column(tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text('body,stars\n"Works, great",5\nBroke after a day,2\n', encoding="utf8")
+    reviews = read_reviews(path, text_field="body", label_field="stars", label_scheme="stars")
+    assert [(r["text"], r["label"]) for r in reviews] == [("Works, great", "POS"), ("Broke after a day", "NEG")]
+
+
+@pytest.mark.parametrize(
+    "lines,error",
+    [
+        (['{"text": "ok", "label": 1}', '{"text": "ok", "label": '], r"train.jsonl:2: malformed JSON"),
+        (['{"text": "ok", "label": 1}', '["text"]'], r"train.jsonl:2: expected a JSON object"),
+        (['{"label": 1}'], r"train.jsonl:1: missing field 'text'"),
+        (['{"text": "ok"}'], r"train.jsonl:1: missing field 'label'"),
+        (['{"text": "ok", "label": 1}', '{"text": "ok", "label": 7}'], r"train.jsonl:2: label must be an integer 0-4"),
+        (['{"text": "  ", "label": 1}'], r"train.jsonl:1: empty text"),
+        (['{"text": null, "label": 1}'], r"train.jsonl:1: empty text"),
+        ([""], r"no reviews"),
+    ],
+)
+def test_read_jsonl_errors_name_file_and_line(tmp_path, lines, error):
+    path = write_lines(tmp_path / "train.jsonl", lines)
+    with pytest.raises(DataError, match=error):
+        read_reviews(path)
+
+
+def test_malformed_csv_row(tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text("text,label\ngood,1\nbad\n", encoding="utf8")
+    with pytest.raises(DataError, match=r"mine.csv:3: malformed CSV row: expected 2 columns"):
+        read_reviews(path, label_scheme="binary")
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DataError, match="file not found"):
+        read_reviews(tmp_path / "nope.jsonl")
+
+
+def test_unknown_language():
+    with pytest.raises(DataError, match="Unknown language code 'zz'"):
+        check_lang("zz")
+
+
+def test_atomic_path_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "out.txt"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "lang,text,words",
+    [("ja", "とても良い商品でした。", ["とても", "良い", "商品", "でし", "た", "。"]),
+     ("zh", "这个产品很好。", ["这个", "产品", "很", "好", "。"])],
+)
+def test_cjk_tokenizers_segment_words(lang, text, words):
+    assert [token.text for token in make_nlp(lang)(text)] == words
