@@ -1,0 +1,54 @@
+"""Smoke run of the whole workflow through `spacy project run`, at tiny scale, in a copy of the project."""
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+from spacy.tokens import DocBin
+
+from conftest import ROOT
+from reviews import make_nlp
+
+LANGUAGES = ["en", "ja"]
+STEPS = ["data", "preprocess", "baseline-bow", "baseline-ensemble"]
+
+
+def run_all(project, shared_data):
+    args = [sys.executable, "-m", "spacy", "project", "run", "all", str(project),
+            f"--vars.languages={' '.join(LANGUAGES)}", f"--vars.data_dir={shared_data}",
+            "--vars.n_train=40", "--vars.n_dev=40", "--vars.n_test=40"]
+    result = subprocess.run(args, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A copy of the project whose training configs stop after a few steps."""
+    project = tmp_path_factory.mktemp("project")
+    shutil.copy(ROOT / "project.yml", project)
+    for folder in ("configs", "scripts"):
+        shutil.copytree(ROOT / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    for config in (project / "configs").glob("*.cfg"):
+        text = re.sub(r"max_steps = \d+", "max_steps = 20", config.read_text())
+        config.write_text(re.sub(r"eval_frequency = \d+", "eval_frequency = 10", text))
+    return project
+
+
+def test_workflow_runs_then_skips_finished_steps(project, shared_data):
+    output = run_all(project, shared_data)
+    assert "test accuracy" in output and "metrics" in output
+    for model in ("baseline_bow", "baseline_ensemble"):
+        metrics = json.loads((project / "metrics" / f"{model}.json").read_text())
+        assert set(metrics) == {*LANGUAGES, "mean"}
+        assert all(0.0 <= metrics[lang]["accuracy"] <= 1.0 and metrics[lang]["n"] == 40 for lang in LANGUAGES)
+    for lang in LANGUAGES:
+        assert (project / "training" / "baseline_bow" / lang / "model-best" / "meta.json").is_file()
+        docs = list(DocBin().from_disk(project / "corpus" / "splits" / lang / "test.spacy").get_docs(
+            make_nlp(lang).vocab))
+        assert len(docs) == 40
+    second = run_all(project, shared_data)
+    for step in STEPS:
+        assert f"Skipping '{step}': nothing changed" in second
