@@ -45,6 +45,8 @@ def download(url: str, path: Path) -> bool:
 def source_files(source: str, lang: str, data_dir: Path, mirror_url: str, data_file: Path, cache_dir: Path):
     """{split: path} of the raw files for one language."""
     if source == "file":
+        if data_file == Path(""):
+            raise DataError("data_source=file needs the path of your CSV or JSONL file in data_file")
         if not data_file.is_file():
             raise DataError(f"data_file not found: {data_file}")
         return {"train": data_file}

@@ -34,12 +34,16 @@ def main(
     corpus_dir: Path = typer.Option(Path("corpus"), help="Holds {lang}/{train,dev,test}.spacy"),
     gpu_id: int = typer.Option(-1, help="GPU id, -1 for CPU"),
 ):
-    metrics = {}
     for lang in languages:
         try:
             check_lang(lang)
         except DataError as err:
             msg.fail(str(err), exits=1)
+        for split in ("train", "dev", "test"):
+            if not (corpus_dir / lang / f"{split}.spacy").is_file():
+                msg.fail(f"Missing {corpus_dir / lang / split}.spacy: run `spacy project run preprocess` first", exits=1)
+    metrics = {}
+    for lang in languages:
         lang_corpus = corpus_dir / lang
         overrides = {
             "paths.train": str(lang_corpus / "train.spacy"),

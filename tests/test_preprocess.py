@@ -147,7 +147,8 @@ def test_get_reviews_cli_reads_a_users_csv(tmp_path):
     [(["zz"], "Unknown language code 'zz'"),
      (["en", "--data-dir", "missing"], "Missing file missing/en/train.jsonl"),
      (["en", "de", "--source", "file", "--data-file", "x.csv"], "reads one file in one language"),
-     (["en", "--source", "ftp"], "Unknown data_source 'ftp'")],
+     (["en", "--source", "ftp"], "Unknown data_source 'ftp'"),
+     (["nl", "--source", "file"], "data_source=file needs the path")],
 )
 def test_get_reviews_cli_errors(tmp_path, args, error):
     code, output = run_script("get_reviews.py", *args, cwd=tmp_path)
