@@ -89,7 +89,7 @@ def write_docbin(nlp, reviews: List[dict], path: Path, desc: str) -> None:
     """Tokenize reviews and save them with one-hot cats and their ids, atomically."""
     doc_bin = DocBin(store_user_data=True)
     texts = (review["text"] for review in reviews)
-    for review, doc in zip(reviews, tqdm(nlp.pipe(texts), total=len(reviews), desc=desc, leave=False)):
+    for review, doc in zip(reviews, tqdm(nlp.pipe(texts), total=len(reviews), desc=desc, leave=False, disable=None)):
         doc.cats = {label: float(review["label"] == label) for label in LABELS}
         doc.user_data["id"] = review["id"]
         doc_bin.add(doc)
