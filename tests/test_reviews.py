@@ -87,6 +87,21 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_atomic_path_replaces_a_directory_whole(tmp_path):
+    target = tmp_path / "model"
+    (target / "old").mkdir(parents=True)
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.mkdir()
+            (tmp / "half").write_text("x")
+            raise RuntimeError("interrupted")
+    assert [path.name for path in tmp_path.iterdir()] == ["model"] and (target / "old").is_dir()
+    with atomic_path(target) as tmp:
+        tmp.mkdir()
+        (tmp / "new").write_text("x")
+    assert [path.name for path in target.iterdir()] == ["new"]
+
+
 @pytest.mark.parametrize(
     "lang,text,words",
     [("ja", "とても良い商品でした。", ["とても", "良い", "商品", "でし", "た", "。"]),
