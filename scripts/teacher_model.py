@@ -24,7 +24,7 @@ import typer
 from safetensors.numpy import save_file
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 from tqdm import tqdm
-from transformers import BertConfig, XLMRobertaTokenizerFast
+from transformers import BertConfig, PreTrainedTokenizerFast
 from wasabi import msg
 
 from reviews import atomic_path
@@ -284,7 +284,7 @@ def bert_config(model: PackedModel) -> BertConfig:
         type_vocab_size=dims["type_vocab"],
         layer_norm_eps=model.layer_norm_eps,
         pad_token_id=model.special_ids["pad"],
-        tokenizer_class="XLMRobertaTokenizer",
+        tokenizer_class="PreTrainedTokenizerFast",
         torch_dtype="float32",
     )
 
@@ -319,7 +319,7 @@ def build_charsmap(normalization: Dict[str, str]) -> bytes:
     return struct.pack("<I", units.nbytes) + units.astype("<u4").tobytes() + bytes(replacements)
 
 
-def build_tokenizer(model: PackedModel) -> XLMRobertaTokenizerFast:
+def build_tokenizer(model: PackedModel) -> PreTrainedTokenizerFast:
     """XLM-R's fast tokenizer as e5.c tokenizes: the file's normalization map, runs of spaces
     collapsed, Metaspace with a prepended space, Unigram over its pieces, <s> $A </s>."""
     ids = model.special_ids
@@ -340,7 +340,7 @@ def build_tokenizer(model: PackedModel) -> XLMRobertaTokenizerFast:
         pair=f"{bos} $A {eos} {eos} $B {eos}",
         special_tokens=[(bos, ids["bos"]), (eos, ids["eos"])],
     )
-    return XLMRobertaTokenizerFast(
+    return PreTrainedTokenizerFast(
         tokenizer_object=backend,
         model_max_length=model.dims["max_positions"],
         bos_token=bos,

