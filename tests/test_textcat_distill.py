@@ -15,6 +15,7 @@ from thinc.api import Adam, Ops, Softmax, set_dropout_rate, softmax_activation
 
 from conftest import ROOT
 from textcat_distill import DistillTextCategorizer
+from train_textcat import fingerprint
 
 MODULE = ROOT / "scripts" / "textcat_distill.py"
 LABELS = ("POS", "NEG")
@@ -374,6 +375,20 @@ def test_corpus_reader_keeps_soft_cats_and_gold_label(tmp_path):
     read = list(Corpus(path)(nlp))
     assert [eg.reference.cats["POS"] for eg in read] == pytest.approx([p for _, p, _ in SOFT_DATA])
     assert [eg.reference.user_data.get("gold_label") for eg in read] == [g for _, _, g in SOFT_DATA]
+
+
+def test_fingerprint_covers_the_code(tmp_path):
+    config = tmp_path / "c.cfg"
+    config.write_text("[nlp]\n")
+    for split in ("train", "dev"):
+        (tmp_path / split).write_text(split)
+    overrides = {"paths.train": str(tmp_path / "train"), "paths.dev": str(tmp_path / "dev")}
+    code = tmp_path / "code.py"
+    code.write_text("x = 1\n")
+    with_code = fingerprint(config, overrides, code)
+    assert with_code != fingerprint(config, overrides)
+    code.write_text("x = 2\n")
+    assert fingerprint(config, overrides, code) != with_code
 
 
 def test_module_imports_standalone(tmp_path):
