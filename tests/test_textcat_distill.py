@@ -16,6 +16,7 @@ from thinc.api import Adam, Ops, Softmax, set_dropout_rate, softmax_activation
 from conftest import ROOT
 from textcat_distill import DistillTextCategorizer
 from train_textcat import fingerprint
+from train_textcat import main as train_main
 
 MODULE = ROOT / "scripts" / "textcat_distill.py"
 LABELS = ("POS", "NEG")
@@ -375,6 +376,28 @@ def test_corpus_reader_keeps_soft_cats_and_gold_label(tmp_path):
     read = list(Corpus(path)(nlp))
     assert [eg.reference.cats["POS"] for eg in read] == pytest.approx([p for _, p, _ in SOFT_DATA])
     assert [eg.reference.user_data.get("gold_label") for eg in read] == [g for _, _, g in SOFT_DATA]
+
+
+@pytest.mark.parametrize("config_name", ["student_bow", "student_ensemble"])
+def test_train_textcat_trains_the_student_configs(tmp_path, config_name):
+    """scripts/train_textcat.py with --code trains a student config on soft labels, gold dev."""
+    nlp = spacy.blank("en")
+    corpus = tmp_path / "corpus" / "en"
+    corpus.mkdir(parents=True)
+    write_docbin(corpus / "train.spacy", soft_examples(nlp) + toy_corpus(nlp, 0.8))
+    gold = toy_corpus(nlp, 1.0)
+    write_docbin(corpus / "dev.spacy", gold[::2])
+    write_docbin(corpus / "test.spacy", gold[1::2])
+    config = tmp_path / f"{config_name}.cfg"
+    text = (ROOT / "configs" / f"{config_name}.cfg").read_text()
+    text = re.sub(r"eval_frequency = \d+", "eval_frequency = 5", re.sub(r"max_steps = \d+", "max_steps = 10", text))
+    config.write_text(text.replace("alpha = 0.0", "alpha = 0.5"))
+    metrics = tmp_path / "metrics.json"
+    train_main(config, tmp_path / "training", metrics, ["en"], tmp_path / "corpus", gpu_id=-1, code=MODULE)
+    trained = spacy.load(tmp_path / "training" / "en" / "model-best")
+    assert trained.get_pipe_meta("textcat").factory == "textcat_distill"
+    assert trained.get_pipe("textcat").alpha == 0.5
+    assert metrics.is_file()
 
 
 def test_fingerprint_covers_the_code(tmp_path):
