@@ -248,7 +248,9 @@ class DistillTextCategorizer(TextCategorizer):
         for eg in examples:
             cats = eg.reference.cats
             if not cats:
-                raise ValueError(f"textcat_distill: {_describe(eg)} has no cats; every doc needs a probability per label")
+                raise ValueError(
+                    f"textcat_distill: {_describe(eg)} has no cats; every doc needs a probability per label"
+                )
             for label, value in cats.items():
                 if not (isinstance(value, numbers.Real) and 0.0 <= value <= 1.0):
                     raise ValueError(

@@ -112,6 +112,17 @@ def objective(q, teacher, gold, has_gold, loss, T, alpha, head):
     return float((w_hard * hard + (1 - w_hard) * distill).sum())
 
 
+def finite_difference(param, index, function, eps):
+    """The central difference of function() w.r.t. param[index] (changed in place, then restored)."""
+    original = param[index]
+    param[index] = original + eps
+    plus = function()
+    param[index] = original - eps
+    minus = function()
+    param[index] = original
+    return (plus - minus) / (2 * eps)
+
+
 def targets(data=SOFT_DATA):
     teacher = numpy.array([[p, 1.0 - p] for _, p, _ in data])
     gold = numpy.array([[g == "POS", g == "NEG"] for _, _, g in data], dtype="float64")
@@ -158,16 +169,9 @@ def test_gradient_through_head_matches_finite_differences(head, setting):
     d_X = backprop(d_scores)
     args = (*targets(), setting["loss"], setting["temperature"], setting["alpha"], head)
     assert loss == pytest.approx(reported_loss(scores, setting))
-    eps = 1e-6
 
     def numeric(param, index):
-        original = param[index]
-        param[index] = original + eps
-        plus = objective(layer.predict(X), *args)
-        param[index] = original - eps
-        minus = objective(layer.predict(X), *args)
-        param[index] = original
-        return (plus - minus) / (2 * eps)
+        return finite_difference(param, index, lambda: objective(layer.predict(X), *args), eps=1e-6)
 
     for index in numpy.ndindex(X.shape):
         assert d_X[index] == pytest.approx(numeric(X, index), abs=1e-7, rel=1e-6)
@@ -222,20 +226,13 @@ def test_gradient_of_whole_model_matches_finite_differences(model_name, setting)
     args = (*targets(), setting["loss"], setting["temperature"], setting["alpha"], pipe._output_head())
     layers = [node for node in model.walk() if node.name in ("softmax", "sparse_linear")]
     assert len(layers) == {"bow": 1, "ensemble": 2, "reduce": 1}[model_name]
-    eps = 1e-3
     for layer in layers:
         for name in ("W", "b"):
             param, grad = layer.get_param(name), layer.get_grad(name)
             assert abs(grad).max() > 1e-2
             for index in numpy.argsort(-abs(grad).ravel())[:6]:
                 index = numpy.unravel_index(index, param.shape)
-                original = param[index]
-                param[index] = original + eps
-                plus = objective(model.predict(docs), *args)
-                param[index] = original - eps
-                minus = objective(model.predict(docs), *args)
-                param[index] = original
-                numeric = (plus - minus) / (2 * eps)
+                numeric = finite_difference(param, index, lambda: objective(model.predict(docs), *args), eps=1e-3)
                 assert grad[index] == pytest.approx(numeric, abs=2e-3, rel=1e-2), (layer.name, name, index)
 
 
@@ -332,7 +329,9 @@ def test_inference_identical_to_textcat(model_name):
     assert scores == {**stock.evaluate(gold), "speed": scores["speed"]}
 
 
-TOY_POS, TOY_NEG, TOY_THINGS = ["good", "great", "lovely", "fine"], ["bad", "awful", "poor", "broken"], ["phone", "book", "shoe", "lamp"]
+TOY_POS = ["good", "great", "lovely", "fine"]
+TOY_NEG = ["bad", "awful", "poor", "broken"]
+TOY_THINGS = ["phone", "book", "shoe", "lamp"]
 
 
 def toy_corpus(nlp, p_pos):
@@ -418,7 +417,8 @@ def test_module_imports_standalone(tmp_path):
     """The module travels alone in a packaged pipeline: it imports spaCy, thinc, numpy
     and the standard library only, and works when imported from a copy by file path."""
     tree = ast.parse(MODULE.read_text())
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert imported - set(sys.stdlib_module_names) == {"numpy", "thinc", "spacy"}
     copy = shutil.copy(MODULE, tmp_path / "copied_component.py")
