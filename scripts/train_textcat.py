@@ -6,10 +6,11 @@ unchanged since it last finished is not trained again, so a crashed run resumes.
 import hashlib
 import json
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import spacy
 import typer
+from spacy.cli._util import import_code
 from spacy.cli.train import train
 from wasabi import msg
 
@@ -17,12 +18,14 @@ from evaluation import evaluate_textcat
 from reviews import DataError, atomic_path, check_lang, tokenizer_overrides
 
 
-def fingerprint(config_path: Path, overrides: dict) -> str:
-    """A hash of everything a training run depends on: config, overrides and data files."""
+def fingerprint(config_path: Path, overrides: dict, code_path: Optional[Path] = None) -> str:
+    """A hash of everything a training run depends on: config, overrides, data files and code."""
     digest = hashlib.md5(config_path.read_bytes())
     digest.update(json.dumps(overrides, sort_keys=True).encode("utf8"))
     for key in ("paths.train", "paths.dev"):
         digest.update(Path(overrides[key]).read_bytes())
+    if code_path is not None:
+        digest.update(code_path.read_bytes())
     return digest.hexdigest()
 
 
@@ -33,7 +36,11 @@ def main(
     languages: List[str] = typer.Argument(...),
     corpus_dir: Path = typer.Option(Path("corpus"), help="Holds {lang}/{train,dev,test}.spacy"),
     gpu_id: int = typer.Option(-1, help="GPU id, -1 for CPU"),
+    code: Optional[Path] = typer.Option(
+        None, exists=True, dir_okay=False, help="Python file with the config's custom functions, e.g. a factory"
+    ),
 ):
+    import_code(code)
     for lang in languages:
         try:
             check_lang(lang)
@@ -53,7 +60,7 @@ def main(
         }
         lang_dir = output_dir / lang
         stamp_path = lang_dir / "fingerprint.txt"
-        stamp = fingerprint(config_path, overrides)
+        stamp = fingerprint(config_path, overrides, code)
         if stamp_path.is_file() and stamp_path.read_text() == stamp:
             msg.info(f"{lang}: {lang_dir} is up to date, not training again")
         else:

@@ -1,0 +1,329 @@
+"""`textcat_distill`: an exclusive text classifier that learns from a teacher's soft labels.
+
+spaCy's `textcat` only accepts cats of 0.0 or 1.0 (error E851), so it cannot learn from
+a teacher's probabilities. `DistillTextCategorizer` subclasses spaCy's `TextCategorizer`:
+it predicts, sets `doc.cats` and scores exactly like it, and differs only in what it
+accepts as training data and in its loss.
+
+Training data. `doc.cats` holds the teacher's probabilities, e.g. {"POS": 0.8, "NEG": 0.2}:
+every label of the component, values in [0, 1], summing to 1 (one-hot gold cats are
+valid too). A doc with a gold label has it in `doc.user_data["gold_label"]` (save the
+DocBin with `store_user_data=True`; spaCy's Corpus reader keeps it).
+
+Losses (`loss` in the config), per doc, with q the student's and p the teacher's
+probabilities:
+- "ce": T² · CE(p_T, q_T), where x_T = softmax(log x / T) softens a distribution by the
+  temperature T (Hinton et al. 2015). The teacher's probabilities suffice:
+  softmax(log p / T) = softmax(logits / T). Its gradient w.r.t. the student's logits
+  is T · (q_T - p_T).
+- "mse": spaCy's own textcat loss: the mean squared error of q against p, with the
+  gradient d_scores = q - p handed to the model as spaCy's textcat does (see below).
+With `alpha` > 0 a doc with a gold label y gets α · CE(y, q) + (1 - α) · L_distill
+(Tang et al. 2019), weighted per doc; a doc without one gets L_distill alone. The hard
+term is not softened (T = 1); its gradient w.r.t. the logits is q - y.
+
+The loss returned is the mean over the batch's docs; the gradient is that of the sum
+over the docs, as in spaCy's textcat (whose gradient q - y is not divided by the batch
+size either).
+
+Gradient forms. The model's output layer decides what its backprop expects:
+- "softmax_activation" (spaCy.TextCatBOW.v3 with exclusive classes) applies the softmax
+  Jacobian to the gradient w.r.t. the probabilities: J·d = q ⊙ (d - <q, d>). A gradient
+  g w.r.t. the logits whose rows sum to zero (true of T · (q_T - p_T) and q - y) is
+  passed as d = g / q, which the Jacobian maps back to g exactly. Where a probability
+  underflows (below 1e-30, a logit gap of ~69) the Jacobian passes almost nothing to that
+  logit, whatever is handed to it.
+- "softmax", a parametric thinc Softmax layer (spaCy.TextCatEnsemble.v2,
+  spaCy.TextCatReduce.v1, spaCy.TextCatParametricAttention.v1), takes the gradient
+  w.r.t. its logits as given, so g is passed unchanged.
+The head is found by walking the model's last layers through chain, with_cpu and
+resizable wrappers; any other head (multilabel, no output layer, a Softmax with a
+temperature) is an error. "mse" keeps spaCy's convention for both heads: q - p is passed
+as it is. Through softmax_activation that is the gradient of ½·Σ(q - p)²; a parametric
+Softmax layer takes it as the gradient w.r.t. its logits, which makes it the gradient of
+the cross-entropy CE(p, q) -- what spaCy's textcat with such a head optimizes too.
+
+This module is shipped inside the packaged pipeline (`spacy package --code`), so it
+imports nothing but spaCy, thinc and numpy.
+"""
+import math
+import numbers
+from typing import Callable, Iterable, List, Optional, Tuple
+
+import numpy
+from spacy.language import Language
+from spacy.pipeline.textcat import DEFAULT_SINGLE_TEXTCAT_MODEL, TextCategorizer, textcat_score
+from spacy.tokens import Doc
+from spacy.training import Example, validate_examples
+from spacy.vocab import Vocab
+from thinc.api import Model, get_array_module
+from thinc.types import Floats2d
+
+LOSSES = ("ce", "mse")
+# How far a row of cats may sum from 1.
+SUM_TOLERANCE = 1e-4
+# Floor for probabilities that are divided by or logged.
+MIN_PROB = 1e-30
+# Output layers whose backprop takes the gradient w.r.t. the probabilities (applying
+# the softmax Jacobian) or w.r.t. the logits.
+PROB_HEAD = "softmax_activation"
+LOGIT_HEAD = "softmax"
+GOLD_KEY = "gold_label"
+
+
+@Language.factory(
+    "textcat_distill",
+    assigns=["doc.cats"],
+    default_config={
+        "threshold": 0.0,
+        "model": DEFAULT_SINGLE_TEXTCAT_MODEL,
+        "scorer": {"@scorers": "spacy.textcat_scorer.v2"},
+        "loss": "ce",
+        "temperature": 1.0,
+        "alpha": 0.0,
+    },
+    default_score_weights={
+        "cats_score": 1.0,
+        "cats_score_desc": None,
+        "cats_micro_p": None,
+        "cats_micro_r": None,
+        "cats_micro_f": None,
+        "cats_macro_p": None,
+        "cats_macro_r": None,
+        "cats_macro_f": None,
+        "cats_macro_auc": None,
+        "cats_f_per_type": None,
+    },
+)
+def make_textcat_distill(
+    nlp: Language,
+    name: str,
+    model: Model[List[Doc], List[Floats2d]],
+    threshold: float,
+    scorer: Optional[Callable],
+    loss: str,
+    temperature: float,
+    alpha: float,
+) -> "DistillTextCategorizer":
+    return DistillTextCategorizer(
+        nlp.vocab,
+        model,
+        name,
+        threshold=threshold,
+        scorer=scorer,
+        loss=loss,
+        temperature=temperature,
+        alpha=alpha,
+    )
+
+
+class DistillTextCategorizer(TextCategorizer):
+    """Single-label text classifier trained on soft labels (a teacher's probabilities).
+
+    Inference, scoring and serialization are those of spaCy's TextCategorizer.
+    """
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model,
+        name: str = "textcat_distill",
+        *,
+        threshold: float,
+        scorer: Optional[Callable] = textcat_score,
+        loss: str = "ce",
+        temperature: float = 1.0,
+        alpha: float = 0.0,
+    ) -> None:
+        """Initialize a text categorizer that learns from soft labels.
+
+        vocab (Vocab): The shared vocabulary.
+        model (thinc.api.Model): The Thinc Model powering the pipeline component. Its
+            output layer must be softmax_activation or a parametric Softmax.
+        name (str): The component instance name, used to add entries to the
+            losses during training.
+        threshold (float): Unused, as in TextCategorizer.
+        scorer (Optional[Callable]): The scoring method, TextCategorizer's by default.
+        loss (str): "ce" (cross-entropy with temperature) or "mse" (spaCy's textcat loss).
+        temperature (float): The softmax temperature T > 0 of the "ce" loss.
+        alpha (float): The weight in [0, 1] of the cross-entropy against a doc's gold
+            label (doc.user_data["gold_label"]), where it has one.
+        """
+        if loss not in LOSSES:
+            raise ValueError(f"textcat_distill: loss must be one of {', '.join(LOSSES)}, not {loss!r}")
+        if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
+            raise ValueError(f"textcat_distill: temperature must be a number > 0, not {temperature!r}")
+        if not (isinstance(alpha, (int, float)) and 0.0 <= alpha <= 1.0):
+            raise ValueError(f"textcat_distill: alpha must be a number in [0, 1], not {alpha!r}")
+        super().__init__(vocab, model, name, threshold=threshold, scorer=scorer)
+        self.loss = loss
+        self.temperature = float(temperature)
+        self.alpha = float(alpha)
+        self._output_head()  # fail early on a model this component cannot train
+
+    def _output_head(self) -> str:
+        """RETURNS (str): The name of the model's output layer, PROB_HEAD or LOGIT_HEAD."""
+        layer = self.model
+        while True:
+            if len(layer.layers) > 1 and layer.name == ">>".join(sub.name for sub in layer.layers):
+                layer = layer.layers[-1]  # a chain: its output is its last layer's
+            elif len(layer.layers) == 1 and layer.name.startswith(("with_cpu(", "resizable(")):
+                layer = layer.layers[0]
+            else:
+                break
+        if layer.name == PROB_HEAD:
+            return PROB_HEAD
+        if layer.name == LOGIT_HEAD and layer.attrs.get("softmax_temperature", 1.0) == 1.0:
+            return LOGIT_HEAD
+        raise ValueError(
+            f"textcat_distill: the model's output layer is {layer.name!r} (attrs {layer.attrs}); "
+            f"it must be '{PROB_HEAD}' (spacy.TextCatBOW.v3 with exclusive_classes = true and "
+            f"no_output_layer = false) or a parametric '{LOGIT_HEAD}' layer with temperature 1 "
+            "(spacy.TextCatEnsemble.v2, spacy.TextCatReduce.v1 with exclusive_classes = true)"
+        )
+
+    def get_loss(self, examples: Iterable[Example], scores) -> Tuple[float, Floats2d]:
+        """Find the loss and gradient of loss for the batch of documents and
+        their predicted scores.
+
+        examples (Iterable[Examples]): The batch of examples, with soft cats.
+        scores: Scores representing the model's predictions (probabilities).
+        RETURNS (Tuple[float, Floats2d]): The loss (mean over the docs) and the
+            gradient (of the sum over the docs) in the form the output layer expects.
+        """
+        validate_examples(examples, "DistillTextCategorizer.get_loss")
+        self._validate_categories(examples)
+        xp = self.model.ops.xp
+        truths, _ = self._examples_to_truth(examples)
+        gold, has_gold = self._examples_to_gold(examples)
+        q = xp.asarray(scores, dtype="float64")
+        p = xp.asarray(truths, dtype="float64")
+        y = xp.asarray(gold, dtype="float64")
+        w_hard = self.alpha * xp.asarray(has_gold, dtype="float64")[:, None]
+        w_distill = 1.0 - w_hard
+        # The hard term (at T = 1), its gradient w.r.t. the logits.
+        losses = w_hard[:, 0] * _cross_entropy(y, q)
+        d_logits = w_hard * (q - y)
+        d_probs = xp.zeros_like(q)
+        if self.loss == "ce":
+            T = self.temperature
+            q_T, p_T = _soften(q, T), _soften(p, T)
+            losses += w_distill[:, 0] * T**2 * _cross_entropy(p_T, q_T)
+            d_logits += w_distill * T * (q_T - p_T)
+        else:
+            # spaCy's textcat loss and gradient, handed to either head as they are.
+            losses += w_distill[:, 0] * ((q - p) ** 2).mean(axis=1)
+            d_probs += w_distill * (q - p)
+        if self._output_head() == PROB_HEAD:
+            d_scores = d_probs + d_logits / xp.maximum(q, MIN_PROB)
+        else:
+            d_scores = d_probs + d_logits
+        return float(losses.mean()), self.model.ops.asarray(d_scores, dtype=scores.dtype)
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[Iterable[str]] = None,
+        positive_label: Optional[str] = None,
+    ) -> None:
+        """Initialize the pipe for training, as TextCategorizer.initialize does, then
+        check every example's cats and gold label against the labels.
+
+        get_examples (Callable[[], Iterable[Example]]): Function that
+            returns a representative sample of Example objects with soft cats.
+        nlp (Language): The current nlp object the component is part of.
+        labels (Optional[Iterable[str]]): The labels to add to the component.
+        positive_label (Optional[str]): The positive label for a binary task.
+        """
+        super().initialize(get_examples, nlp=nlp, labels=labels, positive_label=positive_label)
+        for example in get_examples():
+            self._check_labels(example)
+
+    def _validate_categories(self, examples: Iterable[Example]) -> None:
+        """Check that every example's cats are a probability distribution (instead of
+        TextCategorizer's check for 0/1 values, E851) and that its gold label, if any,
+        is one of its cats."""
+        for eg in examples:
+            cats = eg.reference.cats
+            if not cats:
+                raise ValueError(
+                    f"textcat_distill: {_describe(eg)} has no cats; every doc needs a probability per label"
+                )
+            for label, value in cats.items():
+                if not (isinstance(value, numbers.Real) and 0.0 <= value <= 1.0):
+                    raise ValueError(
+                        f"textcat_distill: {_describe(eg)} has cats {dict(cats)}: "
+                        f"the value {value!r} of {label!r} is not a probability in [0, 1]"
+                    )
+            total = sum(cats.values())
+            if abs(total - 1.0) > SUM_TOLERANCE:
+                raise ValueError(
+                    f"textcat_distill: {_describe(eg)} has cats {dict(cats)} summing to {total:.6g}; "
+                    "the labels are exclusive, so they must sum to 1"
+                )
+            gold_label = eg.reference.user_data.get(GOLD_KEY)
+            if gold_label is not None and gold_label not in cats:
+                raise ValueError(
+                    f"textcat_distill: {_describe(eg)} has the gold label {gold_label!r} "
+                    f"(user_data['{GOLD_KEY}']), which is not among its cats {dict(cats)}"
+                )
+
+    def _check_labels(self, eg: Example) -> None:
+        """Check that an example has a probability for each of the component's labels
+        and none for other labels."""
+        cats = eg.reference.cats
+        missing = [label for label in self.labels if label not in cats]
+        if missing:
+            raise ValueError(
+                f"textcat_distill: {_describe(eg)} has cats {dict(cats)} without the label(s) "
+                f"{missing}; every doc needs a probability for each of {list(self.labels)}"
+            )
+        unknown = [label for label in cats if label not in self.labels]
+        if unknown:
+            raise ValueError(
+                f"textcat_distill: {_describe(eg)} has cats {dict(cats)} with the unknown label(s) "
+                f"{unknown}; the component's labels are {list(self.labels)}"
+            )
+
+    def _examples_to_truth(self, examples: Iterable[Example]) -> Tuple[numpy.ndarray, numpy.ndarray]:
+        examples = list(examples)
+        for eg in examples:
+            self._check_labels(eg)
+        return super()._examples_to_truth(examples)
+
+    def _examples_to_gold(self, examples: Iterable[Example]) -> Tuple[numpy.ndarray, numpy.ndarray]:
+        """RETURNS (Tuple[numpy.ndarray, numpy.ndarray]): One-hot gold labels (a row of
+        zeros where a doc has none) and whether each doc has one (1.0 or 0.0)."""
+        examples = list(examples)
+        gold = numpy.zeros((len(examples), len(self.labels)), dtype="f")
+        has_gold = numpy.zeros((len(examples),), dtype="f")
+        for i, eg in enumerate(examples):
+            gold_label = eg.reference.user_data.get(GOLD_KEY)
+            if gold_label is not None:
+                gold[i, self.labels.index(gold_label)] = 1.0
+                has_gold[i] = 1.0
+        return gold, has_gold
+
+
+def _soften(probs, temperature: float):
+    """softmax(log probs / T), computed as probs ** (1 / T), normalized: exact at zeros."""
+    if temperature == 1.0:
+        return probs
+    powered = probs ** (1.0 / temperature)
+    return powered / powered.sum(axis=1, keepdims=True)
+
+
+def _cross_entropy(target, probs):
+    """Per row: -sum(target * log(probs)), probabilities floored at MIN_PROB."""
+    xp = get_array_module(probs)
+    return -(target * xp.log(xp.maximum(probs, MIN_PROB))).sum(axis=1)
+
+
+def _describe(eg: Example) -> str:
+    """The doc of an example, as an error message names it."""
+    text = eg.reference.text
+    doc_id = eg.reference.user_data.get("id")
+    shown = repr(text if len(text) <= 60 else text[:57] + "...")
+    return f"the doc {doc_id!r} ({shown})" if doc_id is not None else f"the doc {shown}"

@@ -1,0 +1,439 @@
+"""The textcat_distill component: soft cats, its losses' gradients, inference and training."""
+import ast
+import math
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy
+import pytest
+import spacy
+from spacy.tokens import DocBin
+from spacy.training import Corpus, Example
+from thinc.api import Adam, Ops, Softmax, set_dropout_rate, softmax_activation
+
+from conftest import ROOT
+from textcat_distill import DistillTextCategorizer
+from train_textcat import fingerprint
+from train_textcat import main as train_main
+
+MODULE = ROOT / "scripts" / "textcat_distill.py"
+LABELS = ("POS", "NEG")
+BOW = {
+    "@architectures": "spacy.TextCatBOW.v3",
+    "exclusive_classes": True,
+    "ngram_size": 2,
+    "no_output_layer": False,
+    "length": 4096,
+}
+TINY_TOK2VEC = {
+    "@architectures": "spacy.Tok2Vec.v2",
+    "embed": {
+        "@architectures": "spacy.MultiHashEmbed.v2",
+        "width": 8,
+        "attrs": ["NORM", "PREFIX"],
+        "rows": [200, 100],
+        "include_static_vectors": False,
+    },
+    "encode": {
+        "@architectures": "spacy.MaxoutWindowEncoder.v2",
+        "width": 8,
+        "depth": 1,
+        "window_size": 1,
+        "maxout_pieces": 2,
+    },
+}
+ENSEMBLE = {"@architectures": "spacy.TextCatEnsemble.v2", "tok2vec": TINY_TOK2VEC, "linear_model": BOW}
+REDUCE = {
+    "@architectures": "spacy.TextCatReduce.v1",
+    "exclusive_classes": True,
+    "use_reduce_first": False,
+    "use_reduce_last": True,
+    "use_reduce_max": True,
+    "use_reduce_mean": True,
+    "tok2vec": TINY_TOK2VEC,
+}
+MODELS = {"bow": BOW, "ensemble": ENSEMBLE, "reduce": REDUCE}
+# (teacher P(POS), gold label or None)
+SOFT_DATA = [
+    ("a great phone , works well", 0.9, "POS"),
+    ("it broke after a day", 0.15, "NEG"),
+    ("fine , nothing special", 0.6, None),
+    ("awful smell and bad glue", 0.02, None),
+    ("lovely book", 0.97, "POS"),
+    ("meh", 0.45, "NEG"),
+]
+
+
+def make_pipe(model=BOW, **config):
+    nlp = spacy.blank("en")
+    pipe = nlp.add_pipe("textcat_distill", config={"model": model, **config})
+    return nlp, pipe
+
+
+def soft_examples(nlp, data=SOFT_DATA):
+    examples = []
+    for text, p_pos, gold in data:
+        example = Example.from_dict(nlp.make_doc(text), {"cats": {"POS": p_pos, "NEG": 1.0 - p_pos}})
+        if gold is not None:
+            example.reference.user_data["gold_label"] = gold
+        examples.append(example)
+    return examples
+
+
+def example(nlp, cats, text="some text", **user_data):
+    eg = Example.from_dict(nlp.make_doc(text), {"cats": cats})
+    eg.reference.user_data.update(user_data)
+    return eg
+
+
+# The losses, written out independently of the component: the sum over the docs, as a
+# function of the student's probabilities q (logits are log q up to a constant).
+
+
+def softened(probs, T):
+    logits = numpy.log(numpy.maximum(probs, 1e-300)) / T
+    exp = numpy.exp(logits - logits.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def objective(q, teacher, gold, has_gold, loss, T, alpha, head):
+    """The function whose gradient the component's d_scores is meant to be."""
+    q = numpy.asarray(q, dtype="float64")
+    w_hard = alpha * has_gold
+    hard = -(gold * numpy.log(q)).sum(axis=1)
+    if loss == "ce":
+        distill = -(T**2) * (softened(teacher, T) * numpy.log(softened(q, T))).sum(axis=1)
+    elif head == "softmax_activation":  # spaCy's d_scores = q - p is the gradient of this...
+        distill = 0.5 * ((q - teacher) ** 2).sum(axis=1)
+    else:  # ...and, taken as the gradient w.r.t. the logits, of the cross-entropy
+        distill = -(teacher * numpy.log(q)).sum(axis=1)
+    return float((w_hard * hard + (1 - w_hard) * distill).sum())
+
+
+def finite_difference(param, index, function, eps):
+    """The central difference of function() w.r.t. param[index] (changed in place, then restored)."""
+    original = param[index]
+    param[index] = original + eps
+    plus = function()
+    param[index] = original - eps
+    minus = function()
+    param[index] = original
+    return (plus - minus) / (2 * eps)
+
+
+def targets(data=SOFT_DATA):
+    teacher = numpy.array([[p, 1.0 - p] for _, p, _ in data])
+    gold = numpy.array([[g == "POS", g == "NEG"] for _, _, g in data], dtype="float64")
+    has_gold = numpy.array([g is not None for _, _, g in data], dtype="float64")
+    return teacher, gold, has_gold
+
+
+SETTINGS = [
+    {"loss": "ce", "temperature": 2.5, "alpha": 0.3},
+    {"loss": "ce", "temperature": 0.7, "alpha": 0.0},
+    {"loss": "mse", "temperature": 1.0, "alpha": 0.0},
+    {"loss": "mse", "temperature": 1.0, "alpha": 0.5},
+]
+
+
+def setting_id(setting):
+    return "-".join(f"{key}={value}" for key, value in setting.items())
+
+
+@pytest.mark.parametrize("setting", SETTINGS, ids=setting_id)
+@pytest.mark.parametrize("head", ["softmax_activation", "softmax"])
+def test_gradient_through_head_matches_finite_differences(head, setting):
+    """In float64, on the output layer alone: d_scores pushed through the layer's backprop
+    is the gradient of the loss w.r.t. its input (and weights)."""
+    ops = Ops()  # thinc's plain numpy ops: float64 throughout (BLIS takes float32 only)
+    rng = numpy.random.default_rng(0)
+    if head == "softmax_activation":
+        layer = softmax_activation()
+        X = rng.normal(0, 2, (len(SOFT_DATA), 2))
+    else:
+        layer = Softmax(nO=2, nI=3)
+        X = rng.normal(0, 1, (len(SOFT_DATA), 3))
+        layer.ops = ops
+        layer.initialize()
+        layer.set_param("W", rng.normal(0, 1.5, (2, 3)))
+        layer.set_param("b", rng.normal(0, 0.5, (2,)))
+    nlp = spacy.blank("en")
+    pipe = DistillTextCategorizer(nlp.vocab, layer, threshold=0.0, **setting)
+    for label in LABELS:
+        pipe.add_label(label)
+    examples = soft_examples(nlp)
+    scores, backprop = layer(ops.asarray2f(X, dtype="float64"), is_train=True)
+    loss, d_scores = pipe.get_loss(examples, scores)
+    d_X = backprop(d_scores)
+    args = (*targets(), setting["loss"], setting["temperature"], setting["alpha"], head)
+    assert loss == pytest.approx(reported_loss(scores, setting))
+
+    def numeric(param, index):
+        return finite_difference(param, index, lambda: objective(layer.predict(X), *args), eps=1e-6)
+
+    for index in numpy.ndindex(X.shape):
+        assert d_X[index] == pytest.approx(numeric(X, index), abs=1e-7, rel=1e-6)
+    if head == "softmax":
+        for name in ("W", "b"):
+            param = layer.get_param(name)
+            for index in numpy.ndindex(param.shape):
+                assert layer.get_grad(name)[index] == pytest.approx(numeric(param, index), abs=1e-7, rel=1e-6)
+    assert abs(d_X).max() > 1e-2
+
+
+def reported_loss(scores, setting):
+    """get_loss's value: the per-doc loss, averaged (spaCy's MSE: the mean squared error)."""
+    teacher, gold, has_gold = targets()
+    q = numpy.asarray(scores, dtype="float64")
+    w_hard = setting["alpha"] * has_gold
+    hard = -(gold * numpy.log(q)).sum(axis=1)
+    T = setting["temperature"]
+    if setting["loss"] == "ce":
+        distill = -(T**2) * (softened(teacher, T) * numpy.log(softened(q, T))).sum(axis=1)
+    else:
+        distill = ((q - teacher) ** 2).mean(axis=1)
+    return float((w_hard * hard + (1 - w_hard) * distill).mean())
+
+
+def randomize(model, seed=0):
+    """Random weights, so that no layer starts at zero and the probabilities are uneven."""
+    rng = numpy.random.default_rng(seed)
+    for node in model.walk():
+        for name in node.param_names:
+            if node.has_param(name):
+                param = node.get_param(name)
+                node.set_param(name, rng.normal(0, 0.3, param.shape).astype(param.dtype))
+
+
+@pytest.mark.parametrize("setting", SETTINGS, ids=setting_id)
+@pytest.mark.parametrize("model_name", list(MODELS))
+def test_gradient_of_whole_model_matches_finite_differences(model_name, setting):
+    """Through the real models (float32): the gradients that update() leaves on the output
+    layer's and the BOW layer's weights are those of the loss, by finite differences."""
+    nlp, pipe = make_pipe(MODELS[model_name], **setting)
+    examples = soft_examples(nlp)
+    nlp.initialize(lambda: examples)
+    model = pipe.model
+    randomize(model)
+    set_dropout_rate(model, 0.0)
+    docs = [eg.predicted for eg in examples]
+    scores, backprop = model.begin_update(docs)
+    loss, d_scores = pipe.get_loss(examples, scores)
+    backprop(d_scores)
+    assert loss == pytest.approx(reported_loss(scores, setting), rel=1e-5)
+    args = (*targets(), setting["loss"], setting["temperature"], setting["alpha"], pipe._output_head())
+    layers = [node for node in model.walk() if node.name in ("softmax", "sparse_linear")]
+    assert len(layers) == {"bow": 1, "ensemble": 2, "reduce": 1}[model_name]
+    for layer in layers:
+        for name in ("W", "b"):
+            param, grad = layer.get_param(name), layer.get_grad(name)
+            assert abs(grad).max() > 1e-2
+            for index in numpy.argsort(-abs(grad).ravel())[:6]:
+                index = numpy.unravel_index(index, param.shape)
+                numeric = finite_difference(param, index, lambda: objective(model.predict(docs), *args), eps=1e-3)
+                assert grad[index] == pytest.approx(numeric, abs=2e-3, rel=1e-2), (layer.name, name, index)
+
+
+def test_head_detection():
+    assert make_pipe(BOW)[1]._output_head() == "softmax_activation"
+    assert make_pipe(ENSEMBLE)[1]._output_head() == "softmax"
+    assert make_pipe(REDUCE)[1]._output_head() == "softmax"
+    assert make_pipe({"@architectures": "spacy.TextCatParametricAttention.v1", "tok2vec": TINY_TOK2VEC,
+                      "exclusive_classes": True})[1]._output_head() == "softmax"
+    for bad in ({**BOW, "exclusive_classes": False}, {**BOW, "no_output_layer": True},
+                {**REDUCE, "exclusive_classes": False}):
+        with pytest.raises(ValueError, match="the model's output layer is '(logistic|sparse_linear)'"):
+            make_pipe(bad)
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"loss": "kl"}, "loss must be one of ce, mse, not 'kl'"),
+    ({"temperature": 0.0}, "temperature must be a number > 0"),
+    ({"temperature": -2.0}, "temperature must be a number > 0"),
+    ({"alpha": 1.5}, r"alpha must be a number in \[0, 1\]"),
+    ({"alpha": -0.1}, r"alpha must be a number in \[0, 1\]"),
+])
+def test_bad_config(config, message):
+    with pytest.raises(ValueError, match=message):
+        make_pipe(**config)
+
+
+def test_soft_cats_accepted_where_textcat_rejects_them():
+    nlp, pipe = make_pipe()
+    examples = soft_examples(nlp)
+    nlp.initialize(lambda: examples)
+    assert pipe.labels == LABELS
+    losses = nlp.update(examples)
+    assert losses["textcat_distill"] > 0
+    stock = spacy.blank("en")
+    stock.add_pipe("textcat", config={"model": BOW})
+    with pytest.raises(ValueError, match="E851"):
+        stock.initialize(lambda: soft_examples(stock))
+
+
+@pytest.mark.parametrize("cats, user_data, message", [
+    ({"POS": 1.2, "NEG": -0.2}, {}, r"the value 1.2 of 'POS' is not a probability in \[0, 1\]"),
+    ({"POS": 0.5, "NEG": float("nan")}, {}, r"the value nan of 'NEG' is not a probability"),
+    ({"POS": 0.5, "NEG": 0.4}, {}, "summing to 0.9; the labels are exclusive"),
+    ({"POS": 0.7, "NEG": 0.7}, {}, "summing to 1.4"),
+    ({}, {}, "has no cats"),
+    ({"POS": 0.5, "NEG": 0.5}, {"gold_label": "MEH"}, "gold label 'MEH'.*not among its cats"),
+])
+def test_invalid_cats_rejected(cats, user_data, message):
+    nlp, pipe = make_pipe()
+    bad = example(nlp, cats, text="the bad doc", id="r42", **user_data)
+    with pytest.raises(ValueError, match=re.escape("the doc 'r42' ('the bad doc')") + ".*" + message):
+        nlp.initialize(lambda: [*soft_examples(nlp), bad])
+    nlp.initialize(lambda: soft_examples(nlp))
+    with pytest.raises(ValueError, match=message):
+        nlp.update([*soft_examples(nlp), bad])
+    with pytest.raises(ValueError, match=message):
+        pipe.get_loss([bad], pipe.model.ops.alloc2f(1, 2) + 0.5)
+
+
+def test_missing_and_unknown_labels_rejected():
+    nlp, pipe = make_pipe()
+    only_pos = example(nlp, {"POS": 1.0})
+    with pytest.raises(ValueError, match=r"without the label\(s\) \['NEG'\]"):
+        nlp.initialize(lambda: [*soft_examples(nlp), only_pos])
+    nlp.initialize(lambda: soft_examples(nlp))
+    with pytest.raises(ValueError, match=r"without the label\(s\) \['NEG'\]"):
+        nlp.update([only_pos])
+    with pytest.raises(ValueError, match=r"unknown label\(s\) \['MEH'\]"):
+        nlp.update([example(nlp, {"POS": 0.5, "NEG": 0.3, "MEH": 0.2})])
+
+
+@pytest.mark.parametrize("model_name", ["bow", "ensemble"])
+def test_inference_identical_to_textcat(model_name):
+    nlp, pipe = make_pipe(MODELS[model_name], threshold=0.5)
+    examples = soft_examples(nlp)
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(3):
+        nlp.update(examples, sgd=optimizer)
+    stock = spacy.blank("en")
+    stock_pipe = stock.add_pipe("textcat", config={"model": MODELS[model_name], "threshold": 0.5})
+    stock_pipe.from_bytes(pipe.to_bytes())
+    texts = [text for text, _, _ in SOFT_DATA] + ["an unseen review", "x"]
+    ours = [doc.cats for doc in nlp.pipe(texts)]
+    assert ours == [doc.cats for doc in stock.pipe(texts)]
+    # (A batch that mixes an empty doc with others crashes spaCy's BOW with bigrams.)
+    assert nlp("").cats == stock("").cats
+    assert len({round(cats["POS"], 4) for cats in ours}) > 3  # not a constant
+    for method in ("predict", "set_annotations"):
+        assert getattr(DistillTextCategorizer, method) is getattr(type(stock_pipe), method)
+    gold = [example(nlp, {"POS": float(p > 0.5), "NEG": float(p <= 0.5)}, text) for text, p, _ in SOFT_DATA]
+    scores = nlp.evaluate(gold)
+    assert {"cats_score", "cats_macro_auc", "cats_macro_f", "cats_f_per_type"} <= set(scores)
+    assert scores == {**stock.evaluate(gold), "speed": scores["speed"]}
+
+
+TOY_POS = ["good", "great", "lovely", "fine"]
+TOY_NEG = ["bad", "awful", "poor", "broken"]
+TOY_THINGS = ["phone", "book", "shoe", "lamp"]
+
+
+def toy_corpus(nlp, p_pos):
+    return [
+        example(nlp, {"POS": p, "NEG": 1.0 - p}, f"{word} {thing}")
+        for words, p in ((TOY_POS, p_pos), (TOY_NEG, 1.0 - p_pos))
+        for word in words
+        for thing in TOY_THINGS
+    ]
+
+
+@pytest.mark.parametrize("p_pos, expected", [(0.8, 0.8), (1.0, 1.0)], ids=["soft", "hard"])
+def test_training_learns_the_teachers_probabilities(p_pos, expected):
+    """On a separable toy task the student learns the teacher's soft probabilities (not
+    1.0), and on one-hot labels (the hard-label ablation) it heads for certainty."""
+    nlp, pipe = make_pipe({**BOW, "ngram_size": 1}, loss="ce", temperature=2.0)
+    examples = toy_corpus(nlp, p_pos)
+    nlp.initialize(lambda: examples)
+    optimizer = Adam(0.05)
+    losses = [nlp.update(examples, sgd=optimizer)["textcat_distill"] for _ in range(60)]
+    assert losses[-1] < losses[0] - 0.2
+    # With T = 2 the floor of the loss is T² times the entropy of the softened teacher.
+    p_T = softened(numpy.array([[p_pos, 1 - p_pos]]), 2.0)[0]
+    floor = -4 * sum(p * math.log(p) for p in p_T if p > 0)
+    assert losses[-1] == pytest.approx(floor, abs=0.02)
+    pos, neg = (doc.cats["POS"] for doc in nlp.pipe(["great cup", "poor cup"]))
+    assert pos == pytest.approx(expected, abs=0.05) and 1 - neg == pytest.approx(expected, abs=0.05)
+
+
+def write_docbin(path, examples):
+    doc_bin = DocBin(store_user_data=True)
+    for eg in examples:
+        doc_bin.add(eg.reference)
+    doc_bin.to_disk(path)
+    return path
+
+
+def test_corpus_reader_keeps_soft_cats_and_gold_label(tmp_path):
+    nlp = spacy.blank("en")
+    path = write_docbin(tmp_path / "train.spacy", soft_examples(nlp))
+    read = list(Corpus(path)(nlp))
+    assert [eg.reference.cats["POS"] for eg in read] == pytest.approx([p for _, p, _ in SOFT_DATA])
+    assert [eg.reference.user_data.get("gold_label") for eg in read] == [g for _, _, g in SOFT_DATA]
+
+
+@pytest.mark.parametrize("config_name", ["student_bow", "student_ensemble"])
+def test_train_textcat_trains_the_student_configs(tmp_path, config_name):
+    """scripts/train_textcat.py with --code trains a student config on soft labels, gold dev."""
+    nlp = spacy.blank("en")
+    corpus = tmp_path / "corpus" / "en"
+    corpus.mkdir(parents=True)
+    write_docbin(corpus / "train.spacy", soft_examples(nlp) + toy_corpus(nlp, 0.8))
+    gold = toy_corpus(nlp, 1.0)
+    write_docbin(corpus / "dev.spacy", gold[::2])
+    write_docbin(corpus / "test.spacy", gold[1::2])
+    config = tmp_path / f"{config_name}.cfg"
+    text = (ROOT / "configs" / f"{config_name}.cfg").read_text()
+    text = re.sub(r"eval_frequency = \d+", "eval_frequency = 5", re.sub(r"max_steps = \d+", "max_steps = 10", text))
+    config.write_text(text.replace("alpha = 0.0", "alpha = 0.5"))
+    metrics = tmp_path / "metrics.json"
+    train_main(config, tmp_path / "training", metrics, ["en"], tmp_path / "corpus", gpu_id=-1, code=MODULE)
+    trained = spacy.load(tmp_path / "training" / "en" / "model-best")
+    assert trained.get_pipe_meta("textcat").factory == "textcat_distill"
+    assert trained.get_pipe("textcat").alpha == 0.5
+    assert metrics.is_file()
+
+
+def test_fingerprint_covers_the_code(tmp_path):
+    config = tmp_path / "c.cfg"
+    config.write_text("[nlp]\n")
+    for split in ("train", "dev"):
+        (tmp_path / split).write_text(split)
+    overrides = {"paths.train": str(tmp_path / "train"), "paths.dev": str(tmp_path / "dev")}
+    code = tmp_path / "code.py"
+    code.write_text("x = 1\n")
+    with_code = fingerprint(config, overrides, code)
+    assert with_code != fingerprint(config, overrides)
+    code.write_text("x = 2\n")
+    assert fingerprint(config, overrides, code) != with_code
+
+
+def test_module_imports_standalone(tmp_path):
+    """The module travels alone in a packaged pipeline: it imports spaCy, thinc, numpy
+    and the standard library only, and works when imported from a copy by file path."""
+    tree = ast.parse(MODULE.read_text())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert imported - set(sys.stdlib_module_names) == {"numpy", "thinc", "spacy"}
+    copy = shutil.copy(MODULE, tmp_path / "copied_component.py")
+    script = f"""
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("copied_component", {str(copy)!r})
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+import spacy
+nlp = spacy.blank("en")
+pipe = nlp.add_pipe("textcat_distill", config={{"loss": "mse", "temperature": 3.0}})
+assert isinstance(pipe, module.DistillTextCategorizer) and pipe.temperature == 3.0
+project = {{"reviews", "evaluation", "preprocess", "train_textcat", "textcat_distill"}}
+assert not project & set(sys.modules), project & set(sys.modules)
+assert not any("scripts" in path for path in sys.path), sys.path
+"""
+    result = subprocess.run([sys.executable, "-I", "-c", script], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
