@@ -1,9 +1,13 @@
-"""Accuracy and macro-F1 of a text classifier on a gold DocBin."""
+"""Accuracy and macro-F1 of a text classifier on gold DocBins, per language."""
+import json
 from pathlib import Path
-from typing import Dict, List
+from typing import Callable, Dict, List
 
 from spacy.language import Language
 from spacy.tokens import DocBin
+from wasabi import msg
+
+from reviews import atomic_path
 
 
 def classification_scores(gold: List[str], predicted: List[str]) -> Dict[str, float]:
@@ -28,3 +32,21 @@ def evaluate_textcat(nlp: Language, docbin_path: Path, batch_size: int = 256) ->
         max(doc.cats, key=doc.cats.get) for doc in nlp.pipe((doc.text for doc in gold_docs), batch_size=batch_size)
     ]
     return classification_scores(gold, predicted)
+
+
+def evaluate_languages(
+    get_nlp: Callable[[str], Language], languages: List[str], corpus_dir: Path, split: str, metrics_path: Path
+) -> Dict[str, Dict[str, float]]:
+    """Score each language's model on corpus_dir/{lang}/{split}.spacy; write the scores and
+    their mean over languages to metrics_path as JSON."""
+    metrics = {}
+    for lang in languages:
+        metrics[lang] = evaluate_textcat(get_nlp(lang), corpus_dir / lang / f"{split}.spacy")
+        msg.good(f"{lang}: {split} accuracy {metrics[lang]['accuracy']:.3f}, macro-F1 {metrics[lang]['macro_f1']:.3f}")
+    metrics["mean"] = {
+        score: sum(metrics[lang][score] for lang in languages) / len(languages) for score in ("accuracy", "macro_f1")
+    }
+    with atomic_path(metrics_path) as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf8")
+    msg.good(f"Mean {split} accuracy {metrics['mean']['accuracy']:.3f}; metrics in {metrics_path}")
+    return metrics

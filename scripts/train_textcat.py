@@ -1,4 +1,4 @@
-"""Train one textcat config per language with `spacy train` and score it on the test set.
+"""Train one textcat config per language with `spacy train` and score it on dev and test.
 
 Each language is trained into OUTPUT_DIR/{lang}; a language whose config and data are
 unchanged since it last finished is not trained again, so a crashed run resumes.
@@ -14,18 +14,17 @@ from spacy.cli._util import import_code
 from spacy.cli.train import train
 from wasabi import msg
 
-from evaluation import evaluate_textcat
-from reviews import DataError, atomic_path, check_lang, tokenizer_overrides
+from evaluation import evaluate_languages
+from reviews import DataError, check_lang, tokenizer_overrides
 
 
-def fingerprint(config_path: Path, overrides: dict, code_path: Optional[Path] = None) -> str:
-    """A hash of everything a training run depends on: config, overrides, data files and code."""
+def fingerprint(config_path: Path, overrides: dict, files: List[Path]) -> str:
+    """A hash of everything a training run depends on: config, overrides, and the data and
+    code files it reads."""
     digest = hashlib.md5(config_path.read_bytes())
     digest.update(json.dumps(overrides, sort_keys=True).encode("utf8"))
-    for key in ("paths.train", "paths.dev"):
-        digest.update(Path(overrides[key]).read_bytes())
-    if code_path is not None:
-        digest.update(code_path.read_bytes())
+    for path in files:
+        digest.update(Path(path).read_bytes())
     return digest.hexdigest()
 
 
@@ -34,48 +33,43 @@ def main(
     output_dir: Path = typer.Argument(..., help="Models go to OUTPUT_DIR/{lang}/model-best"),
     metrics_path: Path = typer.Argument(..., help="JSON file for test accuracy and macro-F1 per language"),
     languages: List[str] = typer.Argument(...),
+    dev_metrics_path: Path = typer.Option(..., "--dev-metrics", help="JSON file for the dev scores"),
     corpus_dir: Path = typer.Option(Path("corpus"), help="Holds {lang}/{train,dev,test}.spacy"),
+    train_dir: Optional[Path] = typer.Option(None, help="Holds {lang}/train.spacy, if not the corpus dir"),
     gpu_id: int = typer.Option(-1, help="GPU id, -1 for CPU"),
     code: Optional[Path] = typer.Option(
         None, exists=True, dir_okay=False, help="Python file with the config's custom functions, e.g. a factory"
     ),
 ):
     import_code(code)
+    train_dir = train_dir or corpus_dir
     for lang in languages:
         try:
             check_lang(lang)
         except DataError as err:
             msg.fail(str(err), exits=1)
-        for split in ("train", "dev", "test"):
-            if not (corpus_dir / lang / f"{split}.spacy").is_file():
-                msg.fail(f"Missing {corpus_dir / lang / split}.spacy: run `spacy project run preprocess` first", exits=1)
-    metrics = {}
+        for path in (train_dir / lang / "train.spacy", corpus_dir / lang / "dev.spacy", corpus_dir / lang / "test.spacy"):
+            if not path.is_file():
+                msg.fail(f"Missing {path}: run the steps before this one first (`spacy project run all`)", exits=1)
     for lang in languages:
         lang_corpus = corpus_dir / lang
         overrides = {
-            "paths.train": str(lang_corpus / "train.spacy"),
+            "paths.train": str(train_dir / lang / "train.spacy"),
             "paths.dev": str(lang_corpus / "dev.spacy"),
             "nlp.lang": lang,
             **tokenizer_overrides(lang),
         }
         lang_dir = output_dir / lang
         stamp_path = lang_dir / "fingerprint.txt"
-        stamp = fingerprint(config_path, overrides, code)
+        stamp = fingerprint(config_path, overrides, [overrides["paths.train"], overrides["paths.dev"], *filter(None, [code])])
         if stamp_path.is_file() and stamp_path.read_text() == stamp:
             msg.info(f"{lang}: {lang_dir} is up to date, not training again")
         else:
             msg.divider(f"Training {config_path.stem} for {lang}")
             train(config_path, lang_dir, use_gpu=gpu_id, overrides=overrides)
             stamp_path.write_text(stamp)
-        nlp = spacy.load(lang_dir / "model-best")
-        metrics[lang] = evaluate_textcat(nlp, lang_corpus / "test.spacy")
-        msg.good(f"{lang}: test accuracy {metrics[lang]['accuracy']:.3f}, macro-F1 {metrics[lang]['macro_f1']:.3f}")
-    for score in ("accuracy", "macro_f1"):
-        metrics.setdefault("mean", {})[score] = sum(metrics[lang][score] for lang in languages) / len(languages)
-    with atomic_path(metrics_path) as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf8")
-    msg.good(f"Mean test accuracy {metrics['mean']['accuracy']:.3f}; metrics in {metrics_path}")
-
+    for split, path in (("dev", dev_metrics_path), ("test", metrics_path)):
+        evaluate_languages(lambda lang: spacy.load(output_dir / lang / "model-best"), languages, corpus_dir, split, path)
 
 if __name__ == "__main__":
     typer.run(main)

@@ -392,25 +392,38 @@ def test_train_textcat_trains_the_student_configs(tmp_path, config_name):
     text = re.sub(r"eval_frequency = \d+", "eval_frequency = 5", re.sub(r"max_steps = \d+", "max_steps = 10", text))
     config.write_text(text.replace("alpha = 0.0", "alpha = 0.5"))
     metrics = tmp_path / "metrics.json"
-    train_main(config, tmp_path / "training", metrics, ["en"], tmp_path / "corpus", gpu_id=-1, code=MODULE)
+    train_main(
+        config,
+        tmp_path / "training",
+        metrics,
+        ["en"],
+        dev_metrics_path=tmp_path / "dev_metrics.json",
+        corpus_dir=tmp_path / "corpus",
+        train_dir=None,
+        gpu_id=-1,
+        code=MODULE,
+    )
     trained = spacy.load(tmp_path / "training" / "en" / "model-best")
     assert trained.get_pipe_meta("textcat").factory == "textcat_distill"
     assert trained.get_pipe("textcat").alpha == 0.5
-    assert metrics.is_file()
+    assert metrics.is_file() and (tmp_path / "dev_metrics.json").is_file()
 
 
-def test_fingerprint_covers_the_code(tmp_path):
+def test_fingerprint_covers_config_overrides_and_files(tmp_path):
     config = tmp_path / "c.cfg"
     config.write_text("[nlp]\n")
-    for split in ("train", "dev"):
-        (tmp_path / split).write_text(split)
-    overrides = {"paths.train": str(tmp_path / "train"), "paths.dev": str(tmp_path / "dev")}
+    overrides = {"paths.train": "train.spacy"}
     code = tmp_path / "code.py"
     code.write_text("x = 1\n")
-    with_code = fingerprint(config, overrides, code)
-    assert with_code != fingerprint(config, overrides)
+    stamp = fingerprint(config, overrides, [code])
+    assert stamp == fingerprint(config, dict(overrides), [code])
+    assert stamp != fingerprint(config, overrides, [])
+    assert stamp != fingerprint(config, {"paths.train": "other.spacy"}, [code])
     code.write_text("x = 2\n")
-    assert fingerprint(config, overrides, code) != with_code
+    changed_code = fingerprint(config, overrides, [code])
+    assert changed_code != stamp
+    config.write_text("[nlp]\nlang = \"en\"\n")
+    assert fingerprint(config, overrides, [code]) != changed_code
 
 
 def test_module_imports_standalone(tmp_path):

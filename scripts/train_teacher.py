@@ -1,0 +1,95 @@
+"""Fine-tune one multilingual teacher on the gold train sets of all languages together (their
+dev sets together for early stopping), then score it per language on dev and test.
+
+The merged train and dev DocBins go to MERGED_DIR. Training is skipped when the config, code,
+data and transformer are unchanged since it last finished.
+"""
+import hashlib
+import time
+from pathlib import Path
+from typing import List
+
+import spacy
+import typer
+from spacy.cli._util import import_code
+from spacy.cli.train import train
+from spacy.tokens import DocBin
+from wasabi import msg
+
+from evaluation import evaluate_languages
+from reviews import DataError, atomic_path, check_lang
+from train_textcat import fingerprint
+
+
+def merge_docbins(paths: List[Path], output_path: Path) -> int:
+    """Concatenate DocBins (user_data included) into one; return the number of docs."""
+    merged = DocBin(store_user_data=True)
+    vocab = spacy.blank("xx").vocab
+    for path in paths:
+        for doc in DocBin().from_disk(path).get_docs(vocab):
+            merged.add(doc)
+    with atomic_path(output_path) as tmp:
+        merged.to_disk(tmp)
+    return len(merged)
+
+
+def transformer_identity(name: str) -> str:
+    """The transformer's name, plus a hash of its files' names and sizes if it is a local directory."""
+    path = Path(name)
+    if not path.is_dir():
+        return name
+    files = sorted((file.name, file.stat().st_size) for file in path.iterdir() if file.is_file())
+    return name + hashlib.md5(repr(files).encode("utf8")).hexdigest()
+
+
+def main(
+    config_path: Path = typer.Argument(..., exists=True, dir_okay=False),
+    output_dir: Path = typer.Argument(..., help="The teacher goes to OUTPUT_DIR/model-best"),
+    metrics_path: Path = typer.Argument(..., help="JSON file for test accuracy and macro-F1 per language"),
+    languages: List[str] = typer.Argument(...),
+    dev_metrics_path: Path = typer.Option(..., "--dev-metrics", help="JSON file for the dev scores"),
+    corpus_dir: Path = typer.Option(Path("corpus/splits"), help="Holds {lang}/{train,dev,test}.spacy"),
+    merged_dir: Path = typer.Option(Path("corpus/teacher"), help="Where the merged train and dev sets go"),
+    code: Path = typer.Option(..., exists=True, dir_okay=False, help="The config's registered functions"),
+    transformer: str = typer.Option(..., help="Hugging Face model directory or name"),
+    gpu_id: int = typer.Option(-1, help="GPU id, -1 for CPU"),
+):
+    import_code(code)
+    for lang in languages:
+        try:
+            check_lang(lang)
+        except DataError as err:
+            msg.fail(str(err), exits=1)
+        for split in ("train", "dev", "test"):
+            if not (corpus_dir / lang / f"{split}.spacy").is_file():
+                msg.fail(f"Missing {corpus_dir / lang / split}.spacy: run `spacy project run preprocess` first", exits=1)
+    if not Path(transformer).is_dir():
+        msg.warn(
+            f"{transformer} is not a local directory, so it will be fetched from the Hugging Face hub, "
+            "which needs network access (`spacy project run teacher-model` builds the offline default)"
+        )
+    for split in ("train", "dev"):
+        n_docs = merge_docbins([corpus_dir / lang / f"{split}.spacy" for lang in languages], merged_dir / f"{split}.spacy")
+        msg.info(f"Merged {split} set: {n_docs} reviews in {len(languages)} languages")
+    overrides = {
+        "paths.train": str(merged_dir / "train.spacy"),
+        "paths.dev": str(merged_dir / "dev.spacy"),
+        "paths.teacher_model": transformer,
+    }
+    stamp_path = output_dir / "fingerprint.txt"
+    sources = [corpus_dir / lang / f"{split}.spacy" for split in ("train", "dev") for lang in languages]
+    stamp = fingerprint(config_path, {**overrides, "transformer": transformer_identity(transformer)}, [*sources, code])
+    if stamp_path.is_file() and stamp_path.read_text() == stamp:
+        msg.info(f"{output_dir} is up to date, not training again")
+    else:
+        start = time.perf_counter()
+        train(config_path, output_dir, use_gpu=gpu_id, overrides=overrides)
+        stamp_path.write_text(stamp)
+        msg.good(f"Fine-tuned the teacher in {(time.perf_counter() - start) / 60:.1f} min")
+    teacher = spacy.load(output_dir / "model-best")
+    for split, path in (("dev", dev_metrics_path), ("test", metrics_path)):
+        evaluate_languages(lambda lang: teacher, languages, corpus_dir, split, path)
+
+
+if __name__ == "__main__":
+    typer.run(main)

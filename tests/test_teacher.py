@@ -1,0 +1,171 @@
+"""The teacher's config and registered functions (scripts/teacher_code.py), its training
+script and the gate, on a tiny random BERT so that nothing needs the real model."""
+import json
+import re
+
+import pytest
+import spacy
+import torch
+import typer
+from spacy.tokens import DocBin
+from tokenizers import Tokenizer, models, pre_tokenizers, processors
+from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+from typer.testing import CliRunner
+
+import teacher_code  # noqa: F401  (registers the config's functions)
+import teacher_gate
+import train_teacher
+from conftest import ROOT
+from teacher_code import char_windows
+from teacher_gate import dev_margins
+
+WORDS = ["great", "love", "bad", "broken", "it", "is", ".", "!", "良", "い", "悪", "质", "量", "差"]
+
+
+@pytest.fixture(scope="module")
+def tiny_transformer(tmp_path_factory):
+    """A 2-layer BERT with a word-level tokenizer, saved as a Hugging Face directory."""
+    path = tmp_path_factory.mktemp("tiny_bert")
+    vocab = {token: i for i, token in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]"] + WORDS)}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    backend.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Whitespace(), pre_tokenizers.Split("", "isolated")])
+    backend.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
+        model_max_length=64,
+    )
+    tokenizer.save_pretrained(path)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=64)
+    BertModel(config).save_pretrained(path)
+    return path
+
+
+def reviews():
+    pos = ["great , love it !", "it is great .", "良い 良い", "质量 great"]
+    neg = ["bad , broken !", "it is bad .", "悪い 悪い", "质量 差"]
+    return [(text, "POS") for text in pos] + [(text, "NEG") for text in neg]
+
+
+def write_splits(corpus_dir, languages):
+    nlp = spacy.blank("xx")
+    for lang in languages:
+        for split in ("train", "dev", "test"):
+            docbin = DocBin(store_user_data=True)
+            for text, label in reviews():
+                doc = nlp.make_doc(text)
+                doc.cats = {"POS": float(label == "POS"), "NEG": float(label == "NEG")}
+                docbin.add(doc)
+            (corpus_dir / lang).mkdir(parents=True, exist_ok=True)
+            docbin.to_disk(corpus_dir / lang / f"{split}.spacy")
+
+
+def test_tokenizer_splits_every_cjk_character_and_keeps_the_text():
+    nlp = spacy.blank("xx", config={"nlp": {"tokenizer": {"@tokenizers": "review_distill.cjk_chars_tokenizer.v1"}}})
+    text = "思ったより良い。质量很好，Great value!"
+    doc = nlp(text)
+    assert doc.text == text
+    assert [t.text for t in doc][:9] == ["思", "っ", "た", "よ", "り", "良", "い", "。", "质"]
+    assert [t.text for t in doc][-4:] == ["，", "Great", "value", "!"]
+
+
+@pytest.mark.parametrize("lang_text", ["Too small, sent it back. " * 40, "思ったより小さかったです。" * 60])
+def test_long_reviews_become_overlapping_windows_that_cover_every_token(lang_text):
+    nlp = spacy.blank("xx", config={"nlp": {"tokenizer": {"@tokenizers": "review_distill.cjk_chars_tokenizer.v1"}}})
+    doc = nlp(lang_text)
+    windows = char_windows(doc, 100)
+    assert len(windows) > 2
+    assert all(len(window.text) <= 100 for window in windows)
+    assert windows[0].start == 0 and windows[-1].end == len(doc)
+    for previous, window in zip(windows, windows[1:]):
+        assert previous.start < window.start <= previous.end  # no gap, always forward
+        assert window.start < previous.end  # half-overlapping
+
+
+def test_short_reviews_and_single_long_tokens_stay_whole():
+    nlp = spacy.blank("xx")
+    assert [w.text for w in char_windows(nlp("Works fine."), 100)] == ["Works fine."]
+    url = "https://example.com/" + "a" * 200
+    windows = char_windows(nlp(f"see {url} ok"), 100)
+    assert [w.text for w in windows] == ["see", url, "ok"]
+
+
+def test_span_getter_rejects_a_window_of_nothing():
+    with pytest.raises(ValueError, match="max_chars"):
+        teacher_code.configure_char_windows(0)
+
+
+def test_teacher_config_trains_with_frozen_word_embeddings(tmp_path, tiny_transformer):
+    """A few steps of configs/teacher.cfg: the word embeddings stay as loaded, the rest learns
+    (from the third step: the textcat's output layer starts at zero and passes no gradient back)."""
+    write_splits(tmp_path / "corpus", ["en"])
+    config = spacy.util.load_config(
+        ROOT / "configs" / "teacher.cfg",
+        overrides={"paths.train": str(tmp_path / "corpus" / "en" / "train.spacy"),
+                   "paths.dev": str(tmp_path / "corpus" / "en" / "dev.spacy"),
+                   "paths.teacher_model": str(tiny_transformer)},
+        interpolate=True,
+    )
+    nlp = spacy.util.load_model_from_config(config, auto_fill=True)
+    docs = list(DocBin().from_disk(tmp_path / "corpus" / "en" / "train.spacy").get_docs(nlp.vocab))
+    examples = [spacy.training.Example(nlp.make_doc(doc.text), doc) for doc in docs]
+    optimizer = nlp.initialize(lambda: examples)
+    bert = nlp.get_pipe("transformer").model.transformer
+    embeddings = bert.get_input_embeddings().weight.detach().clone()
+    layer = bert.encoder.layer[0].output.dense.weight.detach().clone()
+    for _ in range(4):
+        nlp.update(examples, sgd=optimizer)
+        optimizer.step_schedules()  # as `spacy train` does: the learn rate warms up from 0
+    assert torch.equal(bert.get_input_embeddings().weight, embeddings)
+    assert not torch.equal(bert.encoder.layer[0].output.dense.weight, layer)
+
+
+def test_train_teacher_trains_once_on_all_languages_and_scores_each(tmp_path, tiny_transformer):
+    write_splits(tmp_path / "corpus", ["en", "zh"])
+    config = tmp_path / "teacher.cfg"
+    text = (ROOT / "configs" / "teacher.cfg").read_text()
+    config.write_text(re.sub(r"eval_frequency = \d+", "eval_frequency = 2", re.sub(r"max_steps = \d+", "max_steps = 4", text)))
+    args = [str(config), str(tmp_path / "training"), str(tmp_path / "test.json"), "en", "zh",
+            "--dev-metrics", str(tmp_path / "dev.json"), "--corpus-dir", str(tmp_path / "corpus"),
+            "--merged-dir", str(tmp_path / "merged"), "--code", str(ROOT / "scripts" / "teacher_code.py"),
+            "--transformer", str(tiny_transformer)]
+    app = CliRunner()
+    result = app.invoke(_app(train_teacher.main), args)
+    assert result.exit_code == 0, result.output
+    assert len(DocBin().from_disk(tmp_path / "merged" / "train.spacy")) == 2 * len(reviews())
+    for name in ("test.json", "dev.json"):
+        metrics = json.loads((tmp_path / name).read_text())
+        assert set(metrics) == {"en", "zh", "mean"} and metrics["en"]["n"] == len(reviews())
+    assert "Fine-tuned the teacher" in result.output
+    again = app.invoke(_app(train_teacher.main), args)
+    assert again.exit_code == 0 and "up to date, not training again" in " ".join(again.output.split())
+
+
+def _app(function):
+    app = typer.Typer()
+    app.command()(function)
+    return app
+
+
+@pytest.mark.parametrize("teacher_dev, passes", [(0.80, True), (0.75, False)])
+def test_gate_stops_a_teacher_that_does_not_beat_the_baseline_by_the_margin(tmp_path, teacher_dev, passes):
+    baseline = {"en": {"accuracy": 0.74}, "de": {"accuracy": 0.76}, "mean": {"accuracy": 0.75}}
+    teacher = {"en": {"accuracy": teacher_dev}, "de": {"accuracy": teacher_dev + 0.02}, "mean": {}}
+    (tmp_path / "teacher.json").write_text(json.dumps(teacher))
+    (tmp_path / "baseline.json").write_text(json.dumps(baseline))
+    result = CliRunner().invoke(
+        _app(teacher_gate.main), [str(tmp_path / "teacher.json"), str(tmp_path / "baseline.json"), "--margin", "0.02"]
+    )
+    assert (result.exit_code == 0) == passes, result.output
+    if not passes:
+        assert "less than the required 2.0" in " ".join(result.output.split())
+
+
+def test_gate_needs_baseline_scores_for_every_teacher_language():
+    margins, mean = dev_margins({"en": {"accuracy": 0.9}, "mean": {}}, {"en": {"accuracy": 0.8}})
+    assert margins == pytest.approx({"en": 0.1}) and mean == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="no dev scores for ja"):
+        dev_margins({"ja": {"accuracy": 0.9}}, {"en": {"accuracy": 0.8}})
