@@ -258,14 +258,19 @@ def distributional_classes(
 
 
 def spherical_kmeans(vectors: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """k unit centroids of unit vectors by cosine k-means, seeded by k-means++."""
+    """k unit centroids of unit vectors by cosine k-means, seeded by greedy k-means++ (of a few
+    candidates drawn by distance, each seed is the one that brings the points closest)."""
     centroids = [vectors[rng.integers(len(vectors))]]
-    distance = 1 - vectors @ centroids[0]
+    distance = np.maximum(1 - vectors @ centroids[0], 0)
     for _ in range(1, k):
-        weights = np.maximum(distance, 0)
-        choice = rng.choice(len(vectors), p=weights / weights.sum()) if weights.sum() > 0 else rng.integers(len(vectors))
-        centroids.append(vectors[choice])
-        distance = np.minimum(distance, 1 - vectors @ vectors[choice])
+        if distance.sum() == 0:
+            candidates = rng.integers(len(vectors), size=1)
+        else:
+            candidates = rng.choice(len(vectors), size=2 + int(np.log(k)), p=distance / distance.sum())
+        distances = np.minimum(distance, np.maximum(1 - vectors[candidates] @ vectors.T, 0))
+        best = int(np.argmin(distances.sum(axis=1)))
+        centroids.append(vectors[candidates[best]])
+        distance = distances[best]
     centroids = np.array(centroids)
     for _ in range(KMEANS_ITERATIONS):
         labels = np.argmax(vectors @ centroids.T, axis=1)
