@@ -12,13 +12,14 @@ from conftest import ROOT
 from reviews import make_nlp
 
 LANGUAGES = ["en", "ja"]
-STEPS = ["data", "preprocess", "baseline-bow", "baseline-ensemble", "teacher-model", "train-teacher", "augment"]
+STEPS = ["data", "preprocess", "baseline-bow", "baseline-ensemble", "teacher-model", "train-teacher", "augment", "label"]
 
 
 def run_all(project, shared_data):
     args = [sys.executable, "-m", "spacy", "project", "run", "all", str(project),
             f"--vars.languages={' '.join(LANGUAGES)}", f"--vars.data_dir={shared_data}",
             "--vars.n_train=40", "--vars.n_dev=40", "--vars.n_test=40",
+            "--vars.pool_size=20", "--vars.augmented_size=20",
             "--vars.gate_margin=-1"]  # a 20-step teacher need not beat the baseline
     result = subprocess.run(args, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -59,6 +60,9 @@ def test_workflow_runs_then_skips_finished_steps(project, shared_data):
         augmented = (project / "corpus" / "augmented" / f"{lang}.jsonl").read_text(encoding="utf8").splitlines()
         sources = {json.loads(line)["source_id"] for line in augmented}
         assert sources and sources <= {doc.user_data["id"] for doc in docs["train"]}
+        for kind in ("soft", "hard"):
+            labelled = DocBin().from_disk(project / "corpus" / kind / lang / "train.spacy").get_docs(make_nlp(lang).vocab)
+            assert [doc.user_data["source"] for doc in labelled] == ["gold"] * 40 + ["augmented"] * 20 + ["pool"] * 20
     second = run_all(project, shared_data)
     for step in STEPS:
         assert f"Skipping '{step}': nothing changed" in second

@@ -1,0 +1,349 @@
+"""Label each language's training texts with the teacher's probabilities: the students' soft labels.
+
+Per language the texts are, in this order: every gold training review (SPLITS/{lang}/train.spacy),
+a seeded sample of `augmented_size` synthetic texts (AUGMENTED/{lang}.jsonl; 0: none, -1: all)
+and a seeded sample of `pool_size` unlabelled pool reviews (SPLITS/{lang}/pool.jsonl; -1: all).
+A sample is a prefix of a seeded shuffle, so a larger size's sample starts with a smaller one's.
+
+Each doc is the text as the language's own tokenizer splits it (reviews.make_nlp: SudachiPy for
+ja, jieba for zh), for the student's `spacy train`; the teacher reads the raw text with its own
+pipeline. A doc has:
+- doc.cats: the teacher's probabilities {"POS": p, "NEG": 1 - p}, floats summing to 1 exactly;
+- user_data["teacher_logits"]: {label: log-probability}. The teacher's textcat ends in a
+  softmax, so its log-probabilities are its logits up to a constant per doc, which softmax (and
+  so any loss on softmax(logits / T)) ignores; they keep the tail that p rounds away (for a NEG
+  probability below ~1e-16, p is 1.0 and 1 - p is 0; the log-probability is not);
+- user_data["id"], ["source"] ("gold", "augmented" or "pool"); for augmented texts also
+  ["source_id"] and ["ops"]; for gold reviews ["gold_label"] (POS or NEG).
+
+Resumable: the texts go through the teacher in shards of `shard_size` consecutive texts
+(SHARD_DIR/{lang}/shard-00000.spacy, ...), each written atomically once complete, next to a
+manifest of what they label (a hash of the exact texts, ids and provenance, the shard size and a
+hash of the teacher's files and code). A rerun with the same manifest labels only the missing
+shards, so a run killed at any point and run again gives the same docs as an uninterrupted one;
+a rerun with other texts, teacher or shard size starts that language over. Within a shard the
+texts go through the teacher sorted by length (less padding), and come out in their order.
+
+When every shard of a language is done, SOFT_DIR/{lang}/train.spacy gets all its docs in order,
+and HARD_DIR/{lang}/train.spacy the same docs with the teacher's argmax as one-hot cats and no
+gold label (a student trained on it learns from the teacher's decisions alone).
+"""
+import hashlib
+import json
+import math
+import random
+import shutil
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import spacy
+import typer
+from spacy.cli._util import import_code, setup_gpu
+from spacy.language import Language
+from spacy.pipeline import MultiLabel_TextCategorizer, TextCategorizer
+from spacy.tokens import Doc, DocBin
+from spacy.vocab import Vocab
+from tqdm import tqdm
+from wasabi import msg
+
+from reviews import LABELS, DataError, atomic_path, check_lang, make_nlp, read_jsonl
+
+SOURCES = ("gold", "augmented", "pool")
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+# Floor for a probability that is logged: the smallest positive float32.
+MIN_PROB = 1e-45
+
+# What a manifest's keys stand for (the others follow from these).
+CHANGES = {"version": "manifest version", "lang": "language", "teacher": "teacher",
+           "texts": "texts to label", "shard_size": "shard size"}
+
+Labels = Tuple[Dict[str, float], Dict[str, float]]  # (cats, teacher_logits)
+
+
+def shard_name(k: int) -> str:
+    return f"shard-{k:05d}.spacy"
+
+
+def check_sizes(pool_size: int, augmented_size: int, shard_size: int, batch_size: int) -> None:
+    for name, value in (("pool_size", pool_size), ("augmented_size", augmented_size)):
+        if value < -1:
+            raise DataError(f"{name} must be -1 (all), 0 (none) or a positive number of texts, got {value}")
+    for name, value in (("shard_size", shard_size), ("batch_size", batch_size)):
+        if value < 1:
+            raise DataError(f"{name} must be at least 1, got {value}")
+
+
+def gold_items(path: Path, vocab: Vocab) -> List[dict]:
+    """The gold training reviews, with their ids and labels, in the DocBin's order."""
+    items = []
+    for i, doc in enumerate(DocBin().from_disk(path).get_docs(vocab)):
+        review_id = doc.user_data.get("id")
+        if not review_id:
+            raise DataError(f"{path}: review {i} has no id in user_data: rerun `spacy project run preprocess`")
+        gold = [label for label in LABELS if doc.cats.get(label) == 1.0]
+        if len(gold) != 1 or sum(doc.cats.get(label, 0.0) for label in LABELS) != 1.0:
+            raise DataError(f"{path}: review {review_id} has no one-hot {'/'.join(LABELS)} cats: {doc.cats}")
+        items.append({"id": review_id, "source": "gold", "gold_label": gold[0], "text": doc.text})
+    if not items:
+        raise DataError(f"{path}: no training reviews")
+    return items
+
+
+def read_texts(path: Path, fields: Sequence[str]) -> List[dict]:
+    """JSONL records with an id, a non-empty text and `fields`."""
+    rows = read_jsonl(path)
+    for n, row in enumerate(rows, start=1):
+        for field in ("id", "text", *fields):
+            if field not in row:
+                raise DataError(f"{path}: record {n} has no '{field}'")
+        if not isinstance(row["text"], str) or not row["text"].strip():
+            raise DataError(f"{path}: record {n} ({row['id']}) has an empty text")
+    return rows
+
+
+def sample(rows: Sequence[dict], size: int, key: str, what: str) -> List[dict]:
+    """`size` rows (-1: all) in the order of a shuffle seeded by `key`; all, with a warning,
+    if there are fewer."""
+    order = list(range(len(rows)))
+    random.Random(key).shuffle(order)
+    if size > len(rows):
+        msg.warn(f"{what}: asked for {size}, there are {len(rows)}: labelling all of them")
+    return [rows[i] for i in (order if size == -1 else order[:size])]
+
+
+def collect_items(
+    lang: str, vocab: Vocab, corpus_dir: Path, augmented_dir: Path, pool_size: int, augmented_size: int, seed: int
+) -> List[dict]:
+    """The texts to label, in order: gold, augmented sample, pool sample (each a dict of the
+    text and the provenance that goes to user_data)."""
+    items = gold_items(corpus_dir / lang / "train.spacy", vocab)
+    if augmented_size != 0:
+        path = augmented_dir / f"{lang}.jsonl"
+        rows = read_texts(path, ("source_id", "ops"))
+        if not rows:
+            raise DataError(f"{path}: no synthetic texts (set augmented_size to 0 to label none)")
+        for row in sample(rows, augmented_size, f"{seed}:{lang}:augmented", f"{lang} augmented_size"):
+            items.append({"id": row["id"], "source": "augmented", "source_id": row["source_id"],
+                          "ops": list(row["ops"]), "text": row["text"]})
+    if pool_size != 0:
+        path = corpus_dir / lang / "pool.jsonl"
+        rows = read_texts(path, ())
+        if not rows:
+            raise DataError(f"{path}: no pool reviews (set pool_size to 0 to label none)")
+        for row in sample(rows, pool_size, f"{seed}:{lang}:pool", f"{lang} pool_size"):
+            items.append({"id": row["id"], "source": "pool", "text": row["text"]})
+    return items
+
+
+def check_teacher(path: Path) -> None:
+    if not (path / "config.cfg").is_file():
+        raise DataError(f"No teacher pipeline at {path}: run `spacy project run train-teacher` first")
+
+
+def load_teacher(path: Path, code: Optional[Path]) -> Language:
+    """The teacher pipeline; it must have an exclusive textcat over exactly POS and NEG."""
+    check_teacher(path)
+    if code is not None:
+        import_code(code)
+    nlp = spacy.load(path)
+    textcats = [name for name, pipe in nlp.pipeline if isinstance(pipe, TextCategorizer)
+                and not isinstance(pipe, MultiLabel_TextCategorizer) and set(pipe.labels) == set(LABELS)]
+    if not textcats:
+        raise DataError(f"{path}: the pipeline ({', '.join(nlp.pipe_names)}) has no exclusive textcat "
+                        f"predicting {' and '.join(LABELS)}")
+    return nlp
+
+
+def teacher_identity(path: Path, code: Optional[Path]) -> str:
+    """A hash of the teacher's files (names and contents) and of the code it is loaded with."""
+    digest = hashlib.md5()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(file.relative_to(path).as_posix().encode("utf8") + b"\0")
+        with file.open("rb") as file_:
+            for chunk in iter(lambda: file_.read(1 << 20), b""):
+                digest.update(chunk)
+    if code is not None:
+        digest.update(b"\0code\0" + code.read_bytes())
+    return digest.hexdigest()
+
+
+def make_manifest(lang: str, items: Sequence[dict], shard_size: int, teacher: str) -> dict:
+    digest = hashlib.md5()
+    for item in items:
+        digest.update(json.dumps(item, sort_keys=True, ensure_ascii=False).encode("utf8") + b"\n")
+    return {
+        "version": MANIFEST_VERSION,
+        "lang": lang,
+        "teacher": teacher,
+        "texts": digest.hexdigest(),
+        "n_texts": len(items),
+        "sources": dict(Counter(item["source"] for item in items)),
+        "shard_size": shard_size,
+        "n_shards": math.ceil(len(items) / shard_size),
+    }
+
+
+def soft_labels(cats: Dict[str, float]) -> Labels:
+    """(probabilities, log-probabilities) from the teacher's textcat scores: POS renormalized in
+    double precision, NEG = 1 - POS, so they sum to 1 exactly."""
+    pos, neg = float(cats[LABELS[0]]), float(cats[LABELS[1]])
+    if not (pos >= 0 and neg >= 0 and 0 < pos + neg < math.inf):
+        raise ValueError(f"the teacher's textcat gave {cats}, not probabilities")
+    p = pos / (pos + neg)
+    return {LABELS[0]: p, LABELS[1]: 1.0 - p}, {LABELS[0]: math.log(max(pos, MIN_PROB)),
+                                                 LABELS[1]: math.log(max(neg, MIN_PROB))}
+
+
+def predict(teacher: Language, texts: Sequence[str], batch_size: int, progress: Optional[tqdm] = None) -> List[Labels]:
+    """The teacher's labels of each text, in order; the texts go through it shortest first, so
+    that each batch holds texts of similar length."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    labels: List[Optional[Labels]] = [None] * len(texts)
+    for i, doc in zip(order, teacher.pipe((texts[i] for i in order), batch_size=batch_size)):
+        labels[i] = soft_labels(doc.cats)
+        if progress is not None:
+            progress.update(1)
+    return labels
+
+
+def label_shard(
+    teacher: Language, make_doc: Callable[[str], Doc], items: Sequence[dict], batch_size: int,
+    progress: Optional[tqdm] = None,
+) -> DocBin:
+    docbin = DocBin(store_user_data=True)
+    labels = predict(teacher, [item["text"] for item in items], batch_size, progress)
+    for item, (cats, logits) in zip(items, labels):
+        doc = make_doc(item["text"])
+        doc.cats = cats
+        doc.user_data.update({key: value for key, value in item.items() if key != "text"})
+        doc.user_data["teacher_logits"] = logits
+        docbin.add(doc)
+    return docbin
+
+
+def start_shards(lang_dir: Path, manifest: dict, outputs: Iterable[Path]) -> List[int]:
+    """Write the manifest unless the shards in `lang_dir` are of this one; return the finished
+    shards. Shards of another manifest are removed, with the language's assembled outputs."""
+    path = lang_dir / MANIFEST
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text(encoding="utf8"))
+        except json.JSONDecodeError:
+            old = {}
+        if old == manifest:
+            return [k for k in range(manifest["n_shards"]) if (lang_dir / shard_name(k)).is_file()]
+        changed = [what for key, what in CHANGES.items() if old.get(key) != manifest[key]]
+        msg.warn(f"{manifest['lang']}: the {', '.join(changed)} changed since the shards in {lang_dir} were "
+                 "labelled: labelling this language from the start")
+    elif lang_dir.is_dir() and any(lang_dir.iterdir()):
+        msg.warn(f"{manifest['lang']}: {lang_dir} has no {MANIFEST}: labelling this language from the start")
+    if lang_dir.is_dir():
+        shutil.rmtree(lang_dir)
+    for output in outputs:
+        if output.is_file():
+            output.unlink()
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf8")
+    return []
+
+
+def hard_doc(doc: Doc) -> Doc:
+    """A copy of a labelled doc with the teacher's argmax as one-hot cats and no gold label."""
+    hard = doc.copy()
+    best = max(LABELS, key=lambda label: doc.cats[label])
+    hard.cats = {label: float(label == best) for label in LABELS}
+    hard.user_data.pop("gold_label", None)
+    return hard
+
+
+def assemble(lang_dir: Path, items: Sequence[dict], n_shards: int, vocab: Vocab, soft_path: Path, hard_path: Path) -> None:
+    """Concatenate the shards into the soft and hard DocBins, checking that they hold `items`."""
+    soft, hard = DocBin(store_user_data=True), DocBin(store_user_data=True)
+    found = []
+    for k in range(n_shards):
+        for doc in DocBin().from_disk(lang_dir / shard_name(k)).get_docs(vocab):
+            soft.add(doc)
+            hard.add(hard_doc(doc))
+            found.append((doc.user_data.get("id"), doc.text))
+    if found != [(item["id"], item["text"]) for item in items]:
+        raise DataError(f"The shards in {lang_dir} do not hold the texts of its {MANIFEST}: delete {lang_dir} "
+                        "and label again")
+    for docbin, path in ((soft, soft_path), (hard, hard_path)):
+        with atomic_path(path) as tmp:
+            docbin.to_disk(tmp)
+
+
+def label_language(
+    lang: str, teacher: Language, teacher_id: str, items: Sequence[dict], *, shard_dir: Path, soft_dir: Path,
+    hard_dir: Path, shard_size: int, batch_size: int,
+) -> None:
+    """Label the missing shards of a language, then assemble its soft and hard DocBins."""
+    nlp = make_nlp(lang)
+    lang_dir = shard_dir / lang
+    soft_path, hard_path = soft_dir / lang / "train.spacy", hard_dir / lang / "train.spacy"
+    manifest = make_manifest(lang, items, shard_size, teacher_id)
+    finished = set(start_shards(lang_dir, manifest, (soft_path, hard_path)))
+    todo = [k for k in range(manifest["n_shards"]) if k not in finished]
+    n_todo = sum(len(items[k * shard_size:(k + 1) * shard_size]) for k in todo)
+    if finished:
+        msg.info(f"{lang}: {len(finished)} of {manifest['n_shards']} shards already labelled in {lang_dir}")
+    start = time.perf_counter()
+    with tqdm(total=len(items), initial=len(items) - n_todo, desc=f"{lang} label", unit="doc",
+              leave=False, disable=None) as progress:
+        for k in todo:
+            docbin = label_shard(teacher, nlp.make_doc, items[k * shard_size:(k + 1) * shard_size], batch_size,
+                                 progress)
+            with atomic_path(lang_dir / shard_name(k)) as tmp:
+                docbin.to_disk(tmp)
+    seconds = time.perf_counter() - start
+    if n_todo:
+        msg.info(f"{lang}: labelled {n_todo} texts in {seconds:.0f}s ({n_todo / seconds:.1f} docs/s)")
+    assemble(lang_dir, items, manifest["n_shards"], nlp.vocab, soft_path, hard_path)
+    counts = ", ".join(f"{source} {manifest['sources'].get(source, 0)}" for source in SOURCES)
+    msg.good(f"{lang}: {len(items)} texts ({counts}) -> {soft_path}, {hard_path}")
+
+
+def main(
+    teacher_dir: Path = typer.Argument(..., help="The teacher pipeline (train-teacher's model-best)"),
+    languages: List[str] = typer.Argument(..., help="Language codes"),
+    code: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="The teacher config's registered functions"),
+    corpus_dir: Path = typer.Option(Path("corpus/splits"), help="{lang}/train.spacy and pool.jsonl from preprocess.py"),
+    augmented_dir: Path = typer.Option(Path("corpus/augmented"), help="{lang}.jsonl from augment.py"),
+    shard_dir: Path = typer.Option(Path("corpus/labels"), help="Where the shards and their manifest go, per language"),
+    soft_dir: Path = typer.Option(Path("corpus/soft"), help="Where {lang}/train.spacy with the probabilities goes"),
+    hard_dir: Path = typer.Option(Path("corpus/hard"), help="Where {lang}/train.spacy with the argmax labels goes"),
+    pool_size: int = typer.Option(4000, help="Pool reviews to label per language (-1: all)"),
+    augmented_size: int = typer.Option(4000, help="Synthetic texts to label per language (0: none, -1: all)"),
+    shard_size: int = typer.Option(1000, help="Texts per shard"),
+    batch_size: int = typer.Option(64, help="Texts per batch through the teacher"),
+    seed: int = typer.Option(0, help="Seed of the samples"),
+    gpu_id: int = typer.Option(-1, help="GPU id, -1 for CPU"),
+):
+    try:
+        check_sizes(pool_size, augmented_size, shard_size, batch_size)
+        for lang in languages:
+            check_lang(lang)
+            for path, step, needed in ((corpus_dir / lang / "train.spacy", "preprocess", True),
+                                       (corpus_dir / lang / "pool.jsonl", "preprocess", pool_size != 0),
+                                       (augmented_dir / f"{lang}.jsonl", "augment", augmented_size != 0)):
+                if needed and not path.is_file():
+                    raise DataError(f"Missing file {path}: run `spacy project run {step}` first")
+        check_teacher(teacher_dir)
+        vocab = Vocab()
+        items = {lang: collect_items(lang, vocab, corpus_dir, augmented_dir, pool_size, augmented_size, seed)
+                 for lang in languages}
+        setup_gpu(gpu_id)
+        teacher = load_teacher(teacher_dir, code)
+        teacher_id = teacher_identity(teacher_dir, code)
+        for lang in languages:
+            label_language(lang, teacher, teacher_id, items[lang], shard_dir=shard_dir, soft_dir=soft_dir,
+                           hard_dir=hard_dir, shard_size=shard_size, batch_size=batch_size)
+    except DataError as err:
+        msg.fail(str(err), exits=1)
+
+
+if __name__ == "__main__":
+    typer.run(main)

@@ -1,0 +1,288 @@
+"""Soft labelling (scripts/label.py): the teacher's probabilities and logits, provenance, samples,
+shards, resuming after a crash, starting over on changed inputs, and the command's errors.
+
+The teacher is a tiny blank pipeline with a stock textcat (any exclusive POS/NEG textcat
+serves), plus one run of the project's own teacher config on a tiny random BERT."""
+import json
+import math
+import random
+
+import pytest
+import spacy
+import typer
+from spacy.tokens import DocBin
+from spacy.training import Example
+from thinc.api import Adam
+from typer.testing import CliRunner
+
+import label
+from conftest import ROOT, write_lines
+from label import collect_items, soft_labels
+from preprocess import write_docbin
+from reviews import LABELS, make_nlp
+from test_teacher import tiny_transformer  # noqa: F401  (a fixture)
+
+TEXTS = {
+    "en": ["Great case, fits well.", "Broke after a week!", "Nice bag, good price and fast delivery.",
+           "Terrible. Do not buy.", "Works as described", "The zip broke on day two and the seller never answered."],
+    "ja": ["思ったより小さかったです。", "とても良い商品です。また買います。", "届いた商品は壊れていました。",
+           "使いやすい", "最悪。返品します。", "色が写真と違いました。"],
+}
+
+
+def words(lang, i):
+    return " ".join(random.Random(f"{lang}{i}").choices(TEXTS[lang][0].split() + TEXTS[lang][3].split(), k=1 + i % 7))
+
+
+def write_inputs(root, languages=("en",), n_pool=13, n_aug=11):
+    """Gold train reviews (one-hot cats and ids), a pool and synthetic texts per language."""
+    for lang in languages:
+        reviews = [{"id": f"{lang}-t{i}", "text": text, "label": LABELS[i % 2]} for i, text in enumerate(TEXTS[lang])]
+        write_docbin(make_nlp(lang), reviews, root / "splits" / lang / "train.spacy", desc="")
+        write_lines(root / "splits" / lang / "pool.jsonl",
+                    [{"id": f"{lang}-p{i}", "text": f"{words(lang, i)} p{i}"} for i in range(n_pool)])
+        write_lines(root / "augmented" / f"{lang}.jsonl",
+                    [{"id": f"{lang}-t{i % 6}-aug{i // 6}", "source_id": f"{lang}-t{i % 6}", "text": f"{words(lang, i)} a{i}",
+                      "ops": ["mask", "ngram"][: i % 3]} for i in range(n_aug)])
+
+
+@pytest.fixture(scope="module")
+def teacher_dir(tmp_path_factory):
+    """A blank "xx" pipeline with spaCy's textcat, nudged off its initial weights."""
+    nlp = spacy.blank("xx")
+    nlp.add_pipe("textcat")
+    examples = [Example.from_dict(nlp.make_doc(text), {"cats": {"POS": float(i % 2 == 0), "NEG": float(i % 2 == 1)}})
+                for i, text in enumerate(TEXTS["en"] + TEXTS["ja"])]
+    nlp.initialize(lambda: examples)
+    optimizer = Adam(0.01)
+    for _ in range(3):
+        nlp.update(examples, sgd=optimizer)
+    path = tmp_path_factory.mktemp("teacher") / "model"
+    nlp.to_disk(path)
+    return path
+
+
+def run(root, teacher, *languages, expect=0, **options):
+    args = [str(teacher), *(languages or ["en"]), "--corpus-dir", str(root / "splits"),
+            "--augmented-dir", str(root / "augmented"), "--shard-dir", str(root / "labels"),
+            "--soft-dir", str(root / "soft"), "--hard-dir", str(root / "hard")]
+    options = {"pool_size": 9, "augmented_size": 7, "shard_size": 4, "batch_size": 3, **options}
+    for name, value in options.items():
+        args += [f"--{name.replace('_', '-')}", str(value)]
+    app = typer.Typer()
+    app.command()(label.main)
+    result = CliRunner().invoke(app, args)
+    output = " ".join(result.output.split())
+    if expect is not None:
+        assert result.exit_code == expect, output + repr(result.exception)
+    return output
+
+
+def read(path, lang="en"):
+    return list(DocBin().from_disk(path).get_docs(make_nlp(lang).vocab))
+
+
+def summary(docs):
+    return [(doc.text, [t.text for t in doc], doc.cats, doc.user_data) for doc in docs]
+
+
+@pytest.fixture
+def count_predictions(monkeypatch):
+    """The texts the teacher labels, per call of label.predict; raise on call `fail_on` if set."""
+    calls, original = [], label.predict
+    state = {"fail_on": None}
+
+    def counting(teacher, texts, *args, **kwargs):
+        calls.append(list(texts))
+        if len(calls) == state["fail_on"]:
+            raise RuntimeError("killed")
+        return original(teacher, texts, *args, **kwargs)
+
+    monkeypatch.setattr(label, "predict", counting)
+    return calls, state
+
+
+def test_soft_labels_sum_to_one_exactly_and_keep_the_logits():
+    rng = random.Random(0)
+    for _ in range(10_000):
+        pos = rng.random() ** rng.choice([1, 5, 30])
+        cats, logits = soft_labels({"POS": pos, "NEG": 1 - pos})
+        assert cats["POS"] + cats["NEG"] == 1.0 and 0 <= cats["NEG"] <= 1
+    cats, logits = soft_labels({"POS": 1.0, "NEG": 1e-20})  # the tail p rounds away, the logits keep
+    assert cats == {"POS": 1.0, "NEG": 0.0} and logits == {"POS": 0.0, "NEG": pytest.approx(math.log(1e-20))}
+    assert soft_labels({"POS": 1.0, "NEG": 0.0})[1]["NEG"] == pytest.approx(math.log(label.MIN_PROB))
+    with pytest.raises(ValueError, match="not probabilities"):
+        soft_labels({"POS": float("nan"), "NEG": 0.5})
+
+
+def test_docs_carry_the_teachers_probabilities_logits_and_provenance(tmp_path, teacher_dir):
+    write_inputs(tmp_path, ("en", "ja"))
+    output = run(tmp_path, teacher_dir, "en", "ja")
+    teacher = spacy.load(teacher_dir)
+    for lang in ("en", "ja"):
+        assert f"{lang}: 22 texts (gold 6, augmented 7, pool 9)" in output
+        soft, hard = read(tmp_path / "soft" / lang / "train.spacy", lang), read(tmp_path / "hard" / lang / "train.spacy", lang)
+        assert [doc.user_data["source"] for doc in soft] == ["gold"] * 6 + ["augmented"] * 7 + ["pool"] * 9
+        assert [doc.text for doc in soft[:6]] == TEXTS[lang]
+        augmented = {row["id"]: row for row in map(json.loads, (tmp_path / "augmented" / f"{lang}.jsonl").open())}
+        for i, doc in enumerate(soft):
+            own = teacher(doc.text).cats
+            assert all(isinstance(doc.cats[label_], float) for label_ in LABELS)
+            assert 0 <= doc.cats["POS"] <= 1 and doc.cats["POS"] + doc.cats["NEG"] == 1.0
+            assert doc.cats["POS"] == pytest.approx(own["POS"], rel=1e-6)
+            logits = doc.user_data["teacher_logits"]
+            assert logits["POS"] == pytest.approx(math.log(own["POS"]), rel=1e-6)
+            assert math.exp(logits["POS"]) / sum(map(math.exp, logits.values())) == pytest.approx(doc.cats["POS"])
+            assert [t.text for t in doc] == [t.text for t in make_nlp(lang).make_doc(doc.text)]
+            source = doc.user_data["source"]
+            assert ("gold_label" in doc.user_data) == (source == "gold")
+            if source == "gold":
+                assert doc.user_data["gold_label"] == LABELS[i % 2] and doc.user_data["id"] == f"{lang}-t{i}"
+            if source == "augmented":
+                row = augmented[doc.user_data["id"]]
+                assert (doc.text, doc.user_data["source_id"], list(doc.user_data["ops"])) == (row["text"], row["source_id"], row["ops"])
+            assert hard[i].text == doc.text and "gold_label" not in hard[i].user_data
+            best = max(LABELS, key=doc.cats.get)
+            assert hard[i].cats == {label_: float(label_ == best) for label_ in LABELS}
+            assert hard[i].user_data == {k: v for k, v in doc.user_data.items() if k != "gold_label"}
+        shards = sorted((tmp_path / "labels" / lang).glob("shard-*.spacy"))
+        assert [path.name for path in shards] == [f"shard-{k:05d}.spacy" for k in range(6)]
+        assert [len(DocBin().from_disk(path)) for path in shards] == [4, 4, 4, 4, 4, 2]
+        manifest = json.loads((tmp_path / "labels" / lang / "manifest.json").read_text())
+        assert manifest["n_texts"] == 22 and manifest["shard_size"] == 4
+    assert not list(tmp_path.rglob(".*.tmp"))
+
+
+def test_samples_are_seeded_nested_and_sized(tmp_path):
+    write_inputs(tmp_path, n_pool=30, n_aug=20)
+    vocab, splits, augmented = spacy.blank("en").vocab, tmp_path / "splits", tmp_path / "augmented"
+
+    def ids(pool_size, augmented_size, seed=0):
+        items = collect_items("en", vocab, splits, augmented, pool_size, augmented_size, seed)
+        return {source: [item["id"] for item in items if item["source"] == source] for source in label.SOURCES}
+
+    assert ids(10, 5) == ids(10, 5)
+    assert ids(10, 5, seed=1) != ids(10, 5)
+    assert [len(ids(10, 5)[source]) for source in label.SOURCES] == [6, 5, 10]
+    assert ids(0, 0) == {"gold": [f"en-t{i}" for i in range(6)], "augmented": [], "pool": []}
+    everything = ids(-1, -1)
+    assert sorted(everything["pool"]) == sorted(f"en-p{i}" for i in range(30)) and len(everything["augmented"]) == 20
+    assert everything["pool"][:10] == ids(10, 5)["pool"] and everything["augmented"][:5] == ids(10, 5)["augmented"]
+    assert ids(50, 5)["pool"] == everything["pool"]  # more than there are: all of them
+
+
+def test_a_killed_run_resumes_after_its_last_finished_shard_and_ends_as_an_uninterrupted_one(
+    tmp_path, teacher_dir, count_predictions
+):
+    calls, state = count_predictions
+    write_inputs(tmp_path / "once")
+    run(tmp_path / "once", teacher_dir)
+    assert [len(texts) for texts in calls] == [4, 4, 4, 4, 4, 2]
+    write_inputs(tmp_path / "twice")
+    calls.clear()
+    state["fail_on"] = 3  # killed while labelling the third shard
+    run(tmp_path / "twice", teacher_dir, expect=None)
+    labels = tmp_path / "twice" / "labels" / "en"
+    assert sorted(path.name for path in labels.iterdir()) == ["manifest.json", "shard-00000.spacy", "shard-00001.spacy"]
+    assert not (tmp_path / "twice" / "soft").exists() and not (tmp_path / "twice" / "hard").exists()
+    calls.clear()
+    state["fail_on"] = None
+    output = run(tmp_path / "twice", teacher_dir)
+    assert "2 of 6 shards already labelled" in output
+    assert [len(texts) for texts in calls] == [4, 4, 4, 2]  # shards 2-5 only
+    for kind in ("soft", "hard"):
+        assert summary(read(tmp_path / "twice" / kind / "en" / "train.spacy")) == summary(
+            read(tmp_path / "once" / kind / "en" / "train.spacy"))
+    # A lost last shard and lost outputs: only that shard is labelled again.
+    (labels / "shard-00005.spacy").unlink()
+    (tmp_path / "twice" / "soft" / "en" / "train.spacy").unlink()
+    calls.clear()
+    run(tmp_path / "twice", teacher_dir)
+    assert [len(texts) for texts in calls] == [2]
+    assert summary(read(tmp_path / "twice" / "soft" / "en" / "train.spacy")) == summary(
+        read(tmp_path / "once" / "soft" / "en" / "train.spacy"))
+
+
+@pytest.mark.parametrize("change, what", [
+    ({"seed": 1}, "texts to label"),
+    ({"pool_size": 5}, "texts to label"),
+    ({"shard_size": 5}, "shard size"),
+    ("teacher", "teacher"),
+])
+def test_a_rerun_with_other_inputs_starts_over(tmp_path, teacher_dir, count_predictions, change, what):
+    calls, _ = count_predictions
+    write_inputs(tmp_path)
+    teacher = tmp_path / "teacher"
+    spacy.load(teacher_dir).to_disk(teacher)
+    run(tmp_path, teacher)
+    calls.clear()
+    output = run(tmp_path, teacher)  # nothing changed: nothing labelled
+    assert calls == [] and "6 of 6 shards already labelled" in output
+    options = {}
+    if change == "teacher":
+        meta = json.loads((teacher / "meta.json").read_text())
+        (teacher / "meta.json").write_text(json.dumps({**meta, "version": "0.0.1"}))
+    else:
+        options = change
+    output = run(tmp_path, teacher, **options)
+    assert f"the {what} changed" in output and "from the start" in output
+    n_texts = json.loads((tmp_path / "labels" / "en" / "manifest.json").read_text())["n_texts"]
+    assert sum(map(len, calls)) == n_texts == len(read(tmp_path / "soft" / "en" / "train.spacy"))
+    shard_size = options.get("shard_size", 4)
+    assert len(list((tmp_path / "labels" / "en").glob("shard-*"))) == math.ceil(n_texts / shard_size)
+
+
+def test_the_project_teacher_config_labels_through_its_code(tmp_path, tiny_transformer):  # noqa: F811
+    """configs/teacher.cfg on a tiny random BERT, loaded with --code scripts/teacher_code.py."""
+    config = spacy.util.load_config(ROOT / "configs" / "teacher.cfg",
+                                    overrides={"paths.teacher_model": str(tiny_transformer)}, interpolate=True)
+    nlp = spacy.util.load_model_from_config(config, auto_fill=True)
+    examples = [Example.from_dict(nlp.make_doc(text), {"cats": {"POS": float(i % 2 == 0), "NEG": float(i % 2 == 1)}})
+                for i, text in enumerate(["great , love it !", "bad , broken !", "良い 良い", "质量 差"])]
+    nlp.initialize(lambda: examples)
+    nlp.update(examples, sgd=Adam(0.01))  # off the textcat's all-zero initial output layer
+    nlp.to_disk(tmp_path / "teacher")
+    write_inputs(tmp_path)
+    run(tmp_path, tmp_path / "teacher", code=ROOT / "scripts" / "teacher_code.py")
+    teacher = spacy.load(tmp_path / "teacher")
+    docs = read(tmp_path / "soft" / "en" / "train.spacy")
+    assert len(docs) == 22 and len({doc.cats["POS"] for doc in docs}) > 1
+    for doc in docs:
+        assert doc.cats["POS"] == pytest.approx(teacher(doc.text).cats["POS"], rel=1e-5)
+
+
+@pytest.mark.parametrize("setup, options, message", [
+    ("no teacher", {}, "run `spacy project run train-teacher` first"),
+    ("no augmented", {}, "augmented/en.jsonl: run `spacy project run augment` first"),
+    ("no train", {}, "train.spacy: run `spacy project run preprocess` first"),
+    ("empty pool", {}, "pool.jsonl: no pool reviews"),
+    ("empty text", {}, "record 2 (x2) has an empty text"),
+    ("no textcat", {}, "has no exclusive textcat predicting POS and NEG"),
+    (None, {"pool_size": -2}, "pool_size must be -1 (all), 0 (none) or a positive number"),
+    (None, {"shard_size": 0}, "shard_size must be at least 1"),
+])
+def test_errors_are_clear_and_write_nothing(tmp_path, teacher_dir, setup, options, message):
+    write_inputs(tmp_path)
+    teacher = teacher_dir
+    if setup == "no teacher":
+        teacher = tmp_path / "training" / "teacher" / "model-best"
+    elif setup == "no augmented":
+        (tmp_path / "augmented" / "en.jsonl").unlink()
+    elif setup == "no train":
+        (tmp_path / "splits" / "en" / "train.spacy").unlink()
+    elif setup == "empty pool":
+        (tmp_path / "splits" / "en" / "pool.jsonl").write_text("")
+    elif setup == "empty text":
+        write_lines(tmp_path / "splits" / "en" / "pool.jsonl", [{"id": "x1", "text": "ok"}, {"id": "x2", "text": " "}])
+    elif setup == "no textcat":
+        teacher = tmp_path / "blank"
+        spacy.blank("xx").to_disk(teacher)
+    output = run(tmp_path, teacher, expect=1, **options)
+    assert message in output
+    assert not any((tmp_path / folder).exists() for folder in ("labels", "soft", "hard"))
+
+
+def test_no_augmented_texts_need_no_augment_step(tmp_path, teacher_dir):
+    write_inputs(tmp_path)
+    (tmp_path / "augmented" / "en.jsonl").unlink()
+    assert "en: 15 texts (gold 6, augmented 0, pool 9)" in run(tmp_path, teacher_dir, augmented_size=0)
