@@ -12,7 +12,9 @@ from conftest import ROOT
 from reviews import make_nlp
 
 LANGUAGES = ["en", "ja"]
-STEPS = ["data", "preprocess", "baseline-bow", "baseline-ensemble", "teacher-model", "train-teacher", "augment", "label"]
+STEPS = ["data", "preprocess", "baseline-bow", "baseline-ensemble", "teacher-model", "train-teacher", "augment", "label",
+         "student-bow", "student-ensemble", "student-hard"]
+MODELS = ["baseline_bow", "baseline_ensemble", "teacher", "student_bow", "student_ensemble", "student_hard"]
 
 
 def run_all(project, shared_data):
@@ -46,7 +48,7 @@ def project(tmp_path_factory):
 def test_workflow_runs_then_skips_finished_steps(project, shared_data):
     output = run_all(project, shared_data)
     assert "test accuracy" in output and "metrics" in output
-    for model in ("baseline_bow", "baseline_ensemble", "teacher"):
+    for model in MODELS:
         metrics = json.loads((project / "metrics" / f"{model}.json").read_text())
         assert set(metrics) == {*LANGUAGES, "mean"}
         assert all(0.0 <= metrics[lang]["accuracy"] <= 1.0 and metrics[lang]["n"] == 40 for lang in LANGUAGES)
