@@ -334,12 +334,13 @@ TOY_NEG = ["bad", "awful", "poor", "broken"]
 TOY_THINGS = ["phone", "book", "shoe", "lamp"]
 
 
-def toy_corpus(nlp, p_pos):
+def toy_corpus(nlp, p_pos, pos=TOY_POS, neg=TOY_NEG, things=TOY_THINGS):
+    """Texts "{word} {thing}": POS words with P(POS) = p_pos, NEG words with 1 - p_pos."""
     return [
         example(nlp, {"POS": p, "NEG": 1.0 - p}, f"{word} {thing}")
-        for words, p in ((TOY_POS, p_pos), (TOY_NEG, 1.0 - p_pos))
+        for words, p in ((pos, p_pos), (neg, 1.0 - p_pos))
         for word in words
-        for thing in TOY_THINGS
+        for thing in things
     ]
 
 
@@ -377,36 +378,45 @@ def test_corpus_reader_keeps_soft_cats_and_gold_label(tmp_path):
     assert [eg.reference.user_data.get("gold_label") for eg in read] == [g for _, _, g in SOFT_DATA]
 
 
-@pytest.mark.parametrize("config_name", ["student_bow", "student_ensemble"])
-def test_train_textcat_trains_the_student_configs(tmp_path, config_name):
-    """scripts/train_textcat.py with --code trains a student config on soft labels, gold dev."""
-    nlp = spacy.blank("en")
-    corpus = tmp_path / "corpus" / "en"
-    corpus.mkdir(parents=True)
-    write_docbin(corpus / "train.spacy", soft_examples(nlp) + toy_corpus(nlp, 0.8))
-    gold = toy_corpus(nlp, 1.0)
-    write_docbin(corpus / "dev.spacy", gold[::2])
-    write_docbin(corpus / "test.spacy", gold[1::2])
+def train_toy_students(tmp_path, config_name, corpora, alpha=0.0):
+    """Train a student config for a few steps with scripts/train_textcat.py, per language on
+    corpora[lang] = (train examples, gold examples: dev and test alternately).
+    RETURNS: the training dir (of {lang}/model-best) and the test metrics file."""
+    for lang, (train, gold) in corpora.items():
+        corpus = tmp_path / "corpus" / lang
+        corpus.mkdir(parents=True)
+        write_docbin(corpus / "train.spacy", train)
+        write_docbin(corpus / "dev.spacy", gold[::2])
+        write_docbin(corpus / "test.spacy", gold[1::2])
     config = tmp_path / f"{config_name}.cfg"
     text = (ROOT / "configs" / f"{config_name}.cfg").read_text()
     text = re.sub(r"eval_frequency = \d+", "eval_frequency = 5", re.sub(r"max_steps = \d+", "max_steps = 10", text))
-    config.write_text(text.replace("alpha = 0.0", "alpha = 0.5"))
-    metrics = tmp_path / "metrics.json"
+    config.write_text(text.replace("alpha = 0.0", f"alpha = {alpha}"))
+    training, metrics = tmp_path / "training" / config_name, tmp_path / "metrics" / f"{config_name}.json"
     train_main(
         config,
-        tmp_path / "training",
+        training,
         metrics,
-        ["en"],
-        dev_metrics_path=tmp_path / "dev_metrics.json",
+        list(corpora),
+        dev_metrics_path=tmp_path / "metrics" / "dev" / f"{config_name}.json",
         corpus_dir=tmp_path / "corpus",
         train_dir=None,
         gpu_id=-1,
         code=MODULE,
     )
-    trained = spacy.load(tmp_path / "training" / "en" / "model-best")
+    return training, metrics
+
+
+@pytest.mark.parametrize("config_name", ["student_bow", "student_ensemble"])
+def test_train_textcat_trains_the_student_configs(tmp_path, config_name):
+    """scripts/train_textcat.py with --code trains a student config on soft labels, gold dev."""
+    nlp = spacy.blank("en")
+    corpora = {"en": (soft_examples(nlp) + toy_corpus(nlp, 0.8), toy_corpus(nlp, 1.0))}
+    training, metrics = train_toy_students(tmp_path, config_name, corpora, alpha=0.5)
+    trained = spacy.load(training / "en" / "model-best")
     assert trained.get_pipe_meta("textcat").factory == "textcat_distill"
     assert trained.get_pipe("textcat").alpha == 0.5
-    assert metrics.is_file() and (tmp_path / "dev_metrics.json").is_file()
+    assert metrics.is_file() and (tmp_path / "metrics" / "dev" / f"{config_name}.json").is_file()
 
 
 def test_fingerprint_covers_config_overrides_and_files(tmp_path):

@@ -13,7 +13,7 @@ from reviews import make_nlp
 
 LANGUAGES = ["en", "ja"]
 STEPS = ["data", "preprocess", "baseline-bow", "baseline-ensemble", "teacher-model", "train-teacher", "augment", "label",
-         "student-bow", "student-ensemble", "student-hard"]
+         "student-bow", "student-ensemble", "student-hard", "package"]
 MODELS = ["baseline_bow", "baseline_ensemble", "teacher", "student_bow", "student_ensemble", "student_hard"]
 
 
@@ -56,6 +56,7 @@ def test_workflow_runs_then_skips_finished_steps(project, shared_data):
     assert "worth distilling" in output  # the gate ran (its margin is off for this tiny teacher)
     for lang in LANGUAGES:
         assert (project / "training" / "baseline_bow" / lang / "model-best" / "meta.json").is_file()
+        assert list((project / "packages").glob(f"{lang}_review_sentiment-0.1.0/dist/*.whl"))
         docs = {split: list(DocBin().from_disk(project / "corpus" / "splits" / lang / f"{split}.spacy").get_docs(
             make_nlp(lang).vocab)) for split in ("train", "test")}
         assert len(docs["test"]) == 40

@@ -1,0 +1,131 @@
+"""Package each language's student pipeline as a pip-installable wheel with `spacy package`.
+
+Per language, TRAINING_DIR/{lang}/model-best becomes OUTPUT_DIR/{lang}_{name}-{version}/dist/
+{lang}_{name}-{version}-py3-none-any.whl, with the --code module inside and a meta.json that
+says what the pipeline is, its labels, its test scores, the teacher it was distilled from and
+the licence of its training data. The wheel requires spaCy and the language's tokenizer
+packages, so `pip install` of the wheel alone is enough to `spacy.load("{lang}_{name}")`.
+
+A pipeline saved by `spacy train` keeps every token of its training texts in its string store
+(vocab/strings.json). The student's model needs none of them: its bag-of-words features are
+hashes of the tokens' text. So the pipeline is packaged without them: its strings are those
+of a blank pipeline of its language.
+"""
+import json
+import shutil
+import tempfile
+from importlib.metadata import version as installed_version
+from pathlib import Path
+from typing import Dict, List
+
+import spacy
+import typer
+from packaging.version import Version
+from spacy.cli._util import import_code
+from spacy.cli.package import package
+from spacy.language import Language
+from spacy.util import get_minor_version_range
+from wasabi import msg
+
+# Packages that spaCy's own tokenizers import: `spacy package` only lists the packages of
+# registered functions that live outside spaCy, so a wheel would miss these.
+TOKENIZER_PACKAGES = {
+    ("spacy.ja.JapaneseTokenizer", None): ["sudachipy", "sudachidict-core"],
+    ("spacy.zh.ChineseTokenizer", "jieba"): ["jieba"],
+    ("spacy.zh.ChineseTokenizer", "pkuseg"): ["spacy-pkuseg"],
+}
+LICENSE = "No licence set; non-commercial research use only (see data_caveat)"
+MARC_LICENSE_URL = "https://docs.opendata.aws/amazon-reviews-ml/license.txt"
+SOURCE = {
+    "name": "Multilingual Amazon Reviews Corpus (MARC)",
+    "url": "https://registry.opendata.aws/amazon-reviews-ml/",
+    "author": "Keung et al., 2020",
+    "license": f"Amazon's MARC licence, academic research only ({MARC_LICENSE_URL})",
+}
+DATA_CAVEAT = (
+    "Trained on product reviews from the Multilingual Amazon Reviews Corpus (MARC). Amazon "
+    "grants a limited, non-exclusive, non-transferable, non-sublicensable, revocable licence to "
+    "use MARC for academic research only: the corpus and its contents may not be resold, "
+    "republished or used commercially (commercial research included), and its content may not "
+    "be linked to personal information or used to identify the reviews' authors "
+    f"({MARC_LICENSE_URL}). This package holds no review text: the classifier's weights are "
+    "indexed by hashes of n-grams, and the words of the training texts were removed from its "
+    "string store. Whether the licence's terms extend to weights learned from the corpus is not "
+    "settled; use this pipeline for non-commercial research only."
+)
+
+
+def requirement(dist: str) -> str:
+    """The installed version's minor range, as spaCy pins a pipeline's dependencies
+    (e.g. jieba>=0.42.1,<0.43.0); a date-versioned dictionary gets a lower bound."""
+    version = installed_version(dist)
+    return dist + (get_minor_version_range(version) if len(Version(version).release) > 1 else f">={version}")
+
+
+def tokenizer_requirements(config) -> List[str]:
+    """The packages the pipeline's tokenizer needs, by the config's [nlp.tokenizer]."""
+    tokenizer = config["nlp"]["tokenizer"]
+    return [requirement(dist) for dist in TOKENIZER_PACKAGES.get((tokenizer["@tokenizers"], tokenizer.get("segmenter")), [])]
+
+
+def package_meta(nlp: Language, scores: Dict, name: str, version: str, teacher: str) -> Dict:
+    """The meta.json fields that say what the packaged pipeline is."""
+    language = type(nlp).__name__  # e.g. German
+    return {
+        "name": name,
+        "version": version,
+        "description": (
+            f"{language} product-review sentiment classifier: labels a review POS (3-5 stars) or NEG "
+            "(1-2 stars). A small spaCy text classifier distilled from a multilingual transformer."
+        ),
+        "license": LICENSE,
+        "sources": [SOURCE],
+        "performance": {"test_accuracy": scores["accuracy"], "test_macro_f1": scores["macro_f1"]},
+        "teacher": teacher,
+        "data_caveat": DATA_CAVEAT,
+        "notes": (
+            f"Test accuracy {scores['accuracy']:.3f}, macro-F1 {scores['macro_f1']:.3f}, on "
+            f"{scores['n']} held-out {language} reviews.\n\nDistilled from: {teacher}.\n\n"
+            f"**Data licence.** {DATA_CAVEAT}"
+        ),
+        "requirements": tokenizer_requirements(nlp.config),
+    }
+
+
+def main(
+    training_dir: Path = typer.Argument(..., help="Holds {lang}/model-best, the trained students"),
+    output_dir: Path = typer.Argument(..., help="Packages go to OUTPUT_DIR/{lang}_{name}-{version}"),
+    languages: List[str] = typer.Argument(...),
+    metrics_path: Path = typer.Option(..., "--metrics", exists=True, dir_okay=False, help="The students' test scores"),
+    code: Path = typer.Option(..., exists=True, dir_okay=False, help="The students' component module, shipped in the package"),
+    name: str = typer.Option("review_sentiment", help="Package name, after the language code"),
+    version: str = typer.Option("0.1.0"),
+    teacher: str = typer.Option(..., help="What the students were distilled from, for meta.json"),
+):
+    metrics = json.loads(metrics_path.read_text(encoding="utf8"))
+    for lang in languages:
+        model_dir = training_dir / lang / "model-best"
+        if not (model_dir / "meta.json").is_file():
+            msg.fail(f"No trained student at {model_dir}: run the student's training step for {lang} first", exits=1)
+        if lang not in metrics:
+            msg.fail(f"{metrics_path} has no test scores for {lang}: evaluate the student for {lang} first", exits=1)
+    import_code(code)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for lang in languages:
+        # exclude reaches Vocab.from_disk: the training texts' strings are not loaded.
+        nlp = spacy.load(training_dir / lang / "model-best", exclude=["strings"])
+        nlp.meta.update(package_meta(nlp, metrics[lang], name, version, teacher))
+        package_dir = output_dir / f"{lang}_{name}-{version}"
+        shutil.rmtree(package_dir, ignore_errors=True)  # no stale build files in the new wheel
+        with tempfile.TemporaryDirectory() as tmp:
+            nlp.to_disk(Path(tmp))
+            package(
+                Path(tmp), output_dir, code_paths=[code], create_sdist=False, create_wheel=True,
+                require_parent=True, force=True, silent=False,
+            )
+        wheel = next((package_dir / "dist").glob("*.whl"))
+        msg.good(f"{lang}: {wheel} ({wheel.stat().st_size / 1e6:.2f} MB)")
+
+
+if __name__ == "__main__":
+    typer.run(main)

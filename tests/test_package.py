@@ -1,0 +1,146 @@
+"""scripts/package.py: a student packaged as a wheel that installs and runs on its own."""
+import json
+import subprocess
+import sys
+import zipfile
+
+import pytest
+import spacy
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from spacy.util import get_minor_version_range
+
+from package import main as package_main
+from package import tokenizer_requirements
+from reviews import make_nlp
+from test_textcat_distill import MODULE, toy_corpus, train_toy_students
+
+TEACHER = "a toy teacher"
+REVIEW = "Tolles Produkt, schnelle Lieferung!"
+WORDS = {
+    "de": (["toll", "klasse", "prima", "gut"], ["schlecht", "kaputt", "mies", "furchtbar"], ["Produkt", "Wasserkocher"]),
+    "zh": (["很好", "喜欢"], ["很差", "坏了"], ["手机", "书"]),
+}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """Toy de and zh students trained as the workflow trains them, packaged by package.py."""
+    tmp = tmp_path_factory.mktemp("project")
+    corpora = {}
+    for lang, words in WORDS.items():
+        nlp = make_nlp(lang)
+        corpora[lang] = (toy_corpus(nlp, 0.8, *words), toy_corpus(nlp, 1.0, *words))
+    training, metrics = train_toy_students(tmp, "student_bow", corpora)
+    package_main(
+        training, tmp / "packages", list(WORDS), metrics_path=metrics, code=MODULE,
+        name="review_sentiment", version="0.1.0", teacher=TEACHER,
+    )
+    return tmp, training, metrics, {lang: [eg.text for eg in train] for lang, (train, _) in corpora.items()}
+
+
+def wheel(tmp, lang):
+    (path,) = (tmp / "packages" / f"{lang}_review_sentiment-0.1.0" / "dist").glob("*.whl")
+    assert path.name == f"{lang}_review_sentiment-0.1.0-py3-none-any.whl"
+    return path
+
+
+def requires_dist(path):
+    """The wheel's requirements, {name: specifier set}."""
+    with zipfile.ZipFile(path) as whl:
+        metadata = whl.read(f"{path.name.split('-py3')[0]}.dist-info/METADATA").decode("utf8")
+    requirements = [Requirement(line.split(": ", 1)[1]) for line in metadata.splitlines() if line.startswith("Requires-Dist: ")]
+    return {req.name: req.specifier for req in requirements}
+
+
+def test_meta_says_what_it_is(project):
+    tmp, _, metrics, _ = project
+    meta = json.loads((tmp / "packages" / "de_review_sentiment-0.1.0" / "meta.json").read_text())
+    scores = json.loads(metrics.read_text())["de"]
+    assert (meta["lang"], meta["name"], meta["version"]) == ("de", "review_sentiment", "0.1.0")
+    assert meta["description"].startswith("German product-review sentiment classifier: labels a review POS (3-5 stars)")
+    assert meta["labels"] == {"textcat": ["POS", "NEG"]}
+    assert meta["performance"] == {"test_accuracy": scores["accuracy"], "test_macro_f1": scores["macro_f1"]}
+    assert meta["teacher"] == TEACHER and TEACHER in meta["notes"]
+    assert "academic research only" in meta["data_caveat"] and meta["data_caveat"] in meta["notes"]
+    assert meta["sources"][0]["name"] == "Multilingual Amazon Reviews Corpus (MARC)"
+    assert meta["license"].startswith("No licence set")
+
+
+def test_wheel_requires_spacy_and_the_tokenizers_packages(project):
+    tmp = project[0]
+    spacy_range = SpecifierSet(get_minor_version_range(spacy.about.__version__))
+    assert requires_dist(wheel(tmp, "de")) == {"spacy": spacy_range}
+    assert requires_dist(wheel(tmp, "zh")) == {"spacy": spacy_range, "jieba": SpecifierSet(">=0.42.1,<0.43.0")}
+    ja = tokenizer_requirements({"nlp": {"tokenizer": {"@tokenizers": "spacy.ja.JapaneseTokenizer", "split_mode": None}}})
+    assert [Requirement(req).name for req in ja] == ["sudachipy", "sudachidict-core"]
+
+
+def test_wheel_holds_no_training_text_and_predicts_as_trained(project):
+    """The training texts' words are in the trained pipeline's strings but nowhere in the
+    wheel; the packaged pipeline predicts exactly as the trained one."""
+    tmp, training, _, train_texts = project
+    for lang, texts in train_texts.items():
+        blank = set(make_nlp(lang).vocab.strings)
+        trained = spacy.load(training / lang / "model-best")
+        words = {token.text for doc in trained.pipe(texts) for token in doc} - blank
+        strings = json.loads((training / lang / "model-best" / "vocab" / "strings.json").read_text(encoding="utf8"))
+        assert words and words <= set(strings)
+        with zipfile.ZipFile(wheel(tmp, lang)) as whl:
+            contents = [whl.read(name) for name in whl.namelist()]
+        assert not [word for word in words if any(word.encode("utf8") in content for content in contents)]
+        package_dir = tmp / "packages" / f"{lang}_review_sentiment-0.1.0" / f"{lang}_review_sentiment"
+        packaged = spacy.load(package_dir / f"{lang}_review_sentiment-0.1.0")
+        assert [doc.cats for doc in packaged.pipe(texts)] == [doc.cats for doc in trained.pipe(texts)]
+
+
+def pip_reaches_spacy() -> bool:
+    """Whether pip finds this spaCy version on its index, without retrying for minutes."""
+    command = [sys.executable, "-m", "pip", "index", "versions", "spacy", "--timeout", "5", "--retries", "0"]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return False
+    return result.returncode == 0 and spacy.about.__version__ in result.stdout
+
+
+def test_wheel_alone_installs_and_predicts_in_a_fresh_venv(project, tmp_path):
+    """As the README says: pip install the wheel into a new virtual environment (spaCy and
+    its dependencies come from the package index, torch does not), then spacy.load it."""
+    if not pip_reaches_spacy():
+        pytest.skip(f"pip cannot reach a package index with spacy=={spacy.about.__version__} (PyPI), "
+                    "which installing the wheel's dependencies needs")
+    tmp, training, _, _ = project
+    subprocess.run([sys.executable, "-m", "venv", tmp_path / "venv"], check=True)
+    python = tmp_path / "venv" / "bin" / "python"
+    subprocess.run([python, "-m", "pip", "install", "-q", wheel(tmp, "de")], check=True)
+    script = f"""
+import importlib.util, json, spacy
+nlp = spacy.load("de_review_sentiment")
+print(json.dumps({{"cats": nlp({REVIEW!r}).cats, "meta": nlp.meta, "torch": bool(importlib.util.find_spec("torch"))}}))
+"""
+    result = subprocess.run([python, "-I", "-c", script], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = json.loads(result.stdout.splitlines()[-1])
+    assert set(out["cats"]) == {"POS", "NEG"} and sum(out["cats"].values()) == pytest.approx(1.0)
+    assert out["cats"] == pytest.approx(spacy.load(training / "de" / "model-best")(REVIEW).cats)
+    meta = json.loads((tmp / "packages" / "de_review_sentiment-0.1.0" / "meta.json").read_text())
+    assert {**out["meta"], "vectors": None} == {**meta, "vectors": None}  # spaCy adds the vectors' mode
+    assert not out["torch"]
+
+
+def test_clear_errors(project, tmp_path, capsys):
+    tmp, training, metrics, _ = project
+    options = dict(metrics_path=metrics, code=MODULE, name="review_sentiment", version="0.1.0", teacher=TEACHER)
+
+    def failure(languages, **changed):
+        with pytest.raises(SystemExit):
+            package_main(training, tmp_path / "out", languages, **{**options, **changed})
+        return " ".join(capsys.readouterr().out.split())  # as wasabi wraps it
+
+    message = failure(["de", "fr"])
+    assert f"No trained student at {training / 'fr' / 'model-best'}: run the student's training step for fr first" in message
+    only_zh = tmp_path / "metrics.json"
+    only_zh.write_text(json.dumps({"zh": json.loads(metrics.read_text())["zh"]}))
+    assert f"{only_zh} has no test scores for de" in failure(["de"], metrics_path=only_zh)
+    assert not (tmp_path / "out").exists()  # nothing packaged before the checks
