@@ -1,5 +1,6 @@
-"""evaluate.py on toy metrics and a toy corpus."""
+"""evaluate.py and benchmark.py on toy metrics, a toy corpus and tiny pipelines."""
 import json
+import re
 
 import pytest
 import spacy
@@ -7,7 +8,10 @@ import typer
 from spacy.tokens import DocBin
 from typer.testing import CliRunner
 
+import benchmark
 import evaluate
+from benchmark import ModelSpec
+from conftest import ROOT
 
 LANGS = ["en", "ja"]
 # Mean test accuracy of each model in the toy metrics.
@@ -115,3 +119,83 @@ def test_evaluate_says_which_step_to_run(tmp_path):
     write_json(tmp_path / "metrics" / "student_hard.json", model_metrics(0.7, ["en"], n=19))
     with pytest.raises(ValueError, match="test sets of different sizes"):
         run_evaluate(tmp_path, ["en"])
+
+
+# --- benchmark.py ------------------------------------------------------------------------------
+
+
+def tiny_pipeline(lang, factory="textcat"):
+    nlp = spacy.blank(lang)
+    nlp.add_pipe(factory, config={"model": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True,
+                                            "ngram_size": 1, "no_output_layer": False, "length": 1024}})
+    nlp.initialize(lambda: [spacy.training.Example.from_dict(nlp.make_doc(doc.text), {"cats": doc.cats})
+                            for doc in toy_docs(4)])
+    return nlp
+
+
+def test_speed_is_measured_on_raw_texts_with_the_given_word_counts():
+    nlp = tiny_pipeline("en")
+    texts = [doc.text for doc in toy_docs(30)]
+    speed = benchmark.measure_speed(nlp, texts, [10] * 30, batch_size=8, repeats=3, warmup=5)
+    assert len(speed["seconds_per_pass"]) == 3
+    seconds = sorted(speed["seconds_per_pass"])[1]
+    assert speed["words_per_second"] == pytest.approx(300 / seconds)
+    assert speed["docs_per_second"] == pytest.approx(30 / seconds)
+    assert 0 < speed["cpu_per_wall"] < 4
+    low, high = speed["batch_words_per_second_ci95"]
+    assert 0 < low <= high
+    with pytest.raises(ValueError, match="a word count per text"):
+        benchmark.measure_speed(nlp, texts, [10], batch_size=8, repeats=1, warmup=0)
+
+
+def test_benchmark_measures_each_model_in_a_process_of_its_own(tmp_path):
+    """A multilingual "teacher" (one process for both languages) and per-language students
+    with the textcat_distill factory (its code imported in the child)."""
+    import textcat_distill  # noqa: F401  (registers the factory)
+
+    languages = ["en", "de"]
+    tiny_pipeline("xx").to_disk(tmp_path / "teacher")
+    for lang in languages:
+        (tmp_path / "student").mkdir(exist_ok=True)
+        tiny_pipeline(lang, "textcat_distill").to_disk(tmp_path / "student" / lang)
+    specs = [
+        ModelSpec("teacher", {lang: tmp_path / "teacher" for lang in languages}, True, None, 4, 1),
+        ModelSpec("student_bow", {lang: tmp_path / "student" / lang for lang in languages}, False,
+                  ROOT / "scripts" / "textcat_distill.py", 8, 2),
+    ]
+    texts = {lang: [doc.text for doc in toy_docs(12)] for lang in languages}
+    result = benchmark.benchmark_models(specs, texts, warmup=3)
+    words = sum(len(doc) for doc in spacy.blank("en").pipe(texts["en"]))
+    assert result["n_docs"] == {"en": 12, "de": 12} and result["n_words"]["en"] == words
+    assert result["machine"]["cpu_count"] >= 1
+    teacher, student = result["models"]["teacher"], result["models"]["student_bow"]
+    assert teacher["size_bytes"] == benchmark.dir_size(tmp_path / "teacher") > 0
+    assert teacher["load_seconds"] > 0 and teacher["peak_rss_bytes"] > 50e6
+    assert set(student["size_bytes"]) == set(languages) and student["size_bytes"]["de"] > 0
+    assert all(student[key][lang] > 0 for key in ("load_seconds", "peak_rss_bytes") for lang in languages)
+    for model in (teacher, student):
+        assert all(model[key][lang] > 0 for key in ("words_per_second", "docs_per_second") for lang in languages)
+        assert model["words_per_second"]["en"] / model["docs_per_second"]["en"] == pytest.approx(words / 12)
+    assert len(student["timing"]["en"]["seconds_per_pass"]) == 2 and student["batch_size"] == 8
+
+
+def test_speed_ratios_and_targets():
+    models = {"teacher": {"words_per_second": {"en": 1000.0, "ja": 1000.0}},
+              "tokenizer": {"words_per_second": {"en": 300000.0, "ja": 200000.0}},
+              "student_bow": {"words_per_second": {"en": 99000.0, "ja": 150000.0}}}
+    ratios = benchmark.speed_ratios(models, "student_bow", ["en", "ja"])
+    assert ratios == {"vs_teacher": {"en": 99.0, "ja": 150.0}, "vs_tokenizer": {"en": 0.33, "ja": 0.75}}
+    missed = benchmark.missed_targets(ratios)
+    assert missed == ["en: 99x the teacher's words/s, below the target of 100x",
+                      "en: 0.33x the tokenizer's words/s, below the target of 0.5x"]
+    assert benchmark.speed_ratios(models, "student_hard", ["en"]) == {}
+
+
+def test_benchmark_says_what_is_missing(tmp_path):
+    spec = ModelSpec("student_hard", {"en": tmp_path / "student_hard" / "en" / "model-best"})
+    with pytest.raises(benchmark.MissingInput, match=re.escape("Missing the student_hard model for en")):
+        benchmark.benchmark_models([spec], {"en": ["a text"]})
+    result = CliRunner().invoke(benchmark.app, ["run", "en", "--splits-dir", str(tmp_path / "splits"),
+                                                "--training-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "test.spacy: run `spacy project run preprocess` first" in " ".join(result.output.split())
