@@ -1,4 +1,4 @@
-"""evaluate.py and benchmark.py on toy metrics, a toy corpus and tiny pipelines."""
+"""evaluate.py, benchmark.py and report.py on toy metrics, a toy corpus and tiny pipelines."""
 import json
 import re
 
@@ -10,13 +10,18 @@ from typer.testing import CliRunner
 
 import benchmark
 import evaluate
+import report
 from benchmark import ModelSpec
 from conftest import ROOT
 
 LANGS = ["en", "ja"]
-# Mean test accuracy of each model in the toy metrics.
+# Mean test accuracy and words/s of each model in the toy metrics.
 ACCURACY = {"baseline_bow": 0.737, "baseline_ensemble": 0.704, "teacher": 0.85, "student_bow": 0.795,
             "student_ensemble": 0.78, "student_hard": 0.772, "tfidf_lr_gold": 0.752, "tfidf_lr_distilled": 0.771}
+SPEED = {"teacher": 1500.0, "baseline_bow": 380000.0, "baseline_ensemble": 210000.0, "student_bow": 370000.0,
+         "student_ensemble": 205000.0, "student_hard": 365000.0, "tokenizer": 620000.0}
+REQUIRED = ("baseline_bow", "baseline_ensemble", "teacher", "student", "student_hard", "tfidf_lr_gold",
+            "tfidf_lr_distilled")
 
 
 def model_metrics(accuracy, languages=LANGS, n=1000):
@@ -24,6 +29,32 @@ def model_metrics(accuracy, languages=LANGS, n=1000):
     scores = {lang: {"accuracy": accuracy + 0.01 * i, "macro_f1": accuracy + 0.01 * i - 0.002, "n": n}
               for i, lang in enumerate(languages)}
     return {**scores, "mean": {"accuracy": accuracy, "macro_f1": accuracy}}
+
+
+def toy_evaluation():
+    return {"split": "test", "languages": LANGS, "models": {m: model_metrics(a) for m, a in ACCURACY.items()}}
+
+
+def toy_benchmark():
+    models = {}
+    for name, wps in SPEED.items():
+        multilingual = name == "teacher"
+
+        def each(value, multilingual=multilingual):
+            return value if multilingual else {lang: value for lang in LANGS}
+
+        models[name] = {
+            "multilingual": multilingual, "batch_size": 64 if multilingual else 256, "repeats": 1 if multilingual else 5,
+            "size_bytes": each(470e6 if multilingual else None if name == "tokenizer" else 5.2e6),
+            "load_seconds": each(4.0 if multilingual else 0.3), "peak_rss_bytes": each(1.9e9 if multilingual else 2.4e8),
+            "torch_threads": each(2 if multilingual else None),
+            "docs_per_second": {lang: wps / 60 for lang in LANGS}, "cpu_per_wall": each(1.9 if multilingual else 1.0),
+            "words_per_second": {lang: wps * (1 + 0.1 * i) for i, lang in enumerate(LANGS)},
+        }
+    return {"languages": LANGS, "n_docs": {lang: 1000 for lang in LANGS}, "n_words": {lang: 61234 for lang in LANGS},
+            "words": "tokens", "warmup_docs": 100, "processes": 1, "date": "2026-11-22T00:00:00+00:00",
+            "machine": {"cpu": "Toy CPU", "cpu_count": 2, "memory_bytes": 24 * 2**30, "platform": "Linux",
+                        "python": "3.11", "spacy": "3.8"}, "models": models}
 
 
 def write_json(path, data):
@@ -36,6 +67,109 @@ def _app(function):
     app = typer.Typer()
     app.command()(function)
     return app
+
+
+# --- report.py ---------------------------------------------------------------------------------
+
+
+def test_summary_has_every_model_language_and_figure():
+    summary = report.build_summary(toy_evaluation(), toy_benchmark(), "student_bow")
+    assert summary["languages"] == LANGS and summary["default_student"] == "student_bow"
+    for score in ("accuracy", "macro_f1"):
+        for model in (*REQUIRED, "student_bow", "student_ensemble"):
+            assert set(summary[score][model]) == set(LANGS)
+            assert all(0.0 <= value <= 1.0 for value in summary[score][model].values())
+    assert summary["accuracy"]["teacher"]["ja"] == pytest.approx(0.86)
+    assert summary["mean_accuracy"]["teacher"] == pytest.approx(0.855)
+    assert summary["accuracy"]["student"] == summary["accuracy"]["student_bow"]
+    for model in ("teacher", "student", "student_bow", "student_ensemble", "student_hard", "tokenizer"):
+        assert set(summary["words_per_second"][model]) == set(LANGS)
+        assert all(value > 0 for value in summary["words_per_second"][model].values())
+    assert summary["size_bytes"]["teacher"] == 470e6  # one multilingual model
+    assert summary["size_bytes"]["student"] == {"en": 5.2e6, "ja": 5.2e6}  # one per language
+    assert "tokenizer" not in summary["size_bytes"]
+    ratios = summary["ratios"]
+    assert ratios["student_vs_teacher_words_per_second"]["ja"] == pytest.approx(370000 / 1500)
+    assert ratios["student_vs_tokenizer_words_per_second"]["en"] == pytest.approx(370000 / 620000)
+    assert summary["targets_met"]["student_vs_teacher_words_per_second"] == {"en": True, "ja": True}
+    json.dumps(summary)  # serializable as it is
+
+    other = report.build_summary(toy_evaluation(), toy_benchmark(), "student_ensemble")
+    assert other["default_student"] == "student_ensemble"
+    assert other["accuracy"]["student"] == other["accuracy"]["student_ensemble"]
+    assert other["words_per_second"]["student"] == other["words_per_second"]["student_ensemble"]
+
+
+def test_report_is_built_from_the_metrics(tmp_path):
+    evaluation, bench = toy_evaluation(), toy_benchmark()
+    args = [str(write_json(tmp_path / "evaluation.json", evaluation)), str(write_json(tmp_path / "benchmark.json", bench)),
+            "--summary", str(tmp_path / "summary.json"), "--output-dir", str(tmp_path / "reports")]
+    result = CliRunner().invoke(_app(report.main), args)
+    assert result.exit_code == 0, result.output
+    assert str((tmp_path / "reports" / "report.md").resolve()) in "".join(result.output.split())
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert set(REQUIRED) <= set(summary["accuracy"])
+    png = (tmp_path / "reports" / "accuracy_vs_speed.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    before = (tmp_path / "reports" / "report.md").read_text()
+    assert "![Mean test accuracy against words per second](accuracy_vs_speed.png)" in before
+    teacher_row = next(line for line in before.splitlines() if line.startswith("| transformer teacher (`teacher`) | 0."))
+    assert teacher_row == "| transformer teacher (`teacher`) | 0.850 | 0.860 | **0.855** |"
+    assert "| student / teacher, words/s | 247× | 247× | 247× | ≥ 100× |" in before
+    assert "61,234 words" in before and "Toy CPU" in before
+
+    evaluation["models"]["teacher"]["ja"]["accuracy"] = 0.9123
+    bench["models"]["teacher"]["words_per_second"]["en"] = 370000 / 50
+    write_json(tmp_path / "evaluation.json", evaluation)
+    write_json(tmp_path / "benchmark.json", bench)
+    assert CliRunner().invoke(_app(report.main), args).exit_code == 0
+    after = (tmp_path / "reports" / "report.md").read_text()
+    assert "| transformer teacher (`teacher`) | 0.850 | 0.912 | **0.881** |" in after
+    assert teacher_row not in after
+    assert "| student / teacher, words/s | 50× | 247× | 148× | ≥ 100× |" in after
+    assert "**Speed target missed** in: en (student vs teacher words per second: 50×)." in after
+    assert json.loads((tmp_path / "summary.json").read_text())["accuracy"]["teacher"]["ja"] == 0.9123
+
+
+def test_plot_labels_do_not_overlap_even_when_the_markers_do(tmp_path):
+    evaluation, bench = toy_evaluation(), toy_benchmark()
+    for name in ("baseline_bow", "baseline_ensemble", "student_bow", "student_ensemble", "student_hard"):
+        evaluation["models"][name] = model_metrics(0.78)
+        bench["models"][name]["words_per_second"] = {lang: 300000.0 for lang in LANGS}
+    evaluation["models"]["tfidf_lr_gold"] = evaluation["models"]["tfidf_lr_distilled"]
+    summary = report.build_summary(evaluation, bench, "student_bow")
+    labels = report.plot_accuracy_vs_speed(summary, tmp_path / "plot.png")
+    assert (tmp_path / "plot.png").stat().st_size > 10_000
+    texts = [label.get_text() for label in labels]
+    assert len(labels) == 9  # the tokenizer line, two peers' lines, six models
+    assert any(text.startswith("student BOW (default)\n0.785") for text in texts)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(labels[0].figure).get_renderer()
+    boxes = [report._text_box(label, renderer) for label in labels]
+    figure_box = labels[0].figure.bbox
+    for i, box in enumerate(boxes):
+        assert figure_box.x0 <= box.x0 and box.x1 <= figure_box.x1 and figure_box.y0 <= box.y0 and box.y1 <= figure_box.y1
+        for j in range(i):
+            assert not box.overlaps(boxes[j]), (texts[i], texts[j])
+
+
+def test_report_says_what_is_missing(tmp_path):
+    write_json(tmp_path / "evaluation.json", toy_evaluation())
+    result = CliRunner().invoke(_app(report.main), [str(tmp_path / "evaluation.json"), str(tmp_path / "nope.json"),
+                                                    "--output-dir", str(tmp_path / "reports")])
+    assert result.exit_code == 1
+    assert "run `spacy project run benchmark` first" in " ".join(result.output.split())
+    evaluation = toy_evaluation()
+    del evaluation["models"]["tfidf_lr_gold"]
+    with pytest.raises(ValueError, match="no scores for tfidf_lr_gold"):
+        report.build_summary(evaluation, toy_benchmark(), "student_bow")
+    with pytest.raises(ValueError, match="no scores for student_xl"):
+        report.build_summary(toy_evaluation(), toy_benchmark(), "student_xl")
+    bench = toy_benchmark()
+    del bench["models"]["tokenizer"]
+    with pytest.raises(ValueError, match="no figures for tokenizer"):
+        report.build_summary(toy_evaluation(), bench, "student_bow")
 
 
 # --- evaluate.py -------------------------------------------------------------------------------
