@@ -405,12 +405,12 @@ def plot_accuracy_vs_speed(summary: Dict, path: Path) -> List:
 def write_report(evaluation_path: Path, benchmark_path: Path, default_student: str, summary_path: Path,
                  output_dir: Path) -> Path:
     """Build the summary, the report and the plot; return the report's path."""
-    inputs = {}
-    for name, path in (("evaluation", evaluation_path), ("benchmark", benchmark_path)):
+    inputs = []
+    for step, path in (("evaluate", evaluation_path), ("benchmark", benchmark_path)):
         if not Path(path).is_file():
-            raise FileNotFoundError(f"Missing {path}: run `spacy project run {name if name == 'benchmark' else 'evaluate'}` first")
-        inputs[name] = json.loads(Path(path).read_text(encoding="utf8"))
-    summary = build_summary(inputs["evaluation"], inputs["benchmark"], default_student)
+            raise FileNotFoundError(f"Missing {path}: run `spacy project run {step}` first")
+        inputs.append(json.loads(Path(path).read_text(encoding="utf8")))
+    summary = build_summary(*inputs, default_student)
     with atomic_path(summary_path) as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf8")
     plot_accuracy_vs_speed(summary, output_dir / PLOT_NAME)
