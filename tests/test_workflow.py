@@ -13,7 +13,7 @@ from reviews import make_nlp
 
 LANGUAGES = ["en", "ja"]
 STEPS = ["data", "preprocess", "baseline-bow", "baseline-ensemble", "teacher-model", "train-teacher", "augment", "label",
-         "student-bow", "student-ensemble", "student-hard", "package"]
+         "student-bow", "student-ensemble", "student-hard", "evaluate", "benchmark", "report", "package"]
 MODELS = ["baseline_bow", "baseline_ensemble", "teacher", "student_bow", "student_ensemble", "student_hard"]
 
 
@@ -21,7 +21,7 @@ def run_all(project, shared_data):
     args = [sys.executable, "-m", "spacy", "project", "run", "all", str(project),
             f"--vars.languages={' '.join(LANGUAGES)}", f"--vars.data_dir={shared_data}",
             "--vars.n_train=40", "--vars.n_dev=40", "--vars.n_test=40",
-            "--vars.pool_size=20", "--vars.augmented_size=20",
+            "--vars.pool_size=20", "--vars.augmented_size=20", "--vars.benchmark_n_docs=20",
             "--vars.gate_margin=-1"]  # a 20-step teacher need not beat the baseline
     result = subprocess.run(args, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -48,6 +48,9 @@ def project(tmp_path_factory):
 def test_workflow_runs_then_skips_finished_steps(project, shared_data):
     output = run_all(project, shared_data)
     assert "test accuracy" in output and "metrics" in output
+    assert f"The report, with speed and size: {project / 'reports' / 'report.md'}" in " ".join(output.split())
+    summary = json.loads((project / "metrics" / "summary.json").read_text())
+    assert summary["languages"] == LANGUAGES and set(summary["accuracy"]["student"]) == set(LANGUAGES)
     for model in MODELS:
         metrics = json.loads((project / "metrics" / f"{model}.json").read_text())
         assert set(metrics) == {*LANGUAGES, "mean"}

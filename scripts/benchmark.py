@@ -1,0 +1,359 @@
+"""Speed, size on disk, load time and peak memory of the teacher and the spaCy students (and
+baselines), on the same test texts, in one run, next to the language's bare spaCy tokenizer.
+
+Method, per language:
+- Texts: the first N reviews of corpus/splits/{lang}/test.spacy (N = --n-docs, default the
+  whole test set), the same for every model and for the tokenizer.
+- Words: the tokens of the language's bare tokenizer (reviews.make_nlp: SudachiPy for ja, jieba
+  for zh), counted once, so every model is credited with the same words for the same texts,
+  whatever its own tokenizer makes of them (the teacher's splits every CJK character off).
+- Timing: `nlp.pipe` over the raw texts in one process, tokenization included, after a
+  warm-up pass over the first --warmup texts; docs/s and words/s of a whole pass over the N
+  texts, the median of --repeats passes (fewer for the slow teacher). `spacy benchmark speed`
+  is not used as it is: it makes the Docs before it starts the clock, which leaves out the
+  tokenizer, the very ceiling a student is compared with. Its bootstrap gives the 95% CI of
+  the mean words/s of the batches, kept as a check on the spread.
+- Load time and peak memory: each model is loaded and timed in a fresh Python process of its
+  own (`benchmark.py measure`), so its peak resident memory (ru_maxrss, Python and spaCy
+  included) and its `spacy.load` wall time are its own; the bare tokenizer's process shows what
+  Python and spaCy alone take. The teacher is multilingual: one process loads it once and runs
+  every language. Threads are left at their defaults; the CPU time over the wall time of the
+  timed passes shows how many cores a model kept busy.
+- Size: the bytes of the files under the model directory (installed libraries, such as torch
+  or the SudachiPy dictionary, not counted).
+
+Writes metrics/benchmark.json and prints the table and, per language, the student's words/s
+over the teacher's (target >= 100) and over the bare tokenizer's (target >= 0.5).
+"""
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from itertools import islice
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy
+import typer
+from wasabi import msg
+
+from reviews import atomic_path, make_nlp
+
+TOKENIZER = "tokenizer"
+TEACHER = "teacher"
+PER_LANGUAGE_MODELS = ("baseline_bow", "baseline_ensemble", "student_bow", "student_ensemble", "student_hard")
+STUDENTS = ("student_bow", "student_ensemble", "student_hard")
+# The default student's words/s must be at least this many times the teacher's, and at least
+# this fraction of the bare tokenizer's.
+TEACHER_TARGET = 100.0
+TOKENIZER_TARGET = 0.5
+SCRIPT = Path(__file__).resolve()
+
+app = typer.Typer(add_completion=False, help=__doc__.split("\n\n")[0])
+
+
+@dataclass
+class ModelSpec:
+    """What to benchmark: a model directory per language (the same one for all languages if
+    `multilingual`, None for the language's bare tokenizer), code to import first, and how."""
+
+    name: str
+    paths: Dict[str, Optional[Path]]
+    multilingual: bool = False
+    code: Optional[Path] = None
+    batch_size: int = 256
+    repeats: int = 5
+
+
+class MissingInput(FileNotFoundError):
+    """An input of this step does not exist yet."""
+
+
+# --- in the measuring process ---------------------------------------------------------------
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory so far."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # Linux counts KiB
+
+
+def measure_speed(nlp, texts: Sequence[str], words: Sequence[int], batch_size: int, repeats: int, warmup: int) -> Dict:
+    """Docs/s and words/s of nlp.pipe over the raw texts (words[i] = words of texts[i]): the
+    median of `repeats` whole passes, after a warm-up pass over the first `warmup` texts."""
+    from spacy.cli.benchmark_speed import bootstrap
+
+    if not texts or len(texts) != len(words):
+        raise ValueError(f"need texts and a word count per text, got {len(texts)} texts and {len(words)} counts")
+    for _ in nlp.pipe(texts[:warmup], batch_size=batch_size):
+        pass
+    passes, cpu_per_wall, batch_wps = [], [], []
+    for _ in range(repeats):
+        stream = nlp.pipe(texts, batch_size=batch_size)
+        done, elapsed = 0, 0.0
+        cpu_start = time.process_time()
+        while done < len(texts):
+            start = time.perf_counter()
+            n_batch = sum(1 for _ in islice(stream, batch_size))
+            seconds = max(time.perf_counter() - start, 1e-9)
+            batch_wps.append(sum(words[done : done + n_batch]) / seconds)
+            done += n_batch
+            elapsed += seconds
+        passes.append(elapsed)
+        cpu_per_wall.append((time.process_time() - cpu_start) / elapsed)
+    seconds = statistics.median(passes)
+    numpy.random.seed(0)
+    means = numpy.sort(bootstrap(numpy.array(batch_wps), iterations=2000))
+    return {
+        "docs_per_second": len(texts) / seconds,
+        "words_per_second": sum(words) / seconds,
+        "seconds_per_pass": passes,
+        "cpu_per_wall": statistics.median(cpu_per_wall),
+        "batch_words_per_second_ci95": [float(means[int(len(means) * 0.025)]), float(means[int(len(means) * 0.975)])],
+    }
+
+
+def run_job(job: Dict) -> Dict:
+    """Load one model (or a bare tokenizer) and time it on each language's texts; report its
+    load time and this process's peak memory. Meant to run in a fresh process."""
+    import spacy
+    from spacy.cli._util import import_code
+
+    import_code(job.get("code"))
+    start = time.perf_counter()
+    if job["model"] is None:
+        (lang,) = [run["lang"] for run in job["runs"]]
+        nlp = make_nlp(lang)
+    else:
+        nlp = spacy.load(job["model"])
+    load_seconds = time.perf_counter() - start
+    languages = {
+        run["lang"]: measure_speed(nlp, run["texts"], run["words"], job["batch_size"], job["repeats"], job["warmup"])
+        for run in job["runs"]
+    }
+    torch = sys.modules.get("torch")
+    return {
+        "load_seconds": load_seconds,
+        "peak_rss_bytes": peak_rss_bytes(),
+        "torch_threads": torch.get_num_threads() if torch else None,
+        "languages": languages,
+    }
+
+
+@app.command("measure", hidden=True)
+def measure_cli(job_path: Path, output_path: Path):
+    """Run the job in JOB_PATH (JSON) and write its result to OUTPUT_PATH."""
+    result = run_job(json.loads(job_path.read_text(encoding="utf8")))
+    output_path.write_text(json.dumps(result), encoding="utf8")
+
+
+# --- in the parent process ------------------------------------------------------------------
+
+
+def measure_in_subprocess(job: Dict) -> Dict:
+    """run_job in a fresh Python process, so that its load time and peak memory are its own."""
+    with tempfile.TemporaryDirectory() as tmp:
+        job_path, output_path = Path(tmp) / "job.json", Path(tmp) / "result.json"
+        job_path.write_text(json.dumps(job, ensure_ascii=False), encoding="utf8")
+        process = subprocess.run(
+            [sys.executable, str(SCRIPT), "measure", str(job_path), str(output_path)], capture_output=True, text=True
+        )
+        if process.returncode != 0 or not output_path.is_file():
+            raise RuntimeError(f"measuring {job['model'] or 'the bare tokenizer'} failed:\n{process.stderr[-3000:]}")
+        return json.loads(output_path.read_text(encoding="utf8"))
+
+
+def dir_size(path: Path) -> int:
+    """Bytes of the files under a directory."""
+    return sum(file.stat().st_size for file in Path(path).rglob("*") if file.is_file() and not file.is_symlink())
+
+
+def read_texts(path: Path, n_docs: int) -> List[str]:
+    """The first n_docs texts of a DocBin."""
+    from spacy.tokens import DocBin
+    from spacy.vocab import Vocab
+
+    if not Path(path).is_file():
+        raise MissingInput(f"Missing {path}: run `spacy project run preprocess` first")
+    texts = [doc.text for doc in DocBin().from_disk(path).get_docs(Vocab())][:n_docs]
+    if not texts:
+        raise ValueError(f"{path} holds no texts")
+    return texts
+
+
+def count_words(lang: str, texts: Sequence[str]) -> List[int]:
+    """Tokens of the language's bare tokenizer per text: the words every model is credited with."""
+    nlp = make_nlp(lang)
+    return [len(doc) for doc in nlp.pipe(texts)]
+
+
+def benchmark_models(specs: Sequence[ModelSpec], texts: Dict[str, List[str]], warmup: int = 100) -> Dict:
+    """Measure every model on every language's texts; the result as benchmark.json holds it."""
+    languages = list(texts)
+    for spec in specs:
+        for lang in languages:
+            path = spec.paths.get(lang, "absent")
+            if path == "absent" or (path is not None and not (Path(path) / "meta.json").is_file()):
+                raise MissingInput(
+                    f"Missing the {spec.name} model for {lang} ({path}/meta.json): train it first "
+                    "(`spacy project run all` runs every step)"
+                )
+    words = {lang: count_words(lang, texts[lang]) for lang in languages}
+    runs = {lang: {"lang": lang, "texts": texts[lang], "words": words[lang]} for lang in languages}
+    models = {}
+    for spec in specs:
+        job = {"code": str(spec.code) if spec.code else None, "batch_size": spec.batch_size,
+               "repeats": spec.repeats, "warmup": warmup}
+        if spec.multilingual:
+            path = spec.paths[languages[0]]
+            msg.text(f"Measuring {spec.name} ({path}) on {', '.join(languages)}")
+            result = measure_in_subprocess({**job, "model": str(path), "runs": [runs[lang] for lang in languages]})
+            fields = {key: result[key] for key in ("load_seconds", "peak_rss_bytes", "torch_threads")}
+            fields["size_bytes"] = dir_size(path)
+            speed = result["languages"]
+        else:
+            fields = {key: {} for key in ("load_seconds", "peak_rss_bytes", "torch_threads", "size_bytes")}
+            speed = {}
+            for lang in languages:
+                path = spec.paths[lang]
+                msg.text(f"Measuring {spec.name} for {lang} ({path or 'spaCy blank pipeline'})")
+                model = str(path) if path is not None else None
+                result = measure_in_subprocess({**job, "model": model, "runs": [runs[lang]]})
+                for key in ("load_seconds", "peak_rss_bytes", "torch_threads"):
+                    fields[key][lang] = result[key]
+                fields["size_bytes"][lang] = dir_size(path) if path is not None else None
+                speed[lang] = result["languages"][lang]
+        models[spec.name] = {
+            "multilingual": spec.multilingual,
+            "batch_size": spec.batch_size,
+            "repeats": spec.repeats,
+            **fields,
+            "docs_per_second": {lang: speed[lang]["docs_per_second"] for lang in languages},
+            "words_per_second": {lang: speed[lang]["words_per_second"] for lang in languages},
+            "cpu_per_wall": {lang: speed[lang]["cpu_per_wall"] for lang in languages},
+            "timing": speed,
+        }
+    return {
+        "languages": languages,
+        "n_docs": {lang: len(texts[lang]) for lang in languages},
+        "n_words": {lang: sum(words[lang]) for lang in languages},
+        "words": "tokens of the language's bare spaCy tokenizer (reviews.make_nlp)",
+        "warmup_docs": warmup,
+        "processes": 1,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "models": models,
+    }
+
+
+def speed_ratios(models: Dict, student: str, languages: Sequence[str]) -> Dict[str, Dict[str, float]]:
+    """Per language, the student's words/s over the teacher's and over the bare tokenizer's."""
+    wps = {name: models[name]["words_per_second"] for name in (student, TEACHER, TOKENIZER) if name in models}
+    ratios = {}
+    for other, key in ((TEACHER, "vs_teacher"), (TOKENIZER, "vs_tokenizer")):
+        if student in wps and other in wps:
+            ratios[key] = {lang: wps[student][lang] / wps[other][lang] for lang in languages}
+    return ratios
+
+
+def missed_targets(ratios: Dict[str, Dict[str, float]]) -> List[str]:
+    """A line for each language where a ratio misses its target."""
+    lines = []
+    for key, target in (("vs_teacher", TEACHER_TARGET), ("vs_tokenizer", TOKENIZER_TARGET)):
+        for lang, ratio in ratios.get(key, {}).items():
+            if ratio < target:
+                lines.append(f"{lang}: {ratio:.3g}x the {key[3:]}'s words/s, below the target of {target:g}x")
+    return lines
+
+
+def machine_info() -> Dict:
+    """CPU, cores, memory, OS and library versions."""
+    import spacy
+
+    info = {"platform": platform.platform(), "python": platform.python_version(), "spacy": spacy.__version__,
+            "cpu_count": os.cpu_count(), "cpu": platform.processor() or platform.machine()}
+    for line in _read_lines("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            info["cpu"] = line.split(":", 1)[1].strip()
+            break
+    for line in _read_lines("/proc/meminfo"):
+        if line.startswith("MemTotal:"):
+            info["memory_bytes"] = int(line.split()[1]) * 1024
+            break
+    return info
+
+
+def _read_lines(path: str) -> List[str]:
+    try:
+        return Path(path).read_text().splitlines()
+    except OSError:
+        return []
+
+
+def print_results(bench: Dict, student: str) -> None:
+    languages = bench["languages"]
+    rows = []
+    for name, model in bench["models"].items():
+        wps = model["words_per_second"]
+        rows.append([name, *(f"{wps[lang]:,.0f}" for lang in languages), f"{statistics.mean(wps.values()):,.0f}",
+                     model["batch_size"]])
+    msg.table(rows, header=["words/s", *languages, "mean", "batch"], divider=True)
+    for name in [s for s in STUDENTS if s in bench["models"]]:
+        ratios = speed_ratios(bench["models"], name, languages)
+        for key, ratio in ratios.items():
+            cells = " ".join(f"{lang} {ratio[lang]:.3g}" for lang in languages)
+            msg.text(f"{name} {key.replace('_', ' ')} (words/s ratio): {cells}")
+    ratios = speed_ratios(bench["models"], student, languages)
+    for line in missed_targets(ratios):
+        msg.warn(f"The default student {student} misses a speed target in {line}")
+    if ratios and not missed_targets(ratios):
+        msg.good(f"The default student {student} meets both speed targets in every language")
+
+
+@app.command("run")
+def run_cli(
+    languages: List[str] = typer.Argument(...),
+    training_dir: Path = typer.Option(Path("training"), help="Holds teacher/model-best and {model}/{lang}/model-best"),
+    splits_dir: Path = typer.Option(Path("corpus/splits"), help="Holds {lang}/test.spacy"),
+    output: Path = typer.Option(Path("metrics/benchmark.json")),
+    student: str = typer.Option("student_bow", help="The default student, whose ratios are checked"),
+    n_docs: int = typer.Option(1000, min=1, help="Test texts per language (the first N)"),
+    batch_size: int = typer.Option(256, min=1, help="nlp.pipe batch size of the spaCy students and baselines"),
+    teacher_batch_size: int = typer.Option(64, min=1, help="nlp.pipe batch size of the teacher"),
+    repeats: int = typer.Option(5, min=1, help="Timed passes per language (students, tokenizer)"),
+    teacher_repeats: int = typer.Option(1, min=1, help="Timed passes per language (teacher)"),
+    warmup: int = typer.Option(100, min=0, help="Texts of the warm-up pass"),
+    teacher_code: Path = typer.Option(SCRIPT.parent / "teacher_code.py", help="The teacher's registered functions"),
+    student_code: Path = typer.Option(SCRIPT.parent / "textcat_distill.py", help="The students' component"),
+):
+    """Benchmark the teacher, the students and baselines and the bare tokenizer; write OUTPUT."""
+    teacher_path = training_dir / TEACHER / "model-best"
+    specs = [ModelSpec(TEACHER, {lang: teacher_path for lang in languages}, True, teacher_code,
+                       teacher_batch_size, teacher_repeats)]
+    for name in PER_LANGUAGE_MODELS:
+        code = student_code if name in STUDENTS else None
+        specs.append(ModelSpec(name, {lang: training_dir / name / lang / "model-best" for lang in languages},
+                               False, code, batch_size, repeats))
+    specs.append(ModelSpec(TOKENIZER, {lang: None for lang in languages}, False, None, batch_size, repeats))
+    try:
+        texts = {lang: read_texts(splits_dir / lang / "test.spacy", n_docs) for lang in languages}
+        bench = benchmark_models(specs, texts, warmup)
+    except (MissingInput, ValueError, RuntimeError) as err:
+        msg.fail(str(err), exits=1)
+    bench["student"] = student
+    bench["ratios"] = {name: speed_ratios(bench["models"], name, languages) for name in STUDENTS}
+    with atomic_path(output) as tmp:
+        tmp.write_text(json.dumps(bench, indent=2) + "\n", encoding="utf8")
+    print_results(bench, student)
+    msg.good(f"Benchmark in {output}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,439 @@
+"""The numbers side by side: metrics/summary.json, reports/report.md and reports/accuracy_vs_speed.png,
+built from metrics/evaluation.json (accuracy, macro-F1) and metrics/benchmark.json (speed, size,
+load time, memory); nothing in them is typed in.
+
+summary.json: `languages`; `models` (every model key, in table order); `default_student` (the
+config `package` ships); `accuracy[model][lang]`, `macro_f1[model][lang]` and their means over
+the languages in `mean_accuracy[model]`, `mean_macro_f1[model]`; for the benchmarked models
+(`tokenizer` is the bare spaCy tokenizer, the ceiling) `words_per_second[model][lang]`,
+`docs_per_second[model][lang]`, `cpu_per_wall[model][lang]` (cores kept busy) and
+`mean_words_per_second[model]`, and `size_bytes[model]`, `load_seconds[model]`,
+`peak_rss_bytes[model]` (a number for the multilingual teacher, a mapping per language for the
+per-language models); `ratios` and `targets` (the default student's words/s over the teacher's
+and the tokenizer's, the teacher's size over the student's); `benchmark` (how it was measured).
+Model `student` is the default student, also present under its own name.
+"""
+import json
+import statistics
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import typer
+from wasabi import msg
+
+from benchmark import TEACHER, TEACHER_TARGET, TOKENIZER, TOKENIZER_TARGET, speed_ratios
+from reviews import atomic_path
+
+STUDENT = "student"
+# Table order; any other model in the metrics follows these.
+MODEL_ORDER = ("baseline_bow", "baseline_ensemble", TEACHER, STUDENT, "student_bow", "student_ensemble",
+               "student_hard", "tfidf_lr_gold", "tfidf_lr_distilled")
+REQUIRED_MODELS = ("baseline_bow", "baseline_ensemble", TEACHER, "student_hard", "tfidf_lr_gold", "tfidf_lr_distilled")
+NAMES = {
+    "baseline_bow": "baseline BOW",
+    "baseline_ensemble": "baseline ensemble",
+    TEACHER: "transformer teacher",
+    "student_bow": "student BOW",
+    "student_ensemble": "student ensemble",
+    "student_hard": "student, hard labels",
+    "tfidf_lr_gold": "TF-IDF + LR, gold labels",
+    "tfidf_lr_distilled": "TF-IDF + LR, teacher labels",
+    TOKENIZER: "bare spaCy tokenizer",
+}
+PLOT_NAME = "accuracy_vs_speed.png"
+
+
+def name_of(model: str, default_student: Optional[str] = None) -> str:
+    name = NAMES.get(model, model)
+    return f"{name} (default)" if model == default_student else name
+
+
+def _mean(values) -> float:
+    return statistics.mean(values.values()) if isinstance(values, dict) else values
+
+
+def build_summary(evaluation: Dict, bench: Dict, default_student: str) -> Dict:
+    """summary.json (see the module doc) from evaluation.json and benchmark.json."""
+    languages = list(evaluation["languages"])
+    scores = evaluation["models"]
+    benched = bench["models"]
+    absent = [lang for lang in languages if lang not in bench["languages"]]
+    if absent:
+        raise ValueError(f"the benchmark has no figures for {', '.join(absent)}: rerun `spacy project run benchmark`")
+    for model in (*REQUIRED_MODELS, default_student):
+        if model not in scores:
+            raise ValueError(f"the evaluation has no scores for {model}: rerun `spacy project run evaluate`")
+    for model in (TEACHER, default_student, TOKENIZER):
+        if model not in benched:
+            raise ValueError(f"the benchmark has no figures for {model}: rerun `spacy project run benchmark`")
+    scores = {**scores, STUDENT: scores[default_student]}
+    benched = {**benched, STUDENT: benched[default_student]}
+    order = [m for m in MODEL_ORDER if m in scores] + sorted(m for m in scores if m not in MODEL_ORDER)
+    summary: Dict = {"languages": languages, "default_student": default_student, "models": order}
+    for score in ("accuracy", "macro_f1"):
+        summary[score] = {m: {lang: scores[m][lang][score] for lang in languages} for m in order}
+        summary[f"mean_{score}"] = {m: statistics.mean(summary[score][m].values()) for m in order}
+    speed_models = [m for m in order if m in benched] + [TOKENIZER]
+    for key in ("words_per_second", "docs_per_second"):
+        summary[key] = {m: {lang: benched[m][key][lang] for lang in languages} for m in speed_models}
+    summary["mean_words_per_second"] = {m: _mean(summary["words_per_second"][m]) for m in speed_models}
+    for key in ("size_bytes", "load_seconds", "peak_rss_bytes"):
+        summary[key] = {m: _per_language(benched[m][key], languages) for m in speed_models}
+    summary["cpu_per_wall"] = {m: _per_language(benched[m]["cpu_per_wall"], languages) for m in speed_models}
+    del summary["size_bytes"][TOKENIZER]  # nothing on disk
+    ratios = speed_ratios(benched, default_student, languages)
+    student_size, teacher_size = summary["size_bytes"][STUDENT], summary["size_bytes"][TEACHER]
+    summary["ratios"] = {
+        "student_vs_teacher_words_per_second": ratios["vs_teacher"],
+        "student_vs_tokenizer_words_per_second": ratios["vs_tokenizer"],
+        "teacher_vs_student_size": {lang: _at(teacher_size, lang) / _at(student_size, lang) for lang in languages},
+    }
+    summary["targets"] = {
+        "student_vs_teacher_words_per_second": TEACHER_TARGET,
+        "student_vs_tokenizer_words_per_second": TOKENIZER_TARGET,
+    }
+    summary["targets_met"] = {
+        key: {lang: ratio >= summary["targets"][key] for lang, ratio in summary["ratios"][key].items()}
+        for key in summary["targets"]
+    }
+    summary["benchmark"] = {
+        key: bench.get(key) for key in ("date", "machine", "n_docs", "n_words", "words", "warmup_docs", "processes")
+    }
+    summary["benchmark"]["teacher_torch_threads"] = benched[TEACHER].get("torch_threads")
+    summary["benchmark"]["batch_size"] = {m: benched[m]["batch_size"] for m in speed_models if m != STUDENT}
+    summary["benchmark"]["repeats"] = {m: benched[m]["repeats"] for m in speed_models if m != STUDENT}
+    summary["test_docs"] = {lang: scores[default_student][lang]["n"] for lang in languages}
+    return summary
+
+
+def _per_language(value, languages: Sequence[str]):
+    """A multilingual model's single figure, or a per-language model's mapping (to `languages`)."""
+    return {lang: value[lang] for lang in languages} if isinstance(value, dict) else value
+
+
+def _at(value, lang: str) -> float:
+    return value[lang] if isinstance(value, dict) else value
+
+
+# --- report.md ---------------------------------------------------------------------------------
+
+
+def _table(header: List[str], rows: List[List[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def _bytes(value: float) -> str:
+    return f"{value / 1e9:.2f} GB" if value >= 1e9 else f"{value / 1e6:.1f} MB"
+
+
+def _spread(value, fmt) -> str:
+    """A figure; for a per-language mapping, its mean over the languages and the range, if any."""
+    if not isinstance(value, dict):
+        return fmt(value)
+    low, high = fmt(min(value.values())), fmt(max(value.values()))
+    return fmt(_mean(value)) if low == high else f"{fmt(_mean(value))} ({low} – {high})"
+
+
+def _compact(value: float) -> str:
+    """Words/s for a plot label: 1.2M, 416k, 850."""
+    return f"{value / 1e6:.3g}M" if value >= 1e6 else f"{value / 1e3:.3g}k" if value >= 1e3 else f"{value:.0f}"
+
+
+def _ratio(value: float) -> str:
+    return f"{value:,.0f}×" if value >= 10 else f"{value:.2f}×"
+
+
+def table_models(summary: Dict) -> List[str]:
+    """The models of the tables: `student` is shown under its own name."""
+    return [m for m in summary["models"] if m != STUDENT]
+
+
+def accuracy_table(summary: Dict, score: str = "accuracy") -> str:
+    languages, default = summary["languages"], summary["default_student"]
+    rows = [
+        [f"{name_of(m, default)} (`{m}`)", *(f"{summary[score][m][lang]:.3f}" for lang in languages),
+         f"**{summary['mean_' + score][m]:.3f}**"]
+        for m in table_models(summary)
+    ]
+    return _table(["model", *languages, "mean"], rows)
+
+
+def speed_table(summary: Dict) -> str:
+    languages, default = summary["languages"], summary["default_student"]
+    wps, teacher = summary["words_per_second"], summary["mean_words_per_second"][TEACHER]
+    batch = summary["benchmark"]["batch_size"]
+    models = [m for m in table_models(summary) if m in wps] + [TOKENIZER]
+    rows = [
+        [f"{name_of(m, default)} (`{m}`)", str(batch[m]), *(f"{wps[m][lang]:,.0f}" for lang in languages),
+         f"**{summary['mean_words_per_second'][m]:,.0f}**", _ratio(summary["mean_words_per_second"][m] / teacher)]
+        for m in models
+    ]
+    return _table(["words/s", "batch", *languages, "mean", "× teacher"], rows)
+
+
+def ratio_table(summary: Dict) -> str:
+    languages, ratios, targets = summary["languages"], summary["ratios"], summary["targets"]
+    rows = []
+    for key, label in (("student_vs_teacher_words_per_second", "student / teacher, words/s"),
+                       ("student_vs_tokenizer_words_per_second", "student / bare tokenizer, words/s"),
+                       ("teacher_vs_student_size", "teacher / student, size on disk")):
+        target = f"≥ {_ratio(targets[key])}" if key in targets else ""
+        rows.append([label, *(_ratio(ratios[key][lang]) for lang in languages),
+                     _ratio(statistics.mean(ratios[key].values())), target])
+    return _table(["ratio", *languages, "mean", "target"], rows)
+
+
+def resources_table(summary: Dict) -> str:
+    default = summary["default_student"]
+    models = [m for m in table_models(summary) if m in summary["load_seconds"]] + [TOKENIZER]
+    rows = [
+        [f"{name_of(m, default)} (`{m}`)",
+         _spread(summary["size_bytes"][m], _bytes) if m in summary["size_bytes"] else "–",
+         _spread(summary["load_seconds"][m], lambda seconds: f"{seconds:.2f} s"),
+         _spread(summary["peak_rss_bytes"][m], _bytes), f"{_mean(summary['cpu_per_wall'][m]):.2f}"]
+        for m in models
+    ]
+    return _table(["model", "size on disk", "load time", "peak memory (RSS)", "cores busy"], rows)
+
+
+def target_lines(summary: Dict) -> List[str]:
+    missed = [
+        f"{lang} ({key.replace('_', ' ')}: {_ratio(summary['ratios'][key][lang])})"
+        for key, met in summary["targets_met"].items()
+        for lang, ok in met.items()
+        if not ok
+    ]
+    if not missed:
+        return [f"The default student meets both speed targets (≥ {TEACHER_TARGET:g}× the teacher, "
+                f"≥ {TOKENIZER_TARGET:g}× the bare tokenizer) in every language."]
+    return [f"**Speed target missed** in: {'; '.join(missed)}."]
+
+
+def render_report(summary: Dict, plot_name: str = PLOT_NAME) -> str:
+    bench, default = summary["benchmark"], summary["default_student"]
+    machine = bench.get("machine") or {}
+    languages = summary["languages"]
+    n_test = ", ".join(f"{lang} {summary['test_docs'][lang]:,}" for lang in languages)
+    n_docs = ", ".join(f"{lang} {bench['n_docs'][lang]:,} ({bench['n_words'][lang]:,} words)" for lang in languages)
+    batches = ", ".join(f"{m} {b}" for m, b in bench["batch_size"].items())
+    repeats = ", ".join(f"{m} {r}" for m, r in bench["repeats"].items())
+    mean = summary["mean_accuracy"]
+    lines = [
+        "# Accuracy, speed and size",
+        "",
+        f"Generated by `spacy project run report` from `metrics/evaluation.json` and `metrics/benchmark.json`. "
+        f"The default student, the one `package` ships, is `{default}`: mean test accuracy "
+        f"{mean[default]:.3f} against the teacher's {mean[TEACHER]:.3f} and the BOW baseline's "
+        f"{mean['baseline_bow']:.3f}, at {_ratio(statistics.mean(summary['ratios']['student_vs_teacher_words_per_second'].values()))} "
+        f"the teacher's words/s and 1/{statistics.mean(summary['ratios']['teacher_vs_student_size'].values()):,.0f} of its size.",
+        "",
+        f"![Mean test accuracy against words per second]({plot_name})",
+        "",
+        f"## Test accuracy",
+        "",
+        f"Balanced test sets (reviews: {n_test}); the TF-IDF + logistic regression peers are trained by "
+        "`evaluate` on the gold train set and on the teacher's labels of the students' training texts.",
+        "",
+        accuracy_table(summary),
+        "",
+        "## Test macro-F1",
+        "",
+        accuracy_table(summary, "macro_f1"),
+        "",
+        "## Speed",
+        "",
+        "Words per second of `nlp.pipe` over the raw test texts (tokenization included), one process, "
+        "after a warm-up pass; median of the timed passes. Words are the tokens of each language's bare "
+        "spaCy tokenizer, the same count for every model.",
+        "",
+        speed_table(summary),
+        "",
+        f"### The default student (`{default}`) against the teacher and the tokenizer",
+        "",
+        ratio_table(summary),
+        "",
+        *target_lines(summary),
+        "",
+        "## Size, load time and memory",
+        "",
+        "Size: the files of the model directory. Load time: `spacy.load` wall time in a fresh process, "
+        "after `import spacy`. Peak memory: that process's peak resident set, Python and spaCy included. "
+        "The bare tokenizer's row is the floor of both: where spacy-transformers is installed, as it is "
+        "here, the first load of any pipeline imports its registered functions (and torch). "
+        "Cores busy: CPU time over wall time while timed. "
+        "Per-language models: mean over the languages (range).",
+        "",
+        resources_table(summary),
+        "",
+        "## How it was measured",
+        "",
+        f"- Date: {bench.get('date')}; machine: {machine.get('cpu', '?')}, {machine.get('cpu_count', '?')} cores, "
+        f"{(machine.get('memory_bytes') or 0) / 2**30:.0f} GiB memory, {machine.get('platform', '?')}; "
+        f"Python {machine.get('python', '?')}, spaCy {machine.get('spacy', '?')}.",
+        f"- Benchmark texts per language: {n_docs}; warm-up {bench.get('warmup_docs')} texts; "
+        f"{bench.get('processes', 1)} process.",
+        f"- Batch sizes: {batches}. Timed passes: {repeats}. Threads at their defaults "
+        f"(the teacher's torch threads: {bench.get('teacher_torch_threads')}).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# --- the plot ----------------------------------------------------------------------------------
+
+# Where a marker's label may go, relative to the marker, in points: nearest first.
+_AROUND = [(dx * r, dy * r * 0.8) for r in (7, 18, 30, 45, 60, 80)
+           for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1))]
+# Where a horizontal line's label may go, relative to its left end: just above or below the line first.
+_ALONG = [(4, dy) for dy in (2, -2, 12, -12, 22, -22, 32, -32)]
+_LABEL_BOX = {"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85}
+STYLE = {
+    TEACHER: ("#c0392b", "D"),
+    "baseline_bow": ("#7f8c8d", "s"),
+    "baseline_ensemble": ("#7f8c8d", "^"),
+    "student_bow": ("#2471a3", "o"),
+    "student_ensemble": ("#2471a3", "v"),
+    "student_hard": ("#1e8449", "o"),
+}
+
+
+def _annotate(ax, text: str, xy, offset: Tuple[float, float], fontsize: float, color: str):
+    dx, dy = offset
+    ha = "left" if dx > 0 else "right" if dx < 0 else "center"
+    va = "bottom" if dy > 0 else "top" if dy < 0 else "center"
+    arrow = {"arrowstyle": "-", "color": "#888888", "lw": 0.7} if (dx * dx + dy * dy) ** 0.5 > 10 else None
+    return ax.annotate(text, xy, xytext=offset, textcoords="offset points", ha=ha, va=va, fontsize=fontsize,
+                       color=color, arrowprops=arrow, bbox=_LABEL_BOX, zorder=4)
+
+
+def _text_box(annotation, renderer):
+    """The display box of an annotation's text (its leader line left out), with a margin."""
+    from matplotlib.text import Text
+
+    annotation.update_positions(renderer)
+    return Text.get_window_extent(annotation, renderer).expanded(1.06, 1.25)
+
+
+def _place_label(ax, renderer, text: str, xy, obstacles: List, fontsize: float, color: str, candidates=_AROUND):
+    """Annotate xy with text at the first candidate offset where it overlaps no obstacle and stays
+    in the axes (with a leader line when it is not next to xy), else where it overlaps least; add
+    its box to the obstacles and return the annotation."""
+    best = None
+    for offset in candidates:
+        annotation = _annotate(ax, text, xy, offset, fontsize, color)
+        box = _text_box(annotation, renderer)
+        inside = ax.bbox.x0 <= box.x0 and box.x1 <= ax.bbox.x1 and ax.bbox.y0 <= box.y0 and box.y1 <= ax.bbox.y1
+        overlaps = sum(box.overlaps(other) for other in obstacles)
+        if inside and not overlaps:
+            obstacles.append(box)
+            return annotation
+        if best is None or overlaps + (0 if inside else 100) < best[0]:
+            best = (overlaps + (0 if inside else 100), offset)
+        annotation.remove()
+    annotation = _annotate(ax, text, xy, best[1], fontsize, color)
+    obstacles.append(_text_box(annotation, renderer))
+    return annotation
+
+
+def plot_accuracy_vs_speed(summary: Dict, path: Path) -> List:
+    """Mean test accuracy against mean words/s (log scale), one labelled marker per benchmarked
+    model, the bare tokenizer's words/s as a dashed vertical line (the ceiling), the TF-IDF + LR
+    peers (not benchmarked) as dotted horizontal lines. Returns the labels' annotations."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.transforms import Bbox
+
+    default = summary["default_student"]
+    accuracy, wps = summary["mean_accuracy"], summary["mean_words_per_second"]
+    points = [m for m in table_models(summary) if m in wps]
+    peers = [m for m in table_models(summary) if m not in wps]
+    ceiling = wps[TOKENIZER]
+    fig, ax = plt.subplots(figsize=(9, 5.6), dpi=150)
+    xs = [wps[m] for m in points] + [ceiling]
+    ys = [accuracy[m] for m in points + peers]
+    ax.set_xscale("log")
+    ax.set_xlim(min(xs) / 4, max(xs) * 4)
+    span = max(max(ys) - min(ys), 0.04)
+    ax.set_ylim(min(ys) - 0.3 * span, max(ys) + 0.3 * span)
+    ax.grid(True, which="major", color="#dddddd", lw=0.6)
+    ax.set_axisbelow(True)
+    ax.axvline(ceiling, color="#555555", ls="--", lw=1)
+    for m in peers:
+        ax.axhline(accuracy[m], color="#8e44ad", ls=":", lw=1.2)
+    for m in points:
+        color, marker = STYLE.get(m, ("#34495e", "o"))
+        size = 150 if m == default else 70
+        ax.scatter(wps[m], accuracy[m], s=size, color=color, marker="*" if m == default else marker, zorder=3,
+                   edgecolors="white", linewidths=0.6)
+    ax.set_xlabel("words per second (log scale; nlp.pipe, 1 process, mean over languages)", fontsize=11)
+    ax.set_ylabel("mean test accuracy", fontsize=11)
+    ax.set_title(f"Accuracy against speed, {len(summary['languages'])} languages "
+                 f"({', '.join(summary['languages'])})", fontsize=12)
+    ax.tick_params(labelsize=10)
+    fig.tight_layout()
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    to_display = ax.transData.transform
+    obstacles = []
+    for m in points:  # the markers themselves
+        x, y = to_display((wps[m], accuracy[m]))
+        obstacles.append(Bbox.from_extents(x - 7, y - 7, x + 7, y + 7))
+    labels = []
+    # Fixed labels first: the ceiling line's and the peers' lines'.
+    top = ax.get_ylim()[1]
+    labels.append(_annotate(ax, f"bare tokenizer: {_compact(ceiling)} words/s", (ceiling, top), (-4, -4), 9, "#555555"))
+    obstacles.append(_text_box(labels[-1], renderer))
+    left = ax.get_xlim()[0]
+    for m in sorted(peers, key=lambda m: -accuracy[m]):
+        labels.append(_place_label(ax, renderer, f"{name_of(m)}: {accuracy[m]:.3f}", (left, accuracy[m]),
+                                   obstacles, 9, "#8e44ad", _ALONG))
+    for m in sorted(points, key=lambda m: -accuracy[m]):
+        color = STYLE.get(m, ("#34495e", "o"))[0]
+        labels.append(_place_label(ax, renderer, f"{name_of(m, default)}\n{accuracy[m]:.3f}, {_compact(wps[m])} words/s",
+                                   (wps[m], accuracy[m]), obstacles, 9.5, color))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return labels
+
+
+def write_report(evaluation_path: Path, benchmark_path: Path, default_student: str, summary_path: Path,
+                 output_dir: Path) -> Path:
+    """Build the summary, the report and the plot; return the report's path."""
+    inputs = []
+    for step, path in (("evaluate", evaluation_path), ("benchmark", benchmark_path)):
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"Missing {path}: run `spacy project run {step}` first")
+        inputs.append(json.loads(Path(path).read_text(encoding="utf8")))
+    summary = build_summary(*inputs, default_student)
+    with atomic_path(summary_path) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf8")
+    plot_accuracy_vs_speed(summary, output_dir / PLOT_NAME)
+    report_path = output_dir / "report.md"
+    with atomic_path(report_path) as tmp:
+        tmp.write_text(render_report(summary), encoding="utf8")
+    return report_path
+
+
+def main(
+    evaluation_path: Path = typer.Argument(Path("metrics/evaluation.json")),
+    benchmark_path: Path = typer.Argument(Path("metrics/benchmark.json")),
+    student: str = typer.Option("student_bow", help="The default student (the config `package` ships)"),
+    summary_path: Path = typer.Option(Path("metrics/summary.json"), "--summary"),
+    output_dir: Path = typer.Option(Path("reports"), help="Where report.md and the plot go"),
+):
+    try:
+        report_path = write_report(evaluation_path, benchmark_path, student, summary_path, output_dir)
+    except (FileNotFoundError, ValueError) as err:
+        msg.fail(str(err), exits=1)
+    msg.good(f"Summary in {summary_path}; plot in {output_dir / PLOT_NAME}")
+    msg.good(f"Report: {report_path.resolve()}")
+
+
+if __name__ == "__main__":
+    typer.run(main)

@@ -1,0 +1,335 @@
+"""evaluate.py, benchmark.py and report.py on toy metrics, a toy corpus and tiny pipelines."""
+import json
+import re
+
+import pytest
+import spacy
+import typer
+from spacy.tokens import DocBin
+from typer.testing import CliRunner
+
+import benchmark
+import evaluate
+import report
+from benchmark import ModelSpec
+from conftest import ROOT
+
+LANGS = ["en", "ja"]
+# Mean test accuracy and words/s of each model in the toy metrics.
+ACCURACY = {"baseline_bow": 0.737, "baseline_ensemble": 0.704, "teacher": 0.85, "student_bow": 0.795,
+            "student_ensemble": 0.78, "student_hard": 0.772, "tfidf_lr_gold": 0.752, "tfidf_lr_distilled": 0.771}
+SPEED = {"teacher": 1500.0, "baseline_bow": 380000.0, "baseline_ensemble": 210000.0, "student_bow": 370000.0,
+         "student_ensemble": 205000.0, "student_hard": 365000.0, "tokenizer": 620000.0}
+REQUIRED = ("baseline_bow", "baseline_ensemble", "teacher", "student", "student_hard", "tfidf_lr_gold",
+            "tfidf_lr_distilled")
+
+
+def model_metrics(accuracy, languages=LANGS, n=1000):
+    """A metrics/{name}.json: the languages a point apart around `accuracy`."""
+    scores = {lang: {"accuracy": accuracy + 0.01 * i, "macro_f1": accuracy + 0.01 * i - 0.002, "n": n}
+              for i, lang in enumerate(languages)}
+    return {**scores, "mean": {"accuracy": accuracy, "macro_f1": accuracy}}
+
+
+def toy_evaluation():
+    return {"split": "test", "languages": LANGS, "models": {m: model_metrics(a) for m, a in ACCURACY.items()}}
+
+
+def toy_benchmark():
+    models = {}
+    for name, wps in SPEED.items():
+        multilingual = name == "teacher"
+
+        def each(value, multilingual=multilingual):
+            return value if multilingual else {lang: value for lang in LANGS}
+
+        models[name] = {
+            "multilingual": multilingual, "batch_size": 64 if multilingual else 256, "repeats": 1 if multilingual else 5,
+            "size_bytes": each(470e6 if multilingual else None if name == "tokenizer" else 5.2e6),
+            "load_seconds": each(4.0 if multilingual else 0.3), "peak_rss_bytes": each(1.9e9 if multilingual else 2.4e8),
+            "torch_threads": each(2 if multilingual else None),
+            "docs_per_second": {lang: wps / 60 for lang in LANGS}, "cpu_per_wall": each(1.9 if multilingual else 1.0),
+            "words_per_second": {lang: wps * (1 + 0.1 * i) for i, lang in enumerate(LANGS)},
+        }
+    return {"languages": LANGS, "n_docs": {lang: 1000 for lang in LANGS}, "n_words": {lang: 61234 for lang in LANGS},
+            "words": "tokens", "warmup_docs": 100, "processes": 1, "date": "2026-11-22T00:00:00+00:00",
+            "machine": {"cpu": "Toy CPU", "cpu_count": 2, "memory_bytes": 24 * 2**30, "platform": "Linux",
+                        "python": "3.11", "spacy": "3.8"}, "models": models}
+
+
+def write_json(path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data), encoding="utf8")
+    return path
+
+
+def _app(function):
+    app = typer.Typer()
+    app.command()(function)
+    return app
+
+
+# --- report.py ---------------------------------------------------------------------------------
+
+
+def test_summary_has_every_model_language_and_figure():
+    summary = report.build_summary(toy_evaluation(), toy_benchmark(), "student_bow")
+    assert summary["languages"] == LANGS and summary["default_student"] == "student_bow"
+    for score in ("accuracy", "macro_f1"):
+        for model in (*REQUIRED, "student_bow", "student_ensemble"):
+            assert set(summary[score][model]) == set(LANGS)
+            assert all(0.0 <= value <= 1.0 for value in summary[score][model].values())
+    assert summary["accuracy"]["teacher"]["ja"] == pytest.approx(0.86)
+    assert summary["mean_accuracy"]["teacher"] == pytest.approx(0.855)
+    assert summary["accuracy"]["student"] == summary["accuracy"]["student_bow"]
+    for model in ("teacher", "student", "student_bow", "student_ensemble", "student_hard", "tokenizer"):
+        assert set(summary["words_per_second"][model]) == set(LANGS)
+        assert all(value > 0 for value in summary["words_per_second"][model].values())
+    assert summary["size_bytes"]["teacher"] == 470e6  # one multilingual model
+    assert summary["size_bytes"]["student"] == {"en": 5.2e6, "ja": 5.2e6}  # one per language
+    assert "tokenizer" not in summary["size_bytes"]
+    ratios = summary["ratios"]
+    assert ratios["student_vs_teacher_words_per_second"]["ja"] == pytest.approx(370000 / 1500)
+    assert ratios["student_vs_tokenizer_words_per_second"]["en"] == pytest.approx(370000 / 620000)
+    assert summary["targets_met"]["student_vs_teacher_words_per_second"] == {"en": True, "ja": True}
+    json.dumps(summary)  # serializable as it is
+
+    other = report.build_summary(toy_evaluation(), toy_benchmark(), "student_ensemble")
+    assert other["default_student"] == "student_ensemble"
+    assert other["accuracy"]["student"] == other["accuracy"]["student_ensemble"]
+    assert other["words_per_second"]["student"] == other["words_per_second"]["student_ensemble"]
+
+
+def test_report_is_built_from_the_metrics(tmp_path):
+    evaluation, bench = toy_evaluation(), toy_benchmark()
+    args = [str(write_json(tmp_path / "evaluation.json", evaluation)), str(write_json(tmp_path / "benchmark.json", bench)),
+            "--summary", str(tmp_path / "summary.json"), "--output-dir", str(tmp_path / "reports")]
+    result = CliRunner().invoke(_app(report.main), args)
+    assert result.exit_code == 0, result.output
+    assert str((tmp_path / "reports" / "report.md").resolve()) in "".join(result.output.split())
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert set(REQUIRED) <= set(summary["accuracy"])
+    png = (tmp_path / "reports" / "accuracy_vs_speed.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    before = (tmp_path / "reports" / "report.md").read_text()
+    assert "![Mean test accuracy against words per second](accuracy_vs_speed.png)" in before
+    teacher_row = next(line for line in before.splitlines() if line.startswith("| transformer teacher (`teacher`) | 0."))
+    assert teacher_row == "| transformer teacher (`teacher`) | 0.850 | 0.860 | **0.855** |"
+    assert "| student / teacher, words/s | 247× | 247× | 247× | ≥ 100× |" in before
+    assert "61,234 words" in before and "Toy CPU" in before
+
+    evaluation["models"]["teacher"]["ja"]["accuracy"] = 0.9123
+    bench["models"]["teacher"]["words_per_second"]["en"] = 370000 / 50
+    write_json(tmp_path / "evaluation.json", evaluation)
+    write_json(tmp_path / "benchmark.json", bench)
+    assert CliRunner().invoke(_app(report.main), args).exit_code == 0
+    after = (tmp_path / "reports" / "report.md").read_text()
+    assert "| transformer teacher (`teacher`) | 0.850 | 0.912 | **0.881** |" in after
+    assert teacher_row not in after
+    assert "| student / teacher, words/s | 50× | 247× | 148× | ≥ 100× |" in after
+    assert "**Speed target missed** in: en (student vs teacher words per second: 50×)." in after
+    assert json.loads((tmp_path / "summary.json").read_text())["accuracy"]["teacher"]["ja"] == 0.9123
+
+
+def test_plot_labels_do_not_overlap_even_when_the_markers_do(tmp_path):
+    evaluation, bench = toy_evaluation(), toy_benchmark()
+    for name in ("baseline_bow", "baseline_ensemble", "student_bow", "student_ensemble", "student_hard"):
+        evaluation["models"][name] = model_metrics(0.78)
+        bench["models"][name]["words_per_second"] = {lang: 300000.0 for lang in LANGS}
+    evaluation["models"]["tfidf_lr_gold"] = evaluation["models"]["tfidf_lr_distilled"]
+    summary = report.build_summary(evaluation, bench, "student_bow")
+    labels = report.plot_accuracy_vs_speed(summary, tmp_path / "plot.png")
+    assert (tmp_path / "plot.png").stat().st_size > 10_000
+    texts = [label.get_text() for label in labels]
+    assert len(labels) == 9  # the tokenizer line, two peers' lines, six models
+    assert any(text.startswith("student BOW (default)\n0.785") for text in texts)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(labels[0].figure).get_renderer()
+    boxes = [report._text_box(label, renderer) for label in labels]
+    figure_box = labels[0].figure.bbox
+    for i, box in enumerate(boxes):
+        assert figure_box.x0 <= box.x0 and box.x1 <= figure_box.x1 and figure_box.y0 <= box.y0 and box.y1 <= figure_box.y1
+        for j in range(i):
+            assert not box.overlaps(boxes[j]), (texts[i], texts[j])
+
+
+def test_report_says_what_is_missing(tmp_path):
+    write_json(tmp_path / "evaluation.json", toy_evaluation())
+    result = CliRunner().invoke(_app(report.main), [str(tmp_path / "evaluation.json"), str(tmp_path / "nope.json"),
+                                                    "--output-dir", str(tmp_path / "reports")])
+    assert result.exit_code == 1
+    assert "run `spacy project run benchmark` first" in " ".join(result.output.split())
+    evaluation = toy_evaluation()
+    del evaluation["models"]["tfidf_lr_gold"]
+    with pytest.raises(ValueError, match="no scores for tfidf_lr_gold"):
+        report.build_summary(evaluation, toy_benchmark(), "student_bow")
+    with pytest.raises(ValueError, match="no scores for student_xl"):
+        report.build_summary(toy_evaluation(), toy_benchmark(), "student_xl")
+    bench = toy_benchmark()
+    del bench["models"]["tokenizer"]
+    with pytest.raises(ValueError, match="no figures for tokenizer"):
+        report.build_summary(toy_evaluation(), bench, "student_bow")
+
+
+# --- evaluate.py -------------------------------------------------------------------------------
+
+GOOD = ["great", "love", "excellent", "perfect", "happy", "superb"]
+BAD = ["awful", "broken", "terrible", "refund", "useless", "poor"]
+THINGS = ["phone", "case", "cable", "book", "lamp", "shoes", "charger"]
+
+
+def toy_docs(n, offset=0, flip=False):
+    """Separable reviews: a POS review has good words, a NEG one bad words (flip: labels swapped)."""
+    docs = []
+    nlp = spacy.blank("xx")
+    for i in range(n):
+        label = ("POS", "NEG")[i % 2]
+        words = GOOD if label == "POS" else BAD
+        text = f"the {THINGS[(i + offset) % 7]} is {words[(i + offset) % 6]} , {words[(i * 5 + offset + 1) % 6]} really"
+        doc = nlp.make_doc(text)
+        shown = ("NEG" if label == "POS" else "POS") if flip else label
+        doc.cats = {"POS": float(shown == "POS"), "NEG": float(shown == "NEG")}
+        docs.append(doc)
+    return docs
+
+
+def write_docbin(path, docs):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    docbin = DocBin(store_user_data=True)
+    for doc in docs:
+        docbin.add(doc)
+    docbin.to_disk(path)
+
+
+def toy_project(tmp_path, languages=LANGS, flip_hard=True):
+    for lang in languages:
+        write_docbin(tmp_path / "splits" / lang / "train.spacy", toy_docs(40))
+        write_docbin(tmp_path / "splits" / lang / "test.spacy", toy_docs(20, offset=3))
+        write_docbin(tmp_path / "hard" / lang / "train.spacy", toy_docs(40, offset=1, flip=flip_hard))
+    for name in evaluate.SPACY_MODELS:
+        write_json(tmp_path / "metrics" / f"{name}.json", model_metrics(ACCURACY[name], languages, n=20))
+
+
+def run_evaluate(tmp_path, languages=LANGS):
+    return evaluate.evaluate(languages, tmp_path / "metrics", tmp_path / "splits", tmp_path / "hard",
+                             tmp_path / "metrics" / "evaluation.json", seed=0)
+
+
+def test_tfidf_peers_learn_the_gold_and_the_teachers_labels(tmp_path):
+    """The gold peer learns the toy task; the distilled one learns from corpus/hard, here with
+    every label flipped, so it gets the test set backwards."""
+    toy_project(tmp_path)
+    result = run_evaluate(tmp_path)
+    on_disk = json.loads((tmp_path / "metrics" / "evaluation.json").read_text())
+    assert on_disk == json.loads(json.dumps(result))
+    assert on_disk["languages"] == LANGS and on_disk["split"] == "test"
+    assert set(on_disk["models"]) == {*evaluate.SPACY_MODELS, "tfidf_lr_gold", "tfidf_lr_distilled"}
+    assert on_disk["models"]["teacher"]["ja"]["accuracy"] == pytest.approx(0.86)  # read, not recomputed
+    for peer in ("tfidf_lr_gold", "tfidf_lr_distilled"):
+        metrics = json.loads((tmp_path / "metrics" / f"{peer}.json").read_text())
+        assert set(metrics) == {*LANGS, "mean"} and metrics["en"]["n"] == 20
+        assert set(metrics["en"]) == {"accuracy", "macro_f1", "n"}
+    gold = on_disk["models"]["tfidf_lr_gold"]
+    distilled = on_disk["models"]["tfidf_lr_distilled"]
+    assert gold["mean"]["accuracy"] >= 0.9
+    assert distilled["mean"]["accuracy"] <= 0.1
+
+
+def test_evaluate_says_which_step_to_run(tmp_path):
+    toy_project(tmp_path, ["en"])
+    (tmp_path / "metrics" / "teacher.json").unlink()
+    with pytest.raises(evaluate.MissingInput, match="teacher.json: run train-teacher first"):
+        run_evaluate(tmp_path, ["en"])
+    result = CliRunner().invoke(_app(evaluate.main), ["en", "--metrics-dir", str(tmp_path / "metrics")])
+    assert result.exit_code == 1 and "train-teacher" in result.output
+    toy_project(tmp_path, ["en"])
+    (tmp_path / "hard" / "en" / "train.spacy").unlink()
+    with pytest.raises(evaluate.MissingInput, match="run the teacher's labelling step first"):
+        run_evaluate(tmp_path, ["en"])
+    toy_project(tmp_path, ["en"])
+    with pytest.raises(ValueError, match="baseline_bow.json has no scores for ja"):
+        run_evaluate(tmp_path, ["en", "ja"])
+    write_json(tmp_path / "metrics" / "student_hard.json", model_metrics(0.7, ["en"], n=19))
+    with pytest.raises(ValueError, match="test sets of different sizes"):
+        run_evaluate(tmp_path, ["en"])
+
+
+# --- benchmark.py ------------------------------------------------------------------------------
+
+
+def tiny_pipeline(lang, factory="textcat"):
+    nlp = spacy.blank(lang)
+    nlp.add_pipe(factory, config={"model": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True,
+                                            "ngram_size": 1, "no_output_layer": False, "length": 1024}})
+    nlp.initialize(lambda: [spacy.training.Example.from_dict(nlp.make_doc(doc.text), {"cats": doc.cats})
+                            for doc in toy_docs(4)])
+    return nlp
+
+
+def test_speed_is_measured_on_raw_texts_with_the_given_word_counts():
+    nlp = tiny_pipeline("en")
+    texts = [doc.text for doc in toy_docs(30)]
+    speed = benchmark.measure_speed(nlp, texts, [10] * 30, batch_size=8, repeats=3, warmup=5)
+    assert len(speed["seconds_per_pass"]) == 3
+    seconds = sorted(speed["seconds_per_pass"])[1]
+    assert speed["words_per_second"] == pytest.approx(300 / seconds)
+    assert speed["docs_per_second"] == pytest.approx(30 / seconds)
+    assert 0 < speed["cpu_per_wall"] < 4
+    low, high = speed["batch_words_per_second_ci95"]
+    assert 0 < low <= high
+    with pytest.raises(ValueError, match="a word count per text"):
+        benchmark.measure_speed(nlp, texts, [10], batch_size=8, repeats=1, warmup=0)
+
+
+def test_benchmark_measures_each_model_in_a_process_of_its_own(tmp_path):
+    """A multilingual "teacher" (one process for both languages) and per-language students
+    with the textcat_distill factory (its code imported in the child)."""
+    import textcat_distill  # noqa: F401  (registers the factory)
+
+    languages = ["en", "de"]
+    tiny_pipeline("xx").to_disk(tmp_path / "teacher")
+    for lang in languages:
+        (tmp_path / "student").mkdir(exist_ok=True)
+        tiny_pipeline(lang, "textcat_distill").to_disk(tmp_path / "student" / lang)
+    specs = [
+        ModelSpec("teacher", {lang: tmp_path / "teacher" for lang in languages}, True, None, 4, 1),
+        ModelSpec("student_bow", {lang: tmp_path / "student" / lang for lang in languages}, False,
+                  ROOT / "scripts" / "textcat_distill.py", 8, 2),
+    ]
+    texts = {lang: [doc.text for doc in toy_docs(12)] for lang in languages}
+    result = benchmark.benchmark_models(specs, texts, warmup=3)
+    words = sum(len(doc) for doc in spacy.blank("en").pipe(texts["en"]))
+    assert result["n_docs"] == {"en": 12, "de": 12} and result["n_words"]["en"] == words
+    assert result["machine"]["cpu_count"] >= 1
+    teacher, student = result["models"]["teacher"], result["models"]["student_bow"]
+    assert teacher["size_bytes"] == benchmark.dir_size(tmp_path / "teacher") > 0
+    assert teacher["load_seconds"] > 0 and teacher["peak_rss_bytes"] > 50e6
+    assert set(student["size_bytes"]) == set(languages) and student["size_bytes"]["de"] > 0
+    assert all(student[key][lang] > 0 for key in ("load_seconds", "peak_rss_bytes") for lang in languages)
+    for model in (teacher, student):
+        assert all(model[key][lang] > 0 for key in ("words_per_second", "docs_per_second") for lang in languages)
+        assert model["words_per_second"]["en"] / model["docs_per_second"]["en"] == pytest.approx(words / 12)
+    assert len(student["timing"]["en"]["seconds_per_pass"]) == 2 and student["batch_size"] == 8
+
+
+def test_speed_ratios_and_targets():
+    models = {"teacher": {"words_per_second": {"en": 1000.0, "ja": 1000.0}},
+              "tokenizer": {"words_per_second": {"en": 300000.0, "ja": 200000.0}},
+              "student_bow": {"words_per_second": {"en": 99000.0, "ja": 150000.0}}}
+    ratios = benchmark.speed_ratios(models, "student_bow", ["en", "ja"])
+    assert ratios == {"vs_teacher": {"en": 99.0, "ja": 150.0}, "vs_tokenizer": {"en": 0.33, "ja": 0.75}}
+    missed = benchmark.missed_targets(ratios)
+    assert missed == ["en: 99x the teacher's words/s, below the target of 100x",
+                      "en: 0.33x the tokenizer's words/s, below the target of 0.5x"]
+    assert benchmark.speed_ratios(models, "student_hard", ["en"]) == {}
+
+
+def test_benchmark_says_what_is_missing(tmp_path):
+    spec = ModelSpec("student_hard", {"en": tmp_path / "student_hard" / "en" / "model-best"})
+    with pytest.raises(benchmark.MissingInput, match=re.escape("Missing the student_hard model for en")):
+        benchmark.benchmark_models([spec], {"en": ["a text"]})
+    result = CliRunner().invoke(benchmark.app, ["run", "en", "--splits-dir", str(tmp_path / "splits"),
+                                                "--training-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "test.spacy: run `spacy project run preprocess` first" in " ".join(result.output.split())
