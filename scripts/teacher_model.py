@@ -265,7 +265,7 @@ def bert_state_dict(model: PackedModel) -> Dict[str, np.ndarray]:
                 hf_names[f"l{layer}.{part}.{param}"] = f"encoder.layer.{layer}.{module}.{hf_param}"
     return {
         hf_names[name]: load_tensor(tensor)
-        for name, tensor in tqdm(model.tensors.items(), desc="Dequantizing", unit="tensor", leave=False)
+        for name, tensor in tqdm(model.tensors.items(), desc="Dequantizing", unit="tensor", leave=False, disable=None)
     }
 
 
