@@ -236,6 +236,15 @@ def test_tfidf_peers_learn_the_gold_and_the_teachers_labels(tmp_path):
     assert distilled["mean"]["accuracy"] <= 0.1
 
 
+def test_a_peer_trained_on_one_class_predicts_it_for_every_text(capsys):
+    """A teacher that labels everything NEG (as a few-step one in the workflow test does)."""
+    train = (["good stuff", "bad stuff", "great"], ["NEG", "NEG", "NEG"])
+    test = (["good", "bad", "awful", "fine"], ["POS", "NEG", "NEG", "POS"])
+    scores = evaluate.tfidf_lr_scores(train, test, seed=0)
+    assert scores["accuracy"] == 0.5 and scores["n"] == 4
+    assert "Every training text is labelled NEG" in capsys.readouterr().out
+
+
 def test_evaluate_says_which_step_to_run(tmp_path):
     toy_project(tmp_path, ["en"])
     (tmp_path / "metrics" / "teacher.json").unlink()
