@@ -159,7 +159,7 @@ class DistillTextCategorizer(TextCategorizer):
         self.loss = loss
         self.temperature = float(temperature)
         self.alpha = float(alpha)
-        self._output_head()  # fail early on a model this component cannot train
+        self.output_head = self._output_head()  # fails early on a model this component cannot train
 
     def _output_head(self) -> str:
         """RETURNS (str): The name of the model's output layer, PROB_HEAD or LOGIT_HEAD."""
@@ -214,7 +214,7 @@ class DistillTextCategorizer(TextCategorizer):
             # spaCy's textcat loss and gradient, handed to either head as they are.
             losses += w_distill[:, 0] * ((q - p) ** 2).mean(axis=1)
             d_probs += w_distill * (q - p)
-        if self._output_head() == PROB_HEAD:
+        if self.output_head == PROB_HEAD:
             d_scores = d_probs + d_logits / xp.maximum(q, MIN_PROB)
         else:
             d_scores = d_probs + d_logits

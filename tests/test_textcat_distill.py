@@ -223,7 +223,7 @@ def test_gradient_of_whole_model_matches_finite_differences(model_name, setting)
     loss, d_scores = pipe.get_loss(examples, scores)
     backprop(d_scores)
     assert loss == pytest.approx(reported_loss(scores, setting), rel=1e-5)
-    args = (*targets(), setting["loss"], setting["temperature"], setting["alpha"], pipe._output_head())
+    args = (*targets(), setting["loss"], setting["temperature"], setting["alpha"], pipe.output_head)
     layers = [node for node in model.walk() if node.name in ("softmax", "sparse_linear")]
     assert len(layers) == {"bow": 1, "ensemble": 2, "reduce": 1}[model_name]
     for layer in layers:
@@ -237,11 +237,11 @@ def test_gradient_of_whole_model_matches_finite_differences(model_name, setting)
 
 
 def test_head_detection():
-    assert make_pipe(BOW)[1]._output_head() == "softmax_activation"
-    assert make_pipe(ENSEMBLE)[1]._output_head() == "softmax"
-    assert make_pipe(REDUCE)[1]._output_head() == "softmax"
+    assert make_pipe(BOW)[1].output_head == "softmax_activation"
+    assert make_pipe(ENSEMBLE)[1].output_head == "softmax"
+    assert make_pipe(REDUCE)[1].output_head == "softmax"
     assert make_pipe({"@architectures": "spacy.TextCatParametricAttention.v1", "tok2vec": TINY_TOK2VEC,
-                      "exclusive_classes": True})[1]._output_head() == "softmax"
+                      "exclusive_classes": True})[1].output_head == "softmax"
     for bad in ({**BOW, "exclusive_classes": False}, {**BOW, "no_output_layer": True},
                 {**REDUCE, "exclusive_classes": False}):
         with pytest.raises(ValueError, match="the model's output layer is '(logistic|sparse_linear)'"):
