@@ -310,7 +310,12 @@ def print_results(bench: Dict, student: str) -> None:
         for key, ratio in ratios.items():
             cells = " ".join(f"{lang} {ratio[lang]:.3g}" for lang in languages)
             msg.text(f"{name} {key.replace('_', ' ')} (words/s ratio): {cells}")
-    ratios = speed_ratios(bench["models"], student, languages)
+    models = bench["models"]
+    if TEACHER in models and TOKENIZER in models:
+        cells = " ".join(f"{lang} {models[TOKENIZER]['words_per_second'][lang] / models[TEACHER]['words_per_second'][lang]:.3g}"
+                         for lang in languages)
+        msg.text(f"bare tokenizer vs teacher (words/s ratio, the ceiling of any pipeline on it): {cells}")
+    ratios = speed_ratios(models, student, languages)
     for line in missed_targets(ratios):
         msg.warn(f"The default student {student} misses a speed target in {line}")
     if ratios and not missed_targets(ratios):

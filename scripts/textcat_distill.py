@@ -43,6 +43,12 @@ as it is. Through softmax_activation that is the gradient of ½·Σ(q - p)²; a 
 Softmax layer takes it as the gradient w.r.t. its logits, which makes it the gradient of
 the cross-entropy CE(p, q) -- what spaCy's textcat with such a head optimizes too.
 
+Model. `review_distill.TextCatBOWBatched.v1` is spaCy's `TextCatBOW.v3` with a faster
+n-gram extraction: spaCy's finds each doc's n-grams and counts them with numpy calls per
+doc, which at inference costs more than tokenizing the doc; this one hashes the n-grams of
+the whole batch at once and lets the sparse linear layer sum repeated keys, which gives the
+same scores (same hashes, same weights) in a fraction of the time.
+
 This module is shipped inside the packaged pipeline (`spacy package --code`), so it
 imports nothing but spaCy, thinc and numpy.
 """
@@ -51,13 +57,16 @@ import numbers
 from typing import Callable, Iterable, List, Optional, Tuple
 
 import numpy
+from spacy.attrs import ORTH
 from spacy.language import Language
+from spacy.ml.models import build_bow_text_classifier_v3
 from spacy.pipeline.textcat import DEFAULT_SINGLE_TEXTCAT_MODEL, TextCategorizer, textcat_score
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples
+from spacy.util import registry
 from spacy.vocab import Vocab
 from thinc.api import Model, get_array_module
-from thinc.types import Floats2d
+from thinc.types import Floats2d, Ints1d
 
 LOSSES = ("ce", "mse")
 # How far a row of cats may sum from 1.
@@ -327,3 +336,56 @@ def _describe(eg: Example) -> str:
     doc_id = eg.reference.user_data.get("id")
     shown = repr(text if len(text) <= 60 else text[:57] + "...")
     return f"the doc {doc_id!r} ({shown})" if doc_id is not None else f"the doc {shown}"
+
+
+@registry.architectures("review_distill.TextCatBOWBatched.v1")
+def build_batched_bow_text_classifier(
+    exclusive_classes: bool,
+    ngram_size: int,
+    no_output_layer: bool,
+    length: int = 262144,
+    nO: Optional[int] = None,
+) -> Model[List[Doc], Floats2d]:
+    """spaCy's TextCatBOW.v3 (same arguments, layers and weights), with its per-doc n-gram
+    extraction replaced by extract_ngrams_batched."""
+    model = build_bow_text_classifier_v3(
+        exclusive_classes=exclusive_classes, ngram_size=ngram_size, no_output_layer=no_output_layer, length=length, nO=nO
+    )
+    per_doc = next(node for node in model.walk() if node.name == "extract_ngrams")
+    model.replace_node(per_doc, extract_ngrams_batched(ngram_size, attr=ORTH))
+    return model
+
+
+def extract_ngrams_batched(ngram_size: int, attr: int = ORTH) -> Model[List[Doc], Tuple[Ints1d, Floats2d, Ints1d]]:
+    """The hashed 1- to ngram_size-grams of each doc's `attr` values, as (keys, values,
+    lengths) for a sparse linear layer: the keys of doc i are the lengths[i] keys after
+    those of the docs before it. A key that occurs k times in a doc is listed k times with
+    the value 1, where spaCy's extract_ngrams lists it once with the value k."""
+    model: Model = Model("extract_ngrams_batched", _extract_ngrams_batched_forward)
+    model.attrs["ngram_size"] = ngram_size
+    model.attrs["attr"] = attr
+    return model
+
+
+def _extract_ngrams_batched_forward(model: Model, docs: List[Doc], is_train: bool):
+    ops = model.ops
+    unigrams = [doc.to_array(model.attrs["attr"]) for doc in docs]
+    n_tokens = numpy.asarray([len(keys) for keys in unigrams], dtype="int64")
+    tokens = numpy.concatenate(unigrams).astype("uint64") if unigrams else numpy.zeros((0,), dtype="uint64")
+    token_docs = numpy.repeat(numpy.arange(len(docs)), n_tokens)
+    keys, key_docs = [tokens], [token_docs]
+    for n in range(2, min(model.attrs["ngram_size"], len(tokens)) + 1):
+        ngrams = ops.ngrams(n, tokens)  # ngrams[i] hashes tokens[i : i + n]
+        within_doc = token_docs[: len(ngrams)] == token_docs[n - 1 :]
+        keys.append(ngrams[within_doc])
+        key_docs.append(token_docs[: len(ngrams)][within_doc])
+    key_docs = numpy.concatenate(key_docs)
+    by_doc = numpy.argsort(key_docs, kind="stable")
+    lengths = ops.asarray(numpy.bincount(key_docs, minlength=len(docs)), dtype="int32")
+    batch_keys = ops.asarray(numpy.concatenate(keys)[by_doc], dtype="uint64")
+    batch_values = ops.alloc1f(len(by_doc)) + 1.0
+
+    def backprop(d_output):
+        return []
+
+    return (batch_keys, batch_values, lengths), backprop

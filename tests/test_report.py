@@ -91,6 +91,7 @@ def test_summary_has_every_model_language_and_figure():
     ratios = summary["ratios"]
     assert ratios["student_vs_teacher_words_per_second"]["ja"] == pytest.approx(370000 / 1500)
     assert ratios["student_vs_tokenizer_words_per_second"]["en"] == pytest.approx(370000 / 620000)
+    assert ratios["tokenizer_vs_teacher_words_per_second"]["ja"] == pytest.approx(620000 / 1500)
     assert summary["targets_met"]["student_vs_teacher_words_per_second"] == {"en": True, "ja": True}
     json.dumps(summary)  # serializable as it is
 
@@ -116,6 +117,8 @@ def test_report_is_built_from_the_metrics(tmp_path):
     teacher_row = next(line for line in before.splitlines() if line.startswith("| transformer teacher (`teacher`) | 0."))
     assert teacher_row == "| transformer teacher (`teacher`) | 0.850 | 0.860 | **0.855** |"
     assert "| student / teacher, words/s | 247× | 247× | 247× | ≥ 100× |" in before
+    assert "| bare tokenizer / teacher, words/s (the ceiling) | 413× | 413× | 413× |  |" in before
+    assert "no pipeline built on it" not in before
     assert "61,234 words" in before and "Toy CPU" in before
 
     evaluation["models"]["teacher"]["ja"]["accuracy"] = 0.9123
@@ -128,6 +131,8 @@ def test_report_is_built_from_the_metrics(tmp_path):
     assert teacher_row not in after
     assert "| student / teacher, words/s | 50× | 247× | 148× | ≥ 100× |" in after
     assert "**Speed target missed** in: en (student vs teacher words per second: 50×)." in after
+    assert ("The bare tokenizer alone is below 100× the teacher's words/s in en 84×: no pipeline built on it "
+            "can reach that target there.") in after
     assert json.loads((tmp_path / "summary.json").read_text())["accuracy"]["teacher"]["ja"] == 0.9123
 
 

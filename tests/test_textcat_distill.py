@@ -6,15 +6,20 @@ import shutil
 import subprocess
 import sys
 
+from collections import Counter
+
 import numpy
 import pytest
 import spacy
+from spacy.attrs import ORTH
+from spacy.ml.extract_ngrams import extract_ngrams
 from spacy.tokens import DocBin
 from spacy.training import Corpus, Example
+from spacy.util import registry
 from thinc.api import Adam, Ops, Softmax, set_dropout_rate, softmax_activation
 
 from conftest import ROOT
-from textcat_distill import DistillTextCategorizer
+from textcat_distill import DistillTextCategorizer, extract_ngrams_batched
 from train_textcat import fingerprint
 from train_textcat import main as train_main
 
@@ -44,6 +49,7 @@ TINY_TOK2VEC = {
         "maxout_pieces": 2,
     },
 }
+BATCHED_BOW = {**BOW, "@architectures": "review_distill.TextCatBOWBatched.v1"}
 ENSEMBLE = {"@architectures": "spacy.TextCatEnsemble.v2", "tok2vec": TINY_TOK2VEC, "linear_model": BOW}
 REDUCE = {
     "@architectures": "spacy.TextCatReduce.v1",
@@ -54,7 +60,7 @@ REDUCE = {
     "use_reduce_mean": True,
     "tok2vec": TINY_TOK2VEC,
 }
-MODELS = {"bow": BOW, "ensemble": ENSEMBLE, "reduce": REDUCE}
+MODELS = {"bow": BOW, "batched_bow": BATCHED_BOW, "ensemble": ENSEMBLE, "reduce": REDUCE}
 # (teacher P(POS), gold label or None)
 SOFT_DATA = [
     ("a great phone , works well", 0.9, "POS"),
@@ -225,7 +231,7 @@ def test_gradient_of_whole_model_matches_finite_differences(model_name, setting)
     assert loss == pytest.approx(reported_loss(scores, setting), rel=1e-5)
     args = (*targets(), setting["loss"], setting["temperature"], setting["alpha"], pipe.output_head)
     layers = [node for node in model.walk() if node.name in ("softmax", "sparse_linear")]
-    assert len(layers) == {"bow": 1, "ensemble": 2, "reduce": 1}[model_name]
+    assert len(layers) == {"bow": 1, "batched_bow": 1, "ensemble": 2, "reduce": 1}[model_name]
     for layer in layers:
         for name in ("W", "b"):
             param, grad = layer.get_param(name), layer.get_grad(name)
@@ -238,6 +244,7 @@ def test_gradient_of_whole_model_matches_finite_differences(model_name, setting)
 
 def test_head_detection():
     assert make_pipe(BOW)[1].output_head == "softmax_activation"
+    assert make_pipe(BATCHED_BOW)[1].output_head == "softmax_activation"
     assert make_pipe(ENSEMBLE)[1].output_head == "softmax"
     assert make_pipe(REDUCE)[1].output_head == "softmax"
     assert make_pipe({"@architectures": "spacy.TextCatParametricAttention.v1", "tok2vec": TINY_TOK2VEC,
@@ -327,6 +334,40 @@ def test_inference_identical_to_textcat(model_name):
     scores = nlp.evaluate(gold)
     assert {"cats_score", "cats_macro_auc", "cats_macro_f", "cats_f_per_type"} <= set(scores)
     assert scores == {**stock.evaluate(gold), "speed": scores["speed"]}
+
+
+@pytest.mark.parametrize("ngram_size", [1, 2, 3])
+def test_batched_ngrams_are_spacys_per_doc_ngrams(ngram_size):
+    nlp = spacy.blank("en")
+    texts = ["good good good phone", "bad", "not good , not good at all", "x y", "good phone good phone"]
+    docs = [nlp(text) for text in texts]
+    spacys = extract_ngrams(ngram_size, attr=ORTH)
+    ours = extract_ngrams_batched(ngram_size, attr=ORTH)
+    (keys, values, lengths), _ = ours(docs[:2] + [nlp("")] + docs[2:], is_train=False)
+    assert lengths.tolist()[2] == 0  # the empty doc
+    starts = numpy.cumsum([0, *lengths.tolist()])
+    ours_per_doc = [Counter(keys[start:end].tolist()) for start, end in zip(starts[:-1], starts[1:])]
+    del ours_per_doc[2]
+    assert values.tolist() == [1.0] * len(keys)
+    for doc, counts in zip(docs, ours_per_doc):
+        (doc_keys, doc_values, _), _ = spacys([doc], is_train=False)
+        assert counts == dict(zip(doc_keys.tolist(), doc_values.tolist()))
+    assert max(len(counts) for counts in ours_per_doc) > 1  # n-grams, not just one key a doc
+
+
+def test_batched_bow_scores_are_spacys_bow_scores():
+    nlp = spacy.blank("en")
+    docs = [nlp(text) for text, _, _ in SOFT_DATA] + [nlp("good good good"), nlp("x")]
+    spacys, ours = (registry.resolve({"model": {**config, "nO": 2}})["model"] for config in (BOW, BATCHED_BOW))
+    spacys.initialize()
+    weights = spacys.get_ref("output_layer")
+    weights.set_param("W", numpy.random.default_rng(0).normal(size=weights.get_param("W").shape).astype("f"))
+    ours.initialize()
+    ours.from_bytes(spacys.to_bytes())
+    expected = spacys.predict(docs)
+    assert len({round(float(row[0]), 4) for row in expected}) > 3  # not a constant
+    numpy.testing.assert_allclose(ours.predict(docs), expected, rtol=1e-5, atol=1e-6)
+    assert ours.predict([nlp("")]).shape == (1, 2)  # spaCy's crashes on an empty doc with bigrams
 
 
 TOY_POS = ["good", "great", "lovely", "fine"]
