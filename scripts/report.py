@@ -11,7 +11,8 @@ the languages in `mean_accuracy[model]`, `mean_macro_f1[model]`; for the benchma
 `peak_rss_bytes[model]` (a number for the multilingual teacher, a mapping per language for the
 per-language models); `ratios` and `targets` (the default student's words/s over the teacher's
 and the tokenizer's, the teacher's size over the student's, and the tokenizer's words/s over the
-teacher's: where that is below the teacher target, no pipeline on that tokenizer can meet it); `benchmark` (how it was measured).
+teacher's: where that is below the teacher target, no pipeline on that tokenizer can meet it);
+`benchmark` (how it was measured).
 Model `student` is the default student, also present under its own name.
 """
 import json
