@@ -1,12 +1,16 @@
 """Speed, size on disk, load time and peak memory of the teacher and the spaCy students (and
-baselines), on the same test texts, in one run, next to the language's bare spaCy tokenizer.
+baselines), on the same test texts, in one run, next to the bare tokenizers.
 
 Method, per language:
 - Texts: the first N reviews of corpus/splits/{lang}/test.spacy (N = --n-docs, default the
   whole test set), the same for every model and for the tokenizer.
-- Words: the tokens of the language's bare tokenizer (reviews.make_nlp: SudachiPy for ja, jieba
+- Words: the tokens of the language's word tokenizer (reviews.make_nlp: SudachiPy for ja, jieba
   for zh), counted once, so every model is credited with the same words for the same texts,
-  whatever its own tokenizer makes of them (the teacher's splits every CJK character off).
+  whatever its own tokenizer makes of them (the teacher's and the ja/zh students' split every
+  CJK character off).
+- Tokenizers: `tokenizer` is the default student's pipeline loaded without its components, its
+  bare tokenizer, the ceiling of its speed; `word_tokenizer` the language's word tokenizer (the
+  same as `tokenizer` where the students do not split text into characters).
 - Timing: `nlp.pipe` over the raw texts in one process, tokenization included, after a
   warm-up pass over the first --warmup texts; docs/s and words/s of a whole pass over the N
   texts, the median of --repeats passes (fewer for the slow teacher). `spacy benchmark speed`
@@ -47,6 +51,7 @@ from wasabi import msg
 from reviews import atomic_path, make_nlp
 
 TOKENIZER = "tokenizer"
+WORD_TOKENIZER = "word_tokenizer"
 TEACHER = "teacher"
 PER_LANGUAGE_MODELS = ("baseline_bow", "baseline_ensemble", "student_bow", "student_ensemble", "student_hard")
 STUDENTS = ("student_bow", "student_ensemble", "student_hard")
@@ -62,7 +67,8 @@ app = typer.Typer(add_completion=False, help=__doc__.split("\n\n")[0])
 @dataclass
 class ModelSpec:
     """What to benchmark: a model directory per language (the same one for all languages if
-    `multilingual`, None for the language's bare tokenizer), code to import first, and how."""
+    `multilingual`, None for the language's word tokenizer), code to import first, and how;
+    `tokenizer_only`: the pipeline without its components."""
 
     name: str
     paths: Dict[str, Optional[Path]]
@@ -70,6 +76,7 @@ class ModelSpec:
     code: Optional[Path] = None
     batch_size: int = 256
     repeats: int = 5
+    tokenizer_only: bool = False
 
 
 class MissingInput(FileNotFoundError):
@@ -131,6 +138,9 @@ def run_job(job: Dict) -> Dict:
     if job["model"] is None:
         (lang,) = [run["lang"] for run in job["runs"]]
         nlp = make_nlp(lang)
+    elif job.get("tokenizer_only"):
+        components = spacy.util.load_config(Path(job["model"]) / "config.cfg")["nlp"]["pipeline"]
+        nlp = spacy.load(job["model"], exclude=components)
     else:
         nlp = spacy.load(job["model"])
     load_seconds = time.perf_counter() - start
@@ -166,7 +176,7 @@ def measure_in_subprocess(job: Dict) -> Dict:
             [sys.executable, str(SCRIPT), "measure", str(job_path), str(output_path)], capture_output=True, text=True
         )
         if process.returncode != 0 or not output_path.is_file():
-            raise RuntimeError(f"measuring {job['model'] or 'the bare tokenizer'} failed:\n{process.stderr[-3000:]}")
+            raise RuntimeError(f"measuring {job['model'] or 'the word tokenizer'} failed:\n{process.stderr[-3000:]}")
         return json.loads(output_path.read_text(encoding="utf8"))
 
 
@@ -189,7 +199,7 @@ def read_texts(path: Path, n_docs: int) -> List[str]:
 
 
 def count_words(lang: str, texts: Sequence[str]) -> List[int]:
-    """Tokens of the language's bare tokenizer per text: the words every model is credited with."""
+    """Tokens of the language's word tokenizer per text: the words every model is credited with."""
     nlp = make_nlp(lang)
     return [len(doc) for doc in nlp.pipe(texts)]
 
@@ -210,7 +220,7 @@ def benchmark_models(specs: Sequence[ModelSpec], texts: Dict[str, List[str]], wa
     models = {}
     for spec in specs:
         job = {"code": str(spec.code) if spec.code else None, "batch_size": spec.batch_size,
-               "repeats": spec.repeats, "warmup": warmup}
+               "repeats": spec.repeats, "warmup": warmup, "tokenizer_only": spec.tokenizer_only}
         if spec.multilingual:
             path = spec.paths[languages[0]]
             msg.text(f"Measuring {spec.name} ({path}) on {', '.join(languages)}")
@@ -223,12 +233,13 @@ def benchmark_models(specs: Sequence[ModelSpec], texts: Dict[str, List[str]], wa
             speed = {}
             for lang in languages:
                 path = spec.paths[lang]
-                msg.text(f"Measuring {spec.name} for {lang} ({path or 'spaCy blank pipeline'})")
+                shown = f"{path}, without its components" if spec.tokenizer_only else path or "the word tokenizer"
+                msg.text(f"Measuring {spec.name} for {lang} ({shown})")
                 model = str(path) if path is not None else None
                 result = measure_in_subprocess({**job, "model": model, "runs": [runs[lang]]})
                 for key in ("load_seconds", "peak_rss_bytes", "torch_threads"):
                     fields[key][lang] = result[key]
-                fields["size_bytes"][lang] = dir_size(path) if path is not None else None
+                fields["size_bytes"][lang] = dir_size(path) if path is not None and not spec.tokenizer_only else None
                 speed[lang] = result["languages"][lang]
         models[spec.name] = {
             "multilingual": spec.multilingual,
@@ -244,7 +255,7 @@ def benchmark_models(specs: Sequence[ModelSpec], texts: Dict[str, List[str]], wa
         "languages": languages,
         "n_docs": {lang: len(texts[lang]) for lang in languages},
         "n_words": {lang: sum(words[lang]) for lang in languages},
-        "words": "tokens of the language's bare spaCy tokenizer (reviews.make_nlp)",
+        "words": "tokens of the language's word tokenizer (reviews.make_nlp)",
         "warmup_docs": warmup,
         "processes": 1,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -305,11 +316,13 @@ def print_results(bench: Dict, student: str) -> None:
         rows.append([name, *(f"{wps[lang]:,.0f}" for lang in languages), f"{statistics.mean(wps.values()):,.0f}",
                      model["batch_size"]])
     msg.table(rows, header=["words/s", *languages, "mean", "batch"], divider=True)
+    # The bare tokenizer is the default student's: the other students' ratios to it are left out.
     for name in [s for s in STUDENTS if s in bench["models"]]:
         ratios = speed_ratios(bench["models"], name, languages)
         for key, ratio in ratios.items():
-            cells = " ".join(f"{lang} {ratio[lang]:.3g}" for lang in languages)
-            msg.text(f"{name} {key.replace('_', ' ')} (words/s ratio): {cells}")
+            if key == "vs_teacher" or name == student:
+                cells = " ".join(f"{lang} {ratio[lang]:.3g}" for lang in languages)
+                msg.text(f"{name} {key.replace('_', ' ')} (words/s ratio): {cells}")
     models = bench["models"]
     if TEACHER in models and TOKENIZER in models:
         cells = " ".join(f"{lang} {models[TOKENIZER]['words_per_second'][lang] / models[TEACHER]['words_per_second'][lang]:.3g}"
@@ -338,7 +351,9 @@ def run_cli(
     teacher_code: Path = typer.Option(SCRIPT.parent / "teacher_code.py", help="The teacher's registered functions"),
     student_code: Path = typer.Option(SCRIPT.parent / "textcat_distill.py", help="The students' component"),
 ):
-    """Benchmark the teacher, the students and baselines and the bare tokenizer; write OUTPUT."""
+    """Benchmark the teacher, the students and baselines and the bare tokenizers; write OUTPUT."""
+    if student not in STUDENTS:
+        msg.fail(f"Unknown student {student!r}: use one of {', '.join(STUDENTS)}", exits=1)
     teacher_path = training_dir / TEACHER / "model-best"
     specs = [ModelSpec(TEACHER, {lang: teacher_path for lang in languages}, True, teacher_code,
                        teacher_batch_size, teacher_repeats)]
@@ -346,14 +361,16 @@ def run_cli(
         code = student_code if name in STUDENTS else None
         specs.append(ModelSpec(name, {lang: training_dir / name / lang / "model-best" for lang in languages},
                                False, code, batch_size, repeats))
-    specs.append(ModelSpec(TOKENIZER, {lang: None for lang in languages}, False, None, batch_size, repeats))
+    specs.append(ModelSpec(TOKENIZER, {lang: training_dir / student / lang / "model-best" for lang in languages},
+                           False, student_code, batch_size, repeats, tokenizer_only=True))
+    specs.append(ModelSpec(WORD_TOKENIZER, {lang: None for lang in languages}, False, None, batch_size, repeats))
     try:
         texts = {lang: read_texts(splits_dir / lang / "test.spacy", n_docs) for lang in languages}
         bench = benchmark_models(specs, texts, warmup)
     except (MissingInput, ValueError, RuntimeError) as err:
         msg.fail(str(err), exits=1)
     bench["student"] = student
-    bench["ratios"] = {name: speed_ratios(bench["models"], name, languages) for name in STUDENTS}
+    bench["ratios"] = speed_ratios(bench["models"], student, languages)
     with atomic_path(output) as tmp:
         tmp.write_text(json.dumps(bench, indent=2) + "\n", encoding="utf8")
     print_results(bench, student)

@@ -17,6 +17,8 @@ LABEL_SCHEMES = ("stars0", "stars", "binary")
 # Tokenizers that differ from the language's default: spaCy's Chinese tokenizer
 # splits into characters unless told to segment words.
 TOKENIZERS = {"zh": {"@tokenizers": "spacy.zh.ChineseTokenizer", "segmenter": "jieba"}}
+# The students' character tokenizer, registered by scripts/textcat_distill.py.
+CHAR_TOKENIZER = {"@tokenizers": "review_distill.char_tokenizer.v1"}
 
 
 class DataError(ValueError):
@@ -35,8 +37,11 @@ def check_lang(lang: str) -> None:
         ) from None
 
 
-def tokenizer_overrides(lang: str) -> Dict[str, object]:
-    """Config overrides that give `lang` its proper tokenizer (word segmentation for zh)."""
+def tokenizer_overrides(lang: str, chars: bool = False) -> Dict[str, object]:
+    """Config overrides that give `lang` its proper tokenizer (word segmentation for zh), or
+    with `chars` the character tokenizer."""
+    if chars:
+        return {"nlp.tokenizer": CHAR_TOKENIZER}
     return {"nlp.tokenizer": TOKENIZERS[lang]} if lang in TOKENIZERS else {}
 
 

@@ -49,11 +49,16 @@ doc, which at inference costs more than tokenizing the doc; this one hashes the 
 the whole batch at once and lets the sparse linear layer sum repeated keys, which gives the
 same scores (same hashes, same weights) in a fraction of the time.
 
+Tokenizer. `review_distill.char_tokenizer.v1` splits Japanese and Chinese text into
+characters: a word segmenter (SudachiPy, jieba) is several times slower than the whole
+bag-of-words model, and character n-grams carry much of what its words do.
+
 This module is shipped inside the packaged pipeline (`spacy package --code`), so it
-imports nothing but spaCy, thinc and numpy.
+imports nothing but spaCy, thinc, numpy and the standard library.
 """
 import math
 import numbers
+import re
 from typing import Callable, Iterable, List, Optional, Tuple
 
 import numpy
@@ -63,7 +68,7 @@ from spacy.ml.models import build_bow_text_classifier_v3
 from spacy.pipeline.textcat import DEFAULT_SINGLE_TEXTCAT_MODEL, TextCategorizer, textcat_score
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples
-from spacy.util import registry
+from spacy.util import DummyTokenizer, registry
 from spacy.vocab import Vocab
 from thinc.api import Model, get_array_module
 from thinc.types import Floats2d, Ints1d
@@ -80,30 +85,6 @@ LOGIT_HEAD = "softmax"
 GOLD_KEY = "gold_label"
 
 
-@Language.factory(
-    "textcat_distill",
-    assigns=["doc.cats"],
-    default_config={
-        "threshold": 0.0,
-        "model": DEFAULT_SINGLE_TEXTCAT_MODEL,
-        "scorer": {"@scorers": "spacy.textcat_scorer.v2"},
-        "loss": "ce",
-        "temperature": 1.0,
-        "alpha": 0.0,
-    },
-    default_score_weights={
-        "cats_score": 1.0,
-        "cats_score_desc": None,
-        "cats_micro_p": None,
-        "cats_micro_r": None,
-        "cats_micro_f": None,
-        "cats_macro_p": None,
-        "cats_macro_r": None,
-        "cats_macro_f": None,
-        "cats_macro_auc": None,
-        "cats_f_per_type": None,
-    },
-)
 def make_textcat_distill(
     nlp: Language,
     name: str,
@@ -124,6 +105,36 @@ def make_textcat_distill(
         temperature=temperature,
         alpha=alpha,
     )
+
+
+# Each packaged pipeline of this project carries a copy of this module. spaCy refuses a second
+# factory of the same name from another file (E004), so only the first copy imported registers
+# it and the others use that one: two of the packages can be loaded in one process.
+if not Language.has_factory("textcat_distill"):
+    Language.factory(
+        "textcat_distill",
+        assigns=["doc.cats"],
+        default_config={
+            "threshold": 0.0,
+            "model": DEFAULT_SINGLE_TEXTCAT_MODEL,
+            "scorer": {"@scorers": "spacy.textcat_scorer.v2"},
+            "loss": "ce",
+            "temperature": 1.0,
+            "alpha": 0.0,
+        },
+        default_score_weights={
+            "cats_score": 1.0,
+            "cats_score_desc": None,
+            "cats_micro_p": None,
+            "cats_micro_r": None,
+            "cats_micro_f": None,
+            "cats_macro_p": None,
+            "cats_macro_r": None,
+            "cats_macro_f": None,
+            "cats_macro_auc": None,
+            "cats_f_per_type": None,
+        },
+    )(make_textcat_distill)
 
 
 class DistillTextCategorizer(TextCategorizer):
@@ -389,3 +400,52 @@ def _extract_ngrams_batched_forward(model: Model, docs: List[Doc], is_train: boo
         return []
 
     return (batch_keys, batch_values, lengths), backprop
+
+
+# Kana, CJK ideographs and CJK punctuation (not the ideographic space): each is a token of its own.
+CJK_CHARS = "\u3001-\u303f\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f"
+# A CJK character; a run of other letters and digits (a Latin word, a number); any other
+# character but whitespace (punctuation, a symbol, an emoji).
+CHAR_TOKEN = re.compile(rf"[{CJK_CHARS}]|[^\W_{CJK_CHARS}]+|\S")
+
+
+class CharTokenizer(DummyTokenizer):
+    """One token per CJK character, per run of other letters and digits, and per other
+    non-space character; whitespace as spaCy's tokenizer keeps it (a single space after a
+    token is its trailing whitespace, other whitespace a token of its own)."""
+
+    def __init__(self, vocab: Vocab) -> None:
+        self.vocab = vocab
+
+    def __call__(self, text: str) -> Doc:
+        words: List[str] = []
+        spaces: List[bool] = []
+        end = 0
+        for match in CHAR_TOKEN.finditer(text):
+            _add_whitespace(text[end : match.start()], words, spaces)
+            words.append(match.group())
+            spaces.append(False)
+            end = match.end()
+        _add_whitespace(text[end:], words, spaces)
+        return Doc(self.vocab, words=words, spaces=spaces)
+
+
+def _add_whitespace(gap: str, words: List[str], spaces: List[bool]) -> None:
+    """Attach the whitespace between two tokens: its first space to the token before, the
+    rest as a token."""
+    if gap and words and gap[0] == " ":
+        spaces[-1] = True
+        gap = gap[1:]
+    if gap:
+        words.append(gap)
+        spaces.append(False)
+
+
+@registry.tokenizers("review_distill.char_tokenizer.v1")
+def create_char_tokenizer() -> Callable[[Language], CharTokenizer]:
+    """The character tokenizer (CharTokenizer) for a pipeline's [nlp.tokenizer]."""
+
+    def make_tokenizer(nlp: Language) -> CharTokenizer:
+        return CharTokenizer(nlp.vocab)
+
+    return make_tokenizer

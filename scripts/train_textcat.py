@@ -12,10 +12,11 @@ import spacy
 import typer
 from spacy.cli._util import import_code
 from spacy.cli.train import train
+from spacy.util import registry
 from wasabi import msg
 
 from evaluation import evaluate_languages
-from reviews import DataError, check_lang, tokenizer_overrides
+from reviews import CHAR_TOKENIZER, DataError, check_lang, tokenizer_overrides
 
 
 def fingerprint(config_path: Path, overrides: dict, files: List[Path]) -> str:
@@ -40,8 +41,15 @@ def main(
     code: Optional[Path] = typer.Option(
         None, exists=True, dir_okay=False, help="Python file with the config's custom functions, e.g. a factory"
     ),
+    char_languages: str = typer.Option(
+        "", help="Space-separated languages to tokenize into characters (the tokenizer is in scripts/textcat_distill.py)"
+    ),
 ):
     import_code(code)
+    char_languages = set(char_languages.split())
+    if char_languages and CHAR_TOKENIZER["@tokenizers"] not in registry.tokenizers:
+        msg.fail(f"--char-languages needs the module that registers {CHAR_TOKENIZER['@tokenizers']}: "
+                 "pass --code scripts/textcat_distill.py", exits=1)
     train_dir = train_dir or corpus_dir
     for lang in languages:
         try:
@@ -57,7 +65,7 @@ def main(
             "paths.train": str(train_dir / lang / "train.spacy"),
             "paths.dev": str(lang_corpus / "dev.spacy"),
             "nlp.lang": lang,
-            **tokenizer_overrides(lang),
+            **tokenizer_overrides(lang, chars=lang in char_languages),
         }
         lang_dir = output_dir / lang
         stamp_path = lang_dir / "fingerprint.txt"

@@ -20,23 +20,30 @@ REVIEW = "Tolles Produkt, schnelle Lieferung!"
 WORDS = {
     "de": (["toll", "klasse", "prima", "gut"], ["schlecht", "kaputt", "mies", "furchtbar"], ["Produkt", "Wasserkocher"]),
     "zh": (["很好", "喜欢"], ["很差", "坏了"], ["手机", "书"]),
+    "ja": (["良い", "最高"], ["悪い", "最悪"], ["本", "靴"]),
 }
+# Split into characters, as the workflow's students of ja are.
+CHAR_LANGUAGES = "ja"
+JA_REVIEW = "とても良い本です"
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    """Toy de and zh students trained as the workflow trains them, packaged by package.py."""
+    """Toy de, zh (jieba words) and ja (characters) students trained as the workflow trains
+    them, packaged by package.py."""
     tmp = tmp_path_factory.mktemp("project")
     corpora = {}
     for lang, words in WORDS.items():
         nlp = make_nlp(lang)
         corpora[lang] = (toy_corpus(nlp, 0.8, *words), toy_corpus(nlp, 1.0, *words))
-    training, metrics = train_toy_students(tmp, "student_bow", corpora)
+    training, metrics = train_toy_students(tmp, "student_bow", corpora, char_languages=CHAR_LANGUAGES)
     package_main(
         training, tmp / "packages", list(WORDS), metrics_path=metrics, code=MODULE,
         name="review_sentiment", version="0.1.0", teacher=TEACHER,
     )
-    return tmp, training, metrics, {lang: [eg.text for eg in train] for lang, (train, _) in corpora.items()}
+    # The word-split students' training texts (a character may turn up in any binary file).
+    texts = {lang: [eg.text for eg in train] for lang, (train, _) in corpora.items() if lang not in CHAR_LANGUAGES}
+    return tmp, training, metrics, texts
 
 
 def wheel(tmp, lang):
@@ -72,6 +79,7 @@ def test_wheel_requires_spacy_and_the_tokenizers_packages(project):
     spacy_range = SpecifierSet(get_minor_version_range(spacy.about.__version__))
     assert requires_dist(wheel(tmp, "de")) == {"spacy": spacy_range}
     assert requires_dist(wheel(tmp, "zh")) == {"spacy": spacy_range, "jieba": SpecifierSet(">=0.42.1,<0.43.0")}
+    assert requires_dist(wheel(tmp, "ja")) == {"spacy": spacy_range}  # its tokenizer is in the package's code
     ja = tokenizer_requirements({"nlp": {"tokenizer": {"@tokenizers": "spacy.ja.JapaneseTokenizer", "split_mode": None}}})
     assert [Requirement(req).name for req in ja] == ["sudachipy", "sudachidict-core"]
 
@@ -106,18 +114,22 @@ def pip_reaches_spacy() -> bool:
 
 def test_wheel_alone_installs_and_predicts_in_a_fresh_venv(project, tmp_path):
     """As the README says: pip install the wheel into a new virtual environment (spaCy and
-    its dependencies come from the package index, torch does not), then spacy.load it."""
+    its dependencies come from the package index, torch does not), then spacy.load it; the ja
+    pipeline, which splits into characters, needs no SudachiPy."""
     if not pip_reaches_spacy():
         pytest.skip(f"pip cannot reach a package index with spacy=={spacy.about.__version__} (PyPI), "
                     "which installing the wheel's dependencies needs")
     tmp, training, _, _ = project
     subprocess.run([sys.executable, "-m", "venv", tmp_path / "venv"], check=True)
     python = tmp_path / "venv" / "bin" / "python"
-    subprocess.run([python, "-m", "pip", "install", "-q", wheel(tmp, "de")], check=True)
+    subprocess.run([python, "-m", "pip", "install", "-q", wheel(tmp, "de"), wheel(tmp, "ja")], check=True)
     script = f"""
 import importlib.util, json, spacy
 nlp = spacy.load("de_review_sentiment")
-print(json.dumps({{"cats": nlp({REVIEW!r}).cats, "meta": nlp.meta, "torch": bool(importlib.util.find_spec("torch"))}}))
+ja = spacy.load("ja_review_sentiment")
+print(json.dumps({{"cats": nlp({REVIEW!r}).cats, "meta": nlp.meta, "torch": bool(importlib.util.find_spec("torch")),
+                  "ja_cats": ja({JA_REVIEW!r}).cats, "ja_tokens": [t.text for t in ja({JA_REVIEW!r})],
+                  "sudachipy": bool(importlib.util.find_spec("sudachipy"))}}))
 """
     result = subprocess.run([python, "-I", "-c", script], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -127,6 +139,8 @@ print(json.dumps({{"cats": nlp({REVIEW!r}).cats, "meta": nlp.meta, "torch": bool
     meta = json.loads((tmp / "packages" / "de_review_sentiment-0.1.0" / "meta.json").read_text())
     assert {**out["meta"], "vectors": None} == {**meta, "vectors": None}  # spaCy adds the vectors' mode
     assert not out["torch"]
+    assert out["ja_cats"] == pytest.approx(spacy.load(training / "ja" / "model-best")(JA_REVIEW).cats)
+    assert out["ja_tokens"] == list(JA_REVIEW) and not out["sudachipy"]
 
 
 def test_clear_errors(project, tmp_path, capsys):

@@ -19,7 +19,7 @@ LANGS = ["en", "ja"]
 ACCURACY = {"baseline_bow": 0.737, "baseline_ensemble": 0.704, "teacher": 0.85, "student_bow": 0.795,
             "student_ensemble": 0.78, "student_hard": 0.772, "tfidf_lr_gold": 0.752, "tfidf_lr_distilled": 0.771}
 SPEED = {"teacher": 1500.0, "baseline_bow": 380000.0, "baseline_ensemble": 210000.0, "student_bow": 370000.0,
-         "student_ensemble": 205000.0, "student_hard": 365000.0, "tokenizer": 620000.0}
+         "student_ensemble": 205000.0, "student_hard": 365000.0, "tokenizer": 620000.0, "word_tokenizer": 410000.0}
 REQUIRED = ("baseline_bow", "baseline_ensemble", "teacher", "student", "student_hard", "tfidf_lr_gold",
             "tfidf_lr_distilled")
 
@@ -45,7 +45,7 @@ def toy_benchmark():
 
         models[name] = {
             "multilingual": multilingual, "batch_size": 64 if multilingual else 256, "repeats": 1 if multilingual else 5,
-            "size_bytes": each(470e6 if multilingual else None if name == "tokenizer" else 5.2e6),
+            "size_bytes": each(470e6 if multilingual else None if name.endswith("tokenizer") else 5.2e6),
             "load_seconds": each(4.0 if multilingual else 0.3), "peak_rss_bytes": each(1.9e9 if multilingual else 2.4e8),
             "torch_threads": each(2 if multilingual else None),
             "docs_per_second": {lang: wps / 60 for lang in LANGS}, "cpu_per_wall": each(1.9 if multilingual else 1.0),
@@ -82,12 +82,12 @@ def test_summary_has_every_model_language_and_figure():
     assert summary["accuracy"]["teacher"]["ja"] == pytest.approx(0.86)
     assert summary["mean_accuracy"]["teacher"] == pytest.approx(0.855)
     assert summary["accuracy"]["student"] == summary["accuracy"]["student_bow"]
-    for model in ("teacher", "student", "student_bow", "student_ensemble", "student_hard", "tokenizer"):
+    for model in ("teacher", "student", "student_bow", "student_ensemble", "student_hard", "tokenizer", "word_tokenizer"):
         assert set(summary["words_per_second"][model]) == set(LANGS)
         assert all(value > 0 for value in summary["words_per_second"][model].values())
     assert summary["size_bytes"]["teacher"] == 470e6  # one multilingual model
     assert summary["size_bytes"]["student"] == {"en": 5.2e6, "ja": 5.2e6}  # one per language
-    assert "tokenizer" not in summary["size_bytes"]
+    assert "tokenizer" not in summary["size_bytes"] and "word_tokenizer" not in summary["size_bytes"]
     ratios = summary["ratios"]
     assert ratios["student_vs_teacher_words_per_second"]["ja"] == pytest.approx(370000 / 1500)
     assert ratios["student_vs_tokenizer_words_per_second"]["en"] == pytest.approx(370000 / 620000)
@@ -119,6 +119,7 @@ def test_report_is_built_from_the_metrics(tmp_path):
     assert "| student / teacher, words/s | 247× | 247× | 247× | ≥ 100× |" in before
     assert "| bare tokenizer / teacher, words/s (the ceiling) | 413× | 413× | 413× |  |" in before
     assert "no pipeline built on it" not in before
+    assert "| word tokenizer of the language (`word_tokenizer`) | 256 | 410,000 | 451,000 | **430,500** | 273× |" in before
     assert "61,234 words" in before and "Toy CPU" in before
 
     evaluation["models"]["teacher"]["ja"]["accuracy"] = 0.9123
@@ -171,10 +172,11 @@ def test_report_says_what_is_missing(tmp_path):
         report.build_summary(evaluation, toy_benchmark(), "student_bow")
     with pytest.raises(ValueError, match="no scores for student_xl"):
         report.build_summary(toy_evaluation(), toy_benchmark(), "student_xl")
-    bench = toy_benchmark()
-    del bench["models"]["tokenizer"]
-    with pytest.raises(ValueError, match="no figures for tokenizer"):
-        report.build_summary(toy_evaluation(), bench, "student_bow")
+    for tokenizer in ("tokenizer", "word_tokenizer"):
+        bench = toy_benchmark()
+        del bench["models"][tokenizer]
+        with pytest.raises(ValueError, match=f"no figures for {tokenizer}"):
+            report.build_summary(toy_evaluation(), bench, "student_bow")
 
 
 # --- evaluate.py -------------------------------------------------------------------------------
@@ -297,8 +299,9 @@ def test_speed_is_measured_on_raw_texts_with_the_given_word_counts():
 
 
 def test_benchmark_measures_each_model_in_a_process_of_its_own(tmp_path):
-    """A multilingual "teacher" (one process for both languages) and per-language students
-    with the textcat_distill factory (its code imported in the child)."""
+    """A multilingual "teacher" (one process for both languages), per-language students with
+    the textcat_distill factory (its code imported in the child) and the students' bare
+    tokenizer: their pipelines without components, which load without that code."""
     import textcat_distill  # noqa: F401  (registers the factory)
 
     languages = ["en", "de"]
@@ -310,6 +313,8 @@ def test_benchmark_measures_each_model_in_a_process_of_its_own(tmp_path):
         ModelSpec("teacher", {lang: tmp_path / "teacher" for lang in languages}, True, None, 4, 1),
         ModelSpec("student_bow", {lang: tmp_path / "student" / lang for lang in languages}, False,
                   ROOT / "scripts" / "textcat_distill.py", 8, 2),
+        ModelSpec("tokenizer", {lang: tmp_path / "student" / lang for lang in languages}, False, None, 8, 2,
+                  tokenizer_only=True),
     ]
     texts = {lang: [doc.text for doc in toy_docs(12)] for lang in languages}
     result = benchmark.benchmark_models(specs, texts, warmup=3)
@@ -325,6 +330,12 @@ def test_benchmark_measures_each_model_in_a_process_of_its_own(tmp_path):
         assert all(model[key][lang] > 0 for key in ("words_per_second", "docs_per_second") for lang in languages)
         assert model["words_per_second"]["en"] / model["docs_per_second"]["en"] == pytest.approx(words / 12)
     assert len(student["timing"]["en"]["seconds_per_pass"]) == 2 and student["batch_size"] == 8
+    tokenizer = result["models"]["tokenizer"]
+    assert tokenizer["size_bytes"] == {"en": None, "de": None}
+    assert all(tokenizer["words_per_second"][lang] > 0 for lang in languages)
+    without_code = ModelSpec("student_bow", specs[1].paths, False, None, 8, 1)
+    with pytest.raises(RuntimeError, match="textcat_distill"):  # the whole pipeline needs the component's code
+        benchmark.benchmark_models([without_code], texts, warmup=0)
 
 
 def test_speed_ratios_and_targets():
@@ -343,6 +354,8 @@ def test_benchmark_says_what_is_missing(tmp_path):
     spec = ModelSpec("student_hard", {"en": tmp_path / "student_hard" / "en" / "model-best"})
     with pytest.raises(benchmark.MissingInput, match=re.escape("Missing the student_hard model for en")):
         benchmark.benchmark_models([spec], {"en": ["a text"]})
+    result = CliRunner().invoke(benchmark.app, ["run", "en", "--student", "student_xl"])
+    assert result.exit_code == 1 and "Unknown student 'student_xl'" in result.output
     result = CliRunner().invoke(benchmark.app, ["run", "en", "--splits-dir", str(tmp_path / "splits"),
                                                 "--training-dir", str(tmp_path)])
     assert result.exit_code == 1

@@ -15,10 +15,11 @@ from spacy.attrs import ORTH
 from spacy.ml.extract_ngrams import extract_ngrams
 from spacy.tokens import DocBin
 from spacy.training import Corpus, Example
-from spacy.util import registry
+from spacy.util import get_words_and_spaces, registry
 from thinc.api import Adam, Ops, Softmax, set_dropout_rate, softmax_activation
 
 from conftest import ROOT
+from reviews import CHAR_TOKENIZER, make_nlp
 from textcat_distill import DistillTextCategorizer, extract_ngrams_batched
 from train_textcat import fingerprint
 from train_textcat import main as train_main
@@ -419,9 +420,10 @@ def test_corpus_reader_keeps_soft_cats_and_gold_label(tmp_path):
     assert [eg.reference.user_data.get("gold_label") for eg in read] == [g for _, _, g in SOFT_DATA]
 
 
-def train_toy_students(tmp_path, config_name, corpora, alpha=0.0):
+def train_toy_students(tmp_path, config_name, corpora, alpha=0.0, char_languages=""):
     """Train a student config for a few steps with scripts/train_textcat.py, per language on
-    corpora[lang] = (train examples, gold examples: dev and test alternately).
+    corpora[lang] = (train examples, gold examples: dev and test alternately), the
+    char_languages tokenized into characters.
     RETURNS: the training dir (of {lang}/model-best) and the test metrics file."""
     for lang, (train, gold) in corpora.items():
         corpus = tmp_path / "corpus" / lang
@@ -444,6 +446,7 @@ def train_toy_students(tmp_path, config_name, corpora, alpha=0.0):
         train_dir=None,
         gpu_id=-1,
         code=MODULE,
+        char_languages=char_languages,
     )
     return training, metrics
 
@@ -458,6 +461,60 @@ def test_train_textcat_trains_the_student_configs(tmp_path, config_name):
     assert trained.get_pipe_meta("textcat").factory == "textcat_distill"
     assert trained.get_pipe("textcat").alpha == 0.5
     assert metrics.is_file() and (tmp_path / "metrics" / "dev" / f"{config_name}.json").is_file()
+
+
+def test_train_textcat_tokenizes_the_char_languages_into_characters(tmp_path):
+    """--char-languages gives ja the character tokenizer and leaves en its own."""
+    corpora = {}
+    for lang, pos, neg, things in (("en", TOY_POS, TOY_NEG, TOY_THINGS), ("ja", ["良い", "最高"], ["悪い", "最悪"], ["本", "靴"])):
+        nlp = make_nlp(lang)
+        corpora[lang] = (toy_corpus(nlp, 0.8, pos, neg, things), toy_corpus(nlp, 1.0, pos, neg, things))
+    training, _ = train_toy_students(tmp_path, "student_bow", corpora, char_languages="ja")
+    ja, en = (spacy.load(training / lang / "model-best") for lang in ("ja", "en"))
+    assert ja.config["nlp"]["tokenizer"] == CHAR_TOKENIZER
+    assert [t.text for t in ja("とても良い本です")] == list("とても良い本です")
+    assert en.config["nlp"]["tokenizer"] == spacy.blank("en").config["nlp"]["tokenizer"]
+
+
+def test_char_tokenizer_splits_cjk_characters_and_keeps_other_words():
+    nlp = spacy.blank("ja", config={"nlp": {"tokenizer": CHAR_TOKENIZER}})
+    text = "iPhone12を買った！ 画面が綺麗で、ﾊﾞｯﾃﾘｰも長持ち😀  ５つ星です\n"
+    doc = nlp(text)
+    assert doc.text == text
+    assert [t.text for t in doc] == [
+        "iPhone12", "を", "買", "っ", "た", "！", "画", "面", "が", "綺", "麗", "で", "、", "ﾊ", "ﾞ", "ｯ", "ﾃ", "ﾘ",
+        "ｰ", "も", "長", "持", "ち", "😀", " ", "５", "つ", "星", "で", "す", "\n",
+    ]
+    assert [t.text for t in nlp("书到了，很好 good")] == ["书", "到", "了", "，", "很", "好", "good"]
+    assert len(nlp("")) == 0 and [t.text for t in nlp("\u3000")] == ["\u3000"]
+
+
+def test_char_tokenizer_keeps_whitespace_as_spacy_does():
+    """Tokens and trailing spaces as spaCy's get_words_and_spaces makes them of the same
+    words, on random strings of spaces, tabs, newlines, ideographic spaces and characters."""
+    nlp = spacy.blank("zh", config={"nlp": {"tokenizer": CHAR_TOKENIZER}})
+    from textcat_distill import CHAR_TOKEN
+
+    rng = numpy.random.default_rng(0)
+    alphabet = list(" \t\n\u3000aZ1_、。本日はカﾀ😀-")
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet, size=rng.integers(0, 12)))
+        doc = nlp(text)
+        assert doc.text == text
+        expected = get_words_and_spaces(CHAR_TOKEN.findall(text), text)
+        assert ([t.text for t in doc], [bool(t.whitespace_) for t in doc]) == tuple(map(list, expected)), repr(text)
+
+
+def test_char_tokenizer_pipeline_saves_and_loads(tmp_path):
+    nlp = spacy.blank("ja", config={"nlp": {"tokenizer": CHAR_TOKENIZER}})
+    nlp.add_pipe("textcat_distill", config={"model": BATCHED_BOW})
+    examples = toy_corpus(nlp, 0.8, ["良い"], ["悪い"], ["本"])
+    nlp.initialize(lambda: examples)
+    nlp.to_disk(tmp_path / "nlp")
+    loaded = spacy.load(tmp_path / "nlp")
+    assert type(loaded.tokenizer).__name__ == "CharTokenizer"
+    assert [t.text for t in loaded("良い本")] == ["良", "い", "本"]
+    assert loaded("良い本").cats == nlp("良い本").cats
 
 
 def test_fingerprint_covers_config_overrides_and_files(tmp_path):
@@ -479,18 +536,24 @@ def test_fingerprint_covers_config_overrides_and_files(tmp_path):
 
 def test_module_imports_standalone(tmp_path):
     """The module travels alone in a packaged pipeline: it imports spaCy, thinc, numpy
-    and the standard library only, and works when imported from a copy by file path."""
+    and the standard library only, and works when imported from a copy by file path, also
+    when a second copy (a second packaged pipeline's) is imported after it."""
     tree = ast.parse(MODULE.read_text())
     imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
                 for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert imported - set(sys.stdlib_module_names) == {"numpy", "thinc", "spacy"}
     copy = shutil.copy(MODULE, tmp_path / "copied_component.py")
+    second_copy = shutil.copy(MODULE, tmp_path / "second_copy.py")
     script = f"""
 import importlib.util, sys
-spec = importlib.util.spec_from_file_location("copied_component", {str(copy)!r})
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
+def load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+module = load("copied_component", {str(copy)!r})
+load("second_copy", {str(second_copy)!r})
 import spacy
 nlp = spacy.blank("en")
 pipe = nlp.add_pipe("textcat_distill", config={{"loss": "mse", "temperature": 3.0}})

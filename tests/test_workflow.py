@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import spacy
 from spacy.tokens import DocBin
 
 from conftest import ROOT
@@ -51,6 +52,14 @@ def test_workflow_runs_then_skips_finished_steps(project, shared_data):
     assert f"The report, with speed and size: {project / 'reports' / 'report.md'}" in " ".join(output.split())
     summary = json.loads((project / "metrics" / "summary.json").read_text())
     assert summary["languages"] == LANGUAGES and set(summary["accuracy"]["student"]) == set(LANGUAGES)
+    assert set(summary["words_per_second"]["word_tokenizer"]) == set(LANGUAGES)
+    import textcat_distill  # noqa: F401  (the students' component and tokenizer)
+
+    students = {lang: spacy.load(project / "training" / "student_bow" / lang / "model-best") for lang in LANGUAGES}
+    assert [t.text for t in students["ja"]("良い本です")] == list("良い本です")  # characters (var bow_char_languages)
+    assert students["en"].config["nlp"]["tokenizer"] == spacy.blank("en").config["nlp"]["tokenizer"]
+    ensemble = spacy.load(project / "training" / "student_ensemble" / "ja" / "model-best")
+    assert ensemble.config["nlp"]["tokenizer"] == make_nlp("ja").config["nlp"]["tokenizer"]  # words
     for model in MODELS:
         metrics = json.loads((project / "metrics" / f"{model}.json").read_text())
         assert set(metrics) == {*LANGUAGES, "mean"}
