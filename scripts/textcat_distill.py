@@ -412,7 +412,9 @@ CHAR_TOKEN = re.compile(rf"[{CJK_CHARS}]|[^\W_{CJK_CHARS}]+|\S")
 class CharTokenizer(DummyTokenizer):
     """One token per CJK character, per run of other letters and digits, and per other
     non-space character; whitespace as spaCy's tokenizer keeps it (a single space after a
-    token is its trailing whitespace, other whitespace a token of its own)."""
+    token is its trailing whitespace, other whitespace a token of its own). It aligns the
+    tokens as spaCy's get_words_and_spaces does, from the regex's own offsets, in one pass:
+    that function searches each word in a copy of the rest of the text."""
 
     def __init__(self, vocab: Vocab) -> None:
         self.vocab = vocab
