@@ -13,7 +13,9 @@ Method, per language:
   same as `tokenizer` where the students do not split text into characters).
 - Timing: `nlp.pipe` over the raw texts in one process, tokenization included, after a
   warm-up pass over the first --warmup texts; docs/s and words/s of a whole pass over the N
-  texts, the median of --repeats passes (fewer for the slow teacher). `spacy benchmark speed`
+  texts, the median of the timed passes: at least --repeats (fewer for the slow teacher), and
+  more until --min-seconds have been timed, as a pass of a student or tokenizer over 1,000
+  reviews takes only some 10-70 ms, too short for one pass to say much. `spacy benchmark speed`
   is not used as it is: it makes the Docs before it starts the clock, which leaves out the
   tokenizer, the very ceiling a student is compared with. Its bootstrap gives the 95% CI of
   the mean words/s of the batches, kept as a check on the spread.
@@ -92,9 +94,12 @@ def peak_rss_bytes() -> int:
     return peak if sys.platform == "darwin" else peak * 1024  # Linux counts KiB
 
 
-def measure_speed(nlp, texts: Sequence[str], words: Sequence[int], batch_size: int, repeats: int, warmup: int) -> Dict:
+def measure_speed(
+    nlp, texts: Sequence[str], words: Sequence[int], batch_size: int, repeats: int, warmup: int, min_seconds: float = 0.0
+) -> Dict:
     """Docs/s and words/s of nlp.pipe over the raw texts (words[i] = words of texts[i]): the
-    median of `repeats` whole passes, after a warm-up pass over the first `warmup` texts."""
+    median of whole passes, after a warm-up pass over the first `warmup` texts; at least
+    `repeats` passes, and more until `min_seconds` have been timed."""
     from spacy.cli.benchmark_speed import bootstrap
 
     if not texts or len(texts) != len(words):
@@ -102,7 +107,7 @@ def measure_speed(nlp, texts: Sequence[str], words: Sequence[int], batch_size: i
     for _ in nlp.pipe(texts[:warmup], batch_size=batch_size):
         pass
     passes, cpu_per_wall, batch_wps = [], [], []
-    for _ in range(repeats):
+    while len(passes) < repeats or sum(passes) < min_seconds:
         stream = nlp.pipe(texts, batch_size=batch_size)
         done, elapsed = 0, 0.0
         cpu_start = time.process_time()
@@ -145,7 +150,9 @@ def run_job(job: Dict) -> Dict:
         nlp = spacy.load(job["model"])
     load_seconds = time.perf_counter() - start
     languages = {
-        run["lang"]: measure_speed(nlp, run["texts"], run["words"], job["batch_size"], job["repeats"], job["warmup"])
+        run["lang"]: measure_speed(
+            nlp, run["texts"], run["words"], job["batch_size"], job["repeats"], job["warmup"], job["min_seconds"]
+        )
         for run in job["runs"]
     }
     torch = sys.modules.get("torch")
@@ -204,7 +211,9 @@ def count_words(lang: str, texts: Sequence[str]) -> List[int]:
     return [len(doc) for doc in nlp.pipe(texts)]
 
 
-def benchmark_models(specs: Sequence[ModelSpec], texts: Dict[str, List[str]], warmup: int = 100) -> Dict:
+def benchmark_models(
+    specs: Sequence[ModelSpec], texts: Dict[str, List[str]], warmup: int = 100, min_seconds: float = 0.0
+) -> Dict:
     """Measure every model on every language's texts; the result as benchmark.json holds it."""
     languages = list(texts)
     for spec in specs:
@@ -220,7 +229,8 @@ def benchmark_models(specs: Sequence[ModelSpec], texts: Dict[str, List[str]], wa
     models = {}
     for spec in specs:
         job = {"code": str(spec.code) if spec.code else None, "batch_size": spec.batch_size,
-               "repeats": spec.repeats, "warmup": warmup, "tokenizer_only": spec.tokenizer_only}
+               "repeats": spec.repeats, "warmup": warmup, "min_seconds": min_seconds,
+               "tokenizer_only": spec.tokenizer_only}
         if spec.multilingual:
             path = spec.paths[languages[0]]
             msg.text(f"Measuring {spec.name} ({path}) on {', '.join(languages)}")
@@ -249,6 +259,7 @@ def benchmark_models(specs: Sequence[ModelSpec], texts: Dict[str, List[str]], wa
             "docs_per_second": {lang: speed[lang]["docs_per_second"] for lang in languages},
             "words_per_second": {lang: speed[lang]["words_per_second"] for lang in languages},
             "cpu_per_wall": {lang: speed[lang]["cpu_per_wall"] for lang in languages},
+            "passes": {lang: len(speed[lang]["seconds_per_pass"]) for lang in languages},
             "timing": speed,
         }
     return {
@@ -257,6 +268,7 @@ def benchmark_models(specs: Sequence[ModelSpec], texts: Dict[str, List[str]], wa
         "n_words": {lang: sum(words[lang]) for lang in languages},
         "words": "tokens of the language's word tokenizer (reviews.make_nlp)",
         "warmup_docs": warmup,
+        "min_seconds": min_seconds,
         "processes": 1,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(),
@@ -345,9 +357,10 @@ def run_cli(
     n_docs: int = typer.Option(1000, min=1, help="Test texts per language (the first N)"),
     batch_size: int = typer.Option(256, min=1, help="nlp.pipe batch size of the spaCy students and baselines"),
     teacher_batch_size: int = typer.Option(64, min=1, help="nlp.pipe batch size of the teacher"),
-    repeats: int = typer.Option(5, min=1, help="Timed passes per language (students, tokenizer)"),
-    teacher_repeats: int = typer.Option(1, min=1, help="Timed passes per language (teacher)"),
+    repeats: int = typer.Option(5, min=1, help="Timed passes per language at least (students, tokenizer)"),
+    teacher_repeats: int = typer.Option(1, min=1, help="Timed passes per language at least (teacher)"),
     warmup: int = typer.Option(100, min=0, help="Texts of the warm-up pass"),
+    min_seconds: float = typer.Option(3.0, min=0.0, help="Time more passes until this many seconds have been timed"),
     teacher_code: Path = typer.Option(SCRIPT.parent / "teacher_code.py", help="The teacher's registered functions"),
     student_code: Path = typer.Option(SCRIPT.parent / "textcat_distill.py", help="The students' component"),
 ):
@@ -366,7 +379,7 @@ def run_cli(
     specs.append(ModelSpec(WORD_TOKENIZER, {lang: None for lang in languages}, False, None, batch_size, repeats))
     try:
         texts = {lang: read_texts(splits_dir / lang / "test.spacy", n_docs) for lang in languages}
-        bench = benchmark_models(specs, texts, warmup)
+        bench = benchmark_models(specs, texts, warmup, min_seconds)
     except (MissingInput, ValueError, RuntimeError) as err:
         msg.fail(str(err), exits=1)
     bench["student"] = student

@@ -106,11 +106,13 @@ def build_summary(evaluation: Dict, bench: Dict, default_student: str) -> Dict:
         for key in summary["targets"]
     }
     summary["benchmark"] = {
-        key: bench.get(key) for key in ("date", "machine", "n_docs", "n_words", "words", "warmup_docs", "processes")
+        key: bench.get(key)
+        for key in ("date", "machine", "n_docs", "n_words", "words", "warmup_docs", "min_seconds", "processes")
     }
     summary["benchmark"]["teacher_torch_threads"] = benched[TEACHER].get("torch_threads")
     summary["benchmark"]["batch_size"] = {m: benched[m]["batch_size"] for m in speed_models if m != STUDENT}
     summary["benchmark"]["repeats"] = {m: benched[m]["repeats"] for m in speed_models if m != STUDENT}
+    summary["benchmark"]["passes"] = {m: benched[m]["passes"] for m in speed_models if m != STUDENT}
     summary["test_docs"] = {lang: scores[default_student][lang]["n"] for lang in languages}
     return summary
 
@@ -147,6 +149,12 @@ def _spread(value, fmt) -> str:
 def _compact(value: float) -> str:
     """Words/s for a plot label: 1.2M, 416k, 850."""
     return f"{value / 1e6:.3g}M" if value >= 1e6 else f"{value / 1e3:.3g}k" if value >= 1e3 else f"{value:.0f}"
+
+
+def _count_range(counts) -> str:
+    """"7" or "5–300"."""
+    low, high = min(counts), max(counts)
+    return f"{low}" if low == high else f"{low}–{high}"
 
 
 def _ratio(value: float) -> str:
@@ -234,6 +242,7 @@ def render_report(summary: Dict, plot_name: str = PLOT_NAME) -> str:
     n_docs = ", ".join(f"{lang} {bench['n_docs'][lang]:,} ({bench['n_words'][lang]:,} words)" for lang in languages)
     batches = ", ".join(f"{m} {b}" for m, b in bench["batch_size"].items())
     repeats = ", ".join(f"{m} {r}" for m, r in bench["repeats"].items())
+    passes = ", ".join(f"{m} {_count_range(per_lang.values())}" for m, per_lang in bench["passes"].items())
     mean = summary["mean_accuracy"]
     lines = [
         "# Accuracy, speed and size",
@@ -292,7 +301,8 @@ def render_report(summary: Dict, plot_name: str = PLOT_NAME) -> str:
         f"Python {machine.get('python', '?')}, spaCy {machine.get('spacy', '?')}.",
         f"- Benchmark texts per language: {n_docs}; warm-up {bench.get('warmup_docs')} texts; "
         f"{bench.get('processes', 1)} process.",
-        f"- Batch sizes: {batches}. Timed passes: {repeats}. Threads at their defaults "
+        f"- Batch sizes: {batches}. Timed passes per language: at least {repeats}, and more until "
+        f"{bench.get('min_seconds'):g} s were timed; passes made: {passes}. Threads at their defaults "
         f"(the teacher's torch threads: {bench.get('teacher_torch_threads')}).",
         "",
     ]

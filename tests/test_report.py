@@ -50,9 +50,10 @@ def toy_benchmark():
             "torch_threads": each(2 if multilingual else None),
             "docs_per_second": {lang: wps / 60 for lang in LANGS}, "cpu_per_wall": each(1.9 if multilingual else 1.0),
             "words_per_second": {lang: wps * (1 + 0.1 * i) for i, lang in enumerate(LANGS)},
+            "passes": {lang: 1 if multilingual else 40 + 5 * i for i, lang in enumerate(LANGS)},
         }
     return {"languages": LANGS, "n_docs": {lang: 1000 for lang in LANGS}, "n_words": {lang: 61234 for lang in LANGS},
-            "words": "tokens", "warmup_docs": 100, "processes": 1, "date": "2026-11-22T00:00:00+00:00",
+            "words": "tokens", "warmup_docs": 100, "min_seconds": 3.0, "processes": 1, "date": "2026-11-22T00:00:00+00:00",
             "machine": {"cpu": "Toy CPU", "cpu_count": 2, "memory_bytes": 24 * 2**30, "platform": "Linux",
                         "python": "3.11", "spacy": "3.8"}, "models": models}
 
@@ -121,6 +122,7 @@ def test_report_is_built_from_the_metrics(tmp_path):
     assert "no pipeline built on it" not in before
     assert "| word tokenizer of the language (`word_tokenizer`) | 256 | 410,000 | 451,000 | **430,500** | 273× |" in before
     assert "61,234 words" in before and "Toy CPU" in before
+    assert "more until 3 s were timed; passes made: baseline_bow 40–45, baseline_ensemble 40–45, teacher 1," in before
 
     evaluation["models"]["teacher"]["ja"]["accuracy"] = 0.9123
     bench["models"]["teacher"]["words_per_second"]["en"] = 370000 / 50
@@ -294,6 +296,8 @@ def test_speed_is_measured_on_raw_texts_with_the_given_word_counts():
     assert 0 < speed["cpu_per_wall"] < 4
     low, high = speed["batch_words_per_second_ci95"]
     assert 0 < low <= high
+    timed = benchmark.measure_speed(nlp, texts, [10] * 30, batch_size=8, repeats=2, warmup=0, min_seconds=0.3)
+    assert sum(timed["seconds_per_pass"]) >= 0.3 and len(timed["seconds_per_pass"]) > 2
     with pytest.raises(ValueError, match="a word count per text"):
         benchmark.measure_speed(nlp, texts, [10], batch_size=8, repeats=1, warmup=0)
 
@@ -329,7 +333,8 @@ def test_benchmark_measures_each_model_in_a_process_of_its_own(tmp_path):
     for model in (teacher, student):
         assert all(model[key][lang] > 0 for key in ("words_per_second", "docs_per_second") for lang in languages)
         assert model["words_per_second"]["en"] / model["docs_per_second"]["en"] == pytest.approx(words / 12)
-    assert len(student["timing"]["en"]["seconds_per_pass"]) == 2 and student["batch_size"] == 8
+    assert len(student["timing"]["en"]["seconds_per_pass"]) == student["passes"]["en"] == 2
+    assert student["batch_size"] == 8
     tokenizer = result["models"]["tokenizer"]
     assert tokenizer["size_bytes"] == {"en": None, "de": None}
     assert all(tokenizer["words_per_second"][lang] > 0 for lang in languages)
