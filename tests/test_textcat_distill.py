@@ -50,7 +50,7 @@ TINY_TOK2VEC = {
         "maxout_pieces": 2,
     },
 }
-BATCHED_BOW = {**BOW, "@architectures": "review_distill.TextCatBOWBatched.v1"}
+BATCHED_BOW = {**BOW, "@architectures": "review_distill.TextCatBOWBatched.v2"}
 ENSEMBLE = {"@architectures": "spacy.TextCatEnsemble.v2", "tok2vec": TINY_TOK2VEC, "linear_model": BOW}
 REDUCE = {
     "@architectures": "spacy.TextCatReduce.v1",
@@ -364,7 +364,8 @@ def test_batched_bow_scores_are_spacys_bow_scores():
     weights = spacys.get_ref("output_layer")
     weights.set_param("W", numpy.random.default_rng(0).normal(size=weights.get_param("W").shape).astype("f"))
     ours.initialize()
-    ours.from_bytes(spacys.to_bytes())
+    for name in ("W", "b"):
+        ours.get_ref("output_layer").set_param(name, weights.get_param(name).copy())
     expected = spacys.predict(docs)
     assert len({round(float(row[0]), 4) for row in expected}) > 3  # not a constant
     numpy.testing.assert_allclose(ours.predict(docs), expected, rtol=1e-5, atol=1e-6)
