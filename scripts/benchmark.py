@@ -355,7 +355,7 @@ def run_cli(
     output: Path = typer.Option(Path("metrics/benchmark.json")),
     student: str = typer.Option("student_bow", help="The default student, whose ratios are checked"),
     n_docs: int = typer.Option(1000, min=1, help="Test texts per language (the first N)"),
-    batch_size: int = typer.Option(256, min=1, help="nlp.pipe batch size of the spaCy students and baselines"),
+    batch_size: int = typer.Option(128, min=1, help="nlp.pipe batch size of the spaCy students and baselines"),
     teacher_batch_size: int = typer.Option(64, min=1, help="nlp.pipe batch size of the teacher"),
     repeats: int = typer.Option(5, min=1, help="Timed passes per language at least (students, tokenizer)"),
     teacher_repeats: int = typer.Option(1, min=1, help="Timed passes per language at least (teacher)"),
