@@ -15,7 +15,10 @@ Method, per language:
   warm-up pass over the first --warmup texts; docs/s and words/s of a whole pass over the N
   texts, the median of the timed passes: at least --repeats (fewer for the slow teacher), and
   more until --min-seconds have been timed, as a pass of a student or tokenizer over 1,000
-  reviews takes only some 10-70 ms, too short for one pass to say much. `spacy benchmark speed`
+  reviews takes only some 10-70 ms, too short for one pass to say much. The default student
+  and its bare tokenizer are timed together, in alternating passes in the tokenizer's process:
+  this machine's speed drifts by 10-20% from process to process and minute to minute, which
+  would pass for a difference between the two if they were timed apart. `spacy benchmark speed`
   is not used as it is: it makes the Docs before it starts the clock, which leaves out the
   tokenizer, the very ceiling a student is compared with. Its bootstrap gives the 95% CI of
   the mean words/s of the batches, kept as a check on the spread.
@@ -48,6 +51,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy
 import typer
+from spacy.language import Language
 from wasabi import msg
 
 from reviews import atomic_path, make_nlp
@@ -70,7 +74,8 @@ app = typer.Typer(add_completion=False, help=__doc__.split("\n\n")[0])
 class ModelSpec:
     """What to benchmark: a model directory per language (the same one for all languages if
     `multilingual`, None for the language's word tokenizer), code to import first, and how;
-    `tokenizer_only`: the pipeline without its components."""
+    `tokenizer_only`: the pipeline without its components; `timed_with`: a model benchmarked
+    before it, whose speed is timed again in this model's process, in alternating passes."""
 
     name: str
     paths: Dict[str, Optional[Path]]
@@ -79,6 +84,7 @@ class ModelSpec:
     batch_size: int = 256
     repeats: int = 5
     tokenizer_only: bool = False
+    timed_with: Optional[str] = None
 
 
 class MissingInput(FileNotFoundError):
@@ -94,47 +100,58 @@ def peak_rss_bytes() -> int:
     return peak if sys.platform == "darwin" else peak * 1024  # Linux counts KiB
 
 
-def measure_speed(
-    nlp, texts: Sequence[str], words: Sequence[int], batch_size: int, repeats: int, warmup: int, min_seconds: float = 0.0
-) -> Dict:
-    """Docs/s and words/s of nlp.pipe over the raw texts (words[i] = words of texts[i]): the
-    median of whole passes, after a warm-up pass over the first `warmup` texts; at least
-    `repeats` passes, and more until `min_seconds` have been timed."""
+def measure_speeds(
+    nlps: Dict[str, Language], texts: Sequence[str], words: Sequence[int], batch_size: int, repeats: int,
+    warmup: int, min_seconds: float = 0.0,
+) -> Dict[str, Dict]:
+    """Docs/s and words/s of each pipeline's nlp.pipe over the raw texts (words[i] = words of
+    texts[i]): the median of whole passes, after a warm-up pass over the first `warmup` texts.
+    The pipelines take turns, a pass each, until each has made at least `repeats` passes and
+    timed at least `min_seconds`."""
     from spacy.cli.benchmark_speed import bootstrap
 
     if not texts or len(texts) != len(words):
         raise ValueError(f"need texts and a word count per text, got {len(texts)} texts and {len(words)} counts")
-    for _ in nlp.pipe(texts[:warmup], batch_size=batch_size):
-        pass
-    passes, cpu_per_wall, batch_wps = [], [], []
-    while len(passes) < repeats or sum(passes) < min_seconds:
-        stream = nlp.pipe(texts, batch_size=batch_size)
-        done, elapsed = 0, 0.0
-        cpu_start = time.process_time()
-        while done < len(texts):
-            start = time.perf_counter()
-            n_batch = sum(1 for _ in islice(stream, batch_size))
-            seconds = max(time.perf_counter() - start, 1e-9)
-            batch_wps.append(sum(words[done : done + n_batch]) / seconds)
-            done += n_batch
-            elapsed += seconds
-        passes.append(elapsed)
-        cpu_per_wall.append((time.process_time() - cpu_start) / elapsed)
-    seconds = statistics.median(passes)
-    numpy.random.seed(0)
-    means = numpy.sort(bootstrap(numpy.array(batch_wps), iterations=2000))
-    return {
-        "docs_per_second": len(texts) / seconds,
-        "words_per_second": sum(words) / seconds,
-        "seconds_per_pass": passes,
-        "cpu_per_wall": statistics.median(cpu_per_wall),
-        "batch_words_per_second_ci95": [float(means[int(len(means) * 0.025)]), float(means[int(len(means) * 0.975)])],
-    }
+    for nlp in nlps.values():
+        for _ in nlp.pipe(texts[:warmup], batch_size=batch_size):
+            pass
+    passes = {name: [] for name in nlps}
+    cpu_per_wall = {name: [] for name in nlps}
+    batch_wps = {name: [] for name in nlps}
+    while any(len(passes[name]) < repeats or sum(passes[name]) < min_seconds for name in nlps):
+        for name, nlp in nlps.items():
+            stream = nlp.pipe(texts, batch_size=batch_size)
+            done, elapsed = 0, 0.0
+            cpu_start = time.process_time()
+            while done < len(texts):
+                start = time.perf_counter()
+                n_batch = sum(1 for _ in islice(stream, batch_size))
+                seconds = max(time.perf_counter() - start, 1e-9)
+                batch_wps[name].append(sum(words[done : done + n_batch]) / seconds)
+                done += n_batch
+                elapsed += seconds
+            passes[name].append(elapsed)
+            cpu_per_wall[name].append((time.process_time() - cpu_start) / elapsed)
+    speeds = {}
+    for name in nlps:
+        seconds = statistics.median(passes[name])
+        numpy.random.seed(0)
+        means = numpy.sort(bootstrap(numpy.array(batch_wps[name]), iterations=2000))
+        speeds[name] = {
+            "docs_per_second": len(texts) / seconds,
+            "words_per_second": sum(words) / seconds,
+            "seconds_per_pass": passes[name],
+            "cpu_per_wall": statistics.median(cpu_per_wall[name]),
+            "batch_words_per_second_ci95": [float(means[int(len(means) * 0.025)]), float(means[int(len(means) * 0.975)])],
+        }
+    return speeds
 
 
 def run_job(job: Dict) -> Dict:
     """Load one model (or a bare tokenizer) and time it on each language's texts; report its
-    load time and this process's peak memory. Meant to run in a fresh process."""
+    load time and this process's peak memory. With job["timed_with"], a second model's
+    directory, that model is loaded after the peak memory is taken (and a pass over every
+    text made) and timed in turns with the first. Meant to run in a fresh process."""
     import spacy
     from spacy.cli._util import import_code
 
@@ -149,19 +166,29 @@ def run_job(job: Dict) -> Dict:
     else:
         nlp = spacy.load(job["model"])
     load_seconds = time.perf_counter() - start
-    languages = {
-        run["lang"]: measure_speed(
-            nlp, run["texts"], run["words"], job["batch_size"], job["repeats"], job["warmup"], job["min_seconds"]
+    nlps = {"model": nlp}
+    if job.get("timed_with"):
+        for run in job["runs"]:
+            for _ in nlp.pipe(run["texts"], batch_size=job["batch_size"]):
+                pass
+        peak_rss = peak_rss_bytes()
+        nlps["timed_with"] = spacy.load(job["timed_with"])
+    speeds = {
+        run["lang"]: measure_speeds(
+            nlps, run["texts"], run["words"], job["batch_size"], job["repeats"], job["warmup"], job["min_seconds"]
         )
         for run in job["runs"]
     }
     torch = sys.modules.get("torch")
-    return {
+    result = {
         "load_seconds": load_seconds,
-        "peak_rss_bytes": peak_rss_bytes(),
+        "peak_rss_bytes": peak_rss if job.get("timed_with") else peak_rss_bytes(),
         "torch_threads": torch.get_num_threads() if torch else None,
-        "languages": languages,
+        "languages": {lang: speed["model"] for lang, speed in speeds.items()},
     }
+    if job.get("timed_with"):
+        result["timed_with_languages"] = {lang: speed["timed_with"] for lang, speed in speeds.items()}
+    return result
 
 
 @app.command("measure", hidden=True)
@@ -224,6 +251,12 @@ def benchmark_models(
                     f"Missing the {spec.name} model for {lang} ({path}/meta.json): train it first "
                     "(`spacy project run all` runs every step)"
                 )
+    for index, spec in enumerate(specs):
+        earlier = {other.name: other for other in specs[:index]}
+        if spec.timed_with and (spec.multilingual or spec.timed_with not in earlier or earlier[spec.timed_with].multilingual):
+            raise ValueError(f"{spec.name} can only be timed with a per-language model benchmarked before it, "
+                             f"not {spec.timed_with!r}")
+    paths = {spec.name: spec.paths for spec in specs}
     words = {lang: count_words(lang, texts[lang]) for lang in languages}
     runs = {lang: {"lang": lang, "texts": texts[lang], "words": words[lang]} for lang in languages}
     models = {}
@@ -240,28 +273,35 @@ def benchmark_models(
             speed = result["languages"]
         else:
             fields = {key: {} for key in ("load_seconds", "peak_rss_bytes", "torch_threads", "size_bytes")}
-            speed = {}
+            speed, timed_with_speed = {}, {}
             for lang in languages:
                 path = spec.paths[lang]
                 shown = f"{path}, without its components" if spec.tokenizer_only else path or "the word tokenizer"
+                if spec.timed_with:
+                    shown += f", in turns with {spec.timed_with}"
                 msg.text(f"Measuring {spec.name} for {lang} ({shown})")
                 model = str(path) if path is not None else None
-                result = measure_in_subprocess({**job, "model": model, "runs": [runs[lang]]})
+                timed_with = str(paths[spec.timed_with][lang]) if spec.timed_with else None
+                result = measure_in_subprocess({**job, "model": model, "timed_with": timed_with, "runs": [runs[lang]]})
                 for key in ("load_seconds", "peak_rss_bytes", "torch_threads"):
                     fields[key][lang] = result[key]
                 fields["size_bytes"][lang] = dir_size(path) if path is not None and not spec.tokenizer_only else None
                 speed[lang] = result["languages"][lang]
+                if spec.timed_with:
+                    timed_with_speed[lang] = result["timed_with_languages"][lang]
         models[spec.name] = {
             "multilingual": spec.multilingual,
             "batch_size": spec.batch_size,
             "repeats": spec.repeats,
             **fields,
-            "docs_per_second": {lang: speed[lang]["docs_per_second"] for lang in languages},
-            "words_per_second": {lang: speed[lang]["words_per_second"] for lang in languages},
-            "cpu_per_wall": {lang: speed[lang]["cpu_per_wall"] for lang in languages},
-            "passes": {lang: len(speed[lang]["seconds_per_pass"]) for lang in languages},
-            "timing": speed,
+            **speed_fields(speed, languages),
         }
+        if spec.timed_with:
+            # The other model's speed, timed apart, is kept; its timing in turns is the one compared.
+            other = models[spec.timed_with]
+            other["timing_alone"] = other["timing"]
+            other.update(speed_fields(timed_with_speed, languages), timed_with=spec.name)
+            models[spec.name]["timed_with"] = spec.timed_with
     return {
         "languages": languages,
         "n_docs": {lang: len(texts[lang]) for lang in languages},
@@ -273,6 +313,17 @@ def benchmark_models(
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "models": models,
+    }
+
+
+def speed_fields(speed: Dict[str, Dict], languages: Sequence[str]) -> Dict:
+    """A model's speed fields in benchmark.json, from measure_speeds' result per language."""
+    return {
+        "docs_per_second": {lang: speed[lang]["docs_per_second"] for lang in languages},
+        "words_per_second": {lang: speed[lang]["words_per_second"] for lang in languages},
+        "cpu_per_wall": {lang: speed[lang]["cpu_per_wall"] for lang in languages},
+        "passes": {lang: len(speed[lang]["seconds_per_pass"]) for lang in languages},
+        "timing": speed,
     }
 
 
@@ -375,7 +426,7 @@ def run_cli(
         specs.append(ModelSpec(name, {lang: training_dir / name / lang / "model-best" for lang in languages},
                                False, code, batch_size, repeats))
     specs.append(ModelSpec(TOKENIZER, {lang: training_dir / student / lang / "model-best" for lang in languages},
-                           False, student_code, batch_size, repeats, tokenizer_only=True))
+                           False, student_code, batch_size, repeats, tokenizer_only=True, timed_with=student))
     specs.append(ModelSpec(WORD_TOKENIZER, {lang: None for lang in languages}, False, None, batch_size, repeats))
     try:
         texts = {lang: read_texts(splits_dir / lang / "test.spacy", n_docs) for lang in languages}

@@ -113,6 +113,8 @@ def build_summary(evaluation: Dict, bench: Dict, default_student: str) -> Dict:
     summary["benchmark"]["batch_size"] = {m: benched[m]["batch_size"] for m in speed_models if m != STUDENT}
     summary["benchmark"]["repeats"] = {m: benched[m]["repeats"] for m in speed_models if m != STUDENT}
     summary["benchmark"]["passes"] = {m: benched[m]["passes"] for m in speed_models if m != STUDENT}
+    pairs = {tuple(sorted((m, benched[m]["timed_with"]))) for m in speed_models if m != STUDENT and benched[m].get("timed_with")}
+    summary["benchmark"]["timed_in_turns"] = sorted(list(pair) for pair in pairs)
     summary["test_docs"] = {lang: scores[default_student][lang]["n"] for lang in languages}
     return summary
 
@@ -304,6 +306,9 @@ def render_report(summary: Dict, plot_name: str = PLOT_NAME) -> str:
         f"- Batch sizes: {batches}. Timed passes per language: at least {repeats}, and more until "
         f"{bench.get('min_seconds'):g} s were timed; passes made: {passes}. Threads at their defaults "
         f"(the teacher's torch threads: {bench.get('teacher_torch_threads')}).",
+        *(f"- `{first}` and `{second}` were timed in turns, a pass each, in one process, so that the "
+          "machine's drift in speed from process to process and minute to minute is the same for both; "
+          "every other model in a process of its own." for first, second in bench.get("timed_in_turns", [])),
         "",
     ]
     return "\n".join(lines)

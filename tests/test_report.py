@@ -52,6 +52,7 @@ def toy_benchmark():
             "words_per_second": {lang: wps * (1 + 0.1 * i) for i, lang in enumerate(LANGS)},
             "passes": {lang: 1 if multilingual else 40 + 5 * i for i, lang in enumerate(LANGS)},
         }
+    models["student_bow"]["timed_with"], models["tokenizer"]["timed_with"] = "tokenizer", "student_bow"
     return {"languages": LANGS, "n_docs": {lang: 1000 for lang in LANGS}, "n_words": {lang: 61234 for lang in LANGS},
             "words": "tokens", "warmup_docs": 100, "min_seconds": 3.0, "processes": 1, "date": "2026-11-22T00:00:00+00:00",
             "machine": {"cpu": "Toy CPU", "cpu_count": 2, "memory_bytes": 24 * 2**30, "platform": "Linux",
@@ -123,6 +124,7 @@ def test_report_is_built_from_the_metrics(tmp_path):
     assert "| word tokenizer of the language (`word_tokenizer`) | 256 | 410,000 | 451,000 | **430,500** | 273× |" in before
     assert "61,234 words" in before and "Toy CPU" in before
     assert "more until 3 s were timed; passes made: baseline_bow 40–45, baseline_ensemble 40–45, teacher 1," in before
+    assert "- `student_bow` and `tokenizer` were timed in turns, a pass each, in one process," in before
 
     evaluation["models"]["teacher"]["ja"]["accuracy"] = 0.9123
     bench["models"]["teacher"]["words_per_second"]["en"] = 370000 / 50
@@ -288,7 +290,7 @@ def tiny_pipeline(lang, factory="textcat"):
 def test_speed_is_measured_on_raw_texts_with_the_given_word_counts():
     nlp = tiny_pipeline("en")
     texts = [doc.text for doc in toy_docs(30)]
-    speed = benchmark.measure_speed(nlp, texts, [10] * 30, batch_size=8, repeats=3, warmup=5)
+    speed = benchmark.measure_speeds({"model": nlp}, texts, [10] * 30, batch_size=8, repeats=3, warmup=5)["model"]
     assert len(speed["seconds_per_pass"]) == 3
     seconds = sorted(speed["seconds_per_pass"])[1]
     assert speed["words_per_second"] == pytest.approx(300 / seconds)
@@ -296,10 +298,32 @@ def test_speed_is_measured_on_raw_texts_with_the_given_word_counts():
     assert 0 < speed["cpu_per_wall"] < 4
     low, high = speed["batch_words_per_second_ci95"]
     assert 0 < low <= high
-    timed = benchmark.measure_speed(nlp, texts, [10] * 30, batch_size=8, repeats=2, warmup=0, min_seconds=0.3)
+    timed = benchmark.measure_speeds({"model": nlp}, texts, [10] * 30, batch_size=8, repeats=2, warmup=0,
+                                     min_seconds=0.3)["model"]
     assert sum(timed["seconds_per_pass"]) >= 0.3 and len(timed["seconds_per_pass"]) > 2
     with pytest.raises(ValueError, match="a word count per text"):
-        benchmark.measure_speed(nlp, texts, [10], batch_size=8, repeats=1, warmup=0)
+        benchmark.measure_speeds({"model": nlp}, texts, [10], batch_size=8, repeats=1, warmup=0)
+
+
+def test_pipelines_timed_together_take_turns_until_each_has_timed_enough():
+    """A pass each in turn, so that drift in the machine's speed is the same for both."""
+    calls = []
+
+    class Recorded:
+        def __init__(self, name, nlp):
+            self.name, self.nlp = name, nlp
+
+        def pipe(self, texts, batch_size):
+            calls.append(self.name)
+            return self.nlp.pipe(texts, batch_size=batch_size)
+
+    texts = [doc.text for doc in toy_docs(30)]
+    nlps = {"student": Recorded("student", tiny_pipeline("en")), "tokenizer": Recorded("tokenizer", spacy.blank("en"))}
+    speeds = benchmark.measure_speeds(nlps, texts, [10] * 30, batch_size=8, repeats=2, warmup=5, min_seconds=0.05)
+    passes = {name: speed["seconds_per_pass"] for name, speed in speeds.items()}
+    assert len(passes["student"]) == len(passes["tokenizer"]) >= 2
+    assert min(sum(seconds) for seconds in passes.values()) >= 0.05
+    assert calls == ["student", "tokenizer"] * (len(passes["student"]) + 1)  # warm-up passes first
 
 
 def test_benchmark_measures_each_model_in_a_process_of_its_own(tmp_path):
@@ -317,8 +341,8 @@ def test_benchmark_measures_each_model_in_a_process_of_its_own(tmp_path):
         ModelSpec("teacher", {lang: tmp_path / "teacher" for lang in languages}, True, None, 4, 1),
         ModelSpec("student_bow", {lang: tmp_path / "student" / lang for lang in languages}, False,
                   ROOT / "scripts" / "textcat_distill.py", 8, 2),
-        ModelSpec("tokenizer", {lang: tmp_path / "student" / lang for lang in languages}, False, None, 8, 2,
-                  tokenizer_only=True),
+        ModelSpec("tokenizer", {lang: tmp_path / "student" / lang for lang in languages}, False,
+                  ROOT / "scripts" / "textcat_distill.py", 8, 2, tokenizer_only=True, timed_with="student_bow"),
     ]
     texts = {lang: [doc.text for doc in toy_docs(12)] for lang in languages}
     result = benchmark.benchmark_models(specs, texts, warmup=3)
@@ -333,11 +357,18 @@ def test_benchmark_measures_each_model_in_a_process_of_its_own(tmp_path):
     for model in (teacher, student):
         assert all(model[key][lang] > 0 for key in ("words_per_second", "docs_per_second") for lang in languages)
         assert model["words_per_second"]["en"] / model["docs_per_second"]["en"] == pytest.approx(words / 12)
-    assert len(student["timing"]["en"]["seconds_per_pass"]) == student["passes"]["en"] == 2
+    assert len(student["timing_alone"]["en"]["seconds_per_pass"]) == 2
     assert student["batch_size"] == 8
     tokenizer = result["models"]["tokenizer"]
     assert tokenizer["size_bytes"] == {"en": None, "de": None}
     assert all(tokenizer["words_per_second"][lang] > 0 for lang in languages)
+    # The student's words/s are those of its turns with the tokenizer, in the tokenizer's process.
+    assert student["timed_with"] == "tokenizer" and tokenizer["timed_with"] == "student_bow"
+    assert student["passes"] == tokenizer["passes"] == {"en": 2, "de": 2}
+    assert student["timing"]["de"] != student["timing_alone"]["de"]
+    wrong_order = [specs[2], specs[1]]
+    with pytest.raises(ValueError, match="timed with a per-language model benchmarked before it"):
+        benchmark.benchmark_models(wrong_order, texts, warmup=0)
     without_code = ModelSpec("student_bow", specs[1].paths, False, None, 8, 1)
     with pytest.raises(RuntimeError, match="textcat_distill"):  # the whole pipeline needs the component's code
         benchmark.benchmark_models([without_code], texts, warmup=0)
