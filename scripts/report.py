@@ -159,8 +159,9 @@ def _count_range(counts) -> str:
     return f"{low}" if low == high else f"{low}–{high}"
 
 
-def _ratio(value: float) -> str:
-    return f"{value:,.0f}×" if value >= 10 else f"{value:.2f}×"
+def _ratio(value: float, digits: int = 2) -> str:
+    """A ratio for the tables: whole numbers from 10 up, else `digits` decimals."""
+    return f"{value:,.0f}×" if value >= 10 else f"{value:.{digits}f}×"
 
 
 def table_models(summary: Dict) -> List[str]:
@@ -219,7 +220,7 @@ def resources_table(summary: Dict) -> str:
 
 def target_lines(summary: Dict) -> List[str]:
     missed = [
-        f"{lang} ({key.replace('_', ' ')}: {_ratio(summary['ratios'][key][lang])})"
+        f"{lang} ({key.replace('_', ' ')}: {_ratio(summary['ratios'][key][lang], digits=3)})"
         for key, met in summary["targets_met"].items()
         for lang, ok in met.items()
         if not ok

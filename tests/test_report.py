@@ -135,6 +135,10 @@ def test_report_is_built_from_the_metrics(tmp_path):
     assert "| transformer teacher (`teacher`) | 0.850 | 0.912 | **0.881** |" in after
     assert teacher_row not in after
     assert "| student / teacher, words/s | 50× | 247× | 148× | ≥ 100× |" in after
+    bench["models"]["tokenizer"]["words_per_second"]["ja"] = 407000 / 0.4981  # shown as 0.50× in the table
+    write_json(tmp_path / "benchmark.json", bench)
+    assert CliRunner().invoke(_app(report.main), args).exit_code == 0
+    assert "; ja (student vs tokenizer words per second: 0.498×)." in (tmp_path / "reports" / "report.md").read_text()
     assert "**Speed target missed** in: en (student vs teacher words per second: 50×)." in after
     assert ("The bare tokenizer alone is below 100× the teacher's words/s in en 84×: no pipeline built on it "
             "can reach that target there.") in after
