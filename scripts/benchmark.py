@@ -252,8 +252,8 @@ def benchmark_models(
                     "(`spacy project run all` runs every step)"
                 )
     for index, spec in enumerate(specs):
-        earlier = {other.name: other for other in specs[:index]}
-        if spec.timed_with and (spec.multilingual or spec.timed_with not in earlier or earlier[spec.timed_with].multilingual):
+        earlier = {other.name: other for other in specs[:index] if not other.multilingual}
+        if spec.timed_with and (spec.multilingual or spec.timed_with not in earlier):
             raise ValueError(f"{spec.name} can only be timed with a per-language model benchmarked before it, "
                              f"not {spec.timed_with!r}")
     paths = {spec.name: spec.paths for spec in specs}
