@@ -166,7 +166,7 @@ def run_job(job: Dict) -> Dict:
     else:
         nlp = spacy.load(job["model"])
     load_seconds = time.perf_counter() - start
-    nlps = {"model": nlp}
+    nlps, peak_rss = {"model": nlp}, None
     if job.get("timed_with"):
         for run in job["runs"]:
             for _ in nlp.pipe(run["texts"], batch_size=job["batch_size"]):
@@ -182,11 +182,11 @@ def run_job(job: Dict) -> Dict:
     torch = sys.modules.get("torch")
     result = {
         "load_seconds": load_seconds,
-        "peak_rss_bytes": peak_rss if job.get("timed_with") else peak_rss_bytes(),
+        "peak_rss_bytes": peak_rss or peak_rss_bytes(),
         "torch_threads": torch.get_num_threads() if torch else None,
         "languages": {lang: speed["model"] for lang, speed in speeds.items()},
     }
-    if job.get("timed_with"):
+    if "timed_with" in nlps:
         result["timed_with_languages"] = {lang: speed["timed_with"] for lang, speed in speeds.items()}
     return result
 
@@ -300,7 +300,7 @@ def benchmark_models(
             # The other model's speed, timed apart, is kept; its timing in turns is the one compared.
             other = models[spec.timed_with]
             other["timing_alone"] = other["timing"]
-            other.update(speed_fields(timed_with_speed, languages), timed_with=spec.name)
+            other.update(speed_fields(timed_with_speed, languages))
             models[spec.name]["timed_with"] = spec.timed_with
     return {
         "languages": languages,

@@ -113,9 +113,9 @@ def build_summary(evaluation: Dict, bench: Dict, default_student: str) -> Dict:
     summary["benchmark"]["batch_size"] = {m: benched[m]["batch_size"] for m in speed_models if m != STUDENT}
     summary["benchmark"]["repeats"] = {m: benched[m]["repeats"] for m in speed_models if m != STUDENT}
     summary["benchmark"]["passes"] = {m: benched[m]["passes"] for m in speed_models if m != STUDENT}
-    pairs = {tuple(sorted((m, benched[m]["timed_with"])))
-             for m in speed_models if m != STUDENT and benched[m].get("timed_with")}
-    summary["benchmark"]["timed_in_turns"] = sorted(list(pair) for pair in pairs)
+    summary["benchmark"]["timed_in_turns"] = [
+        [benched[m]["timed_with"], m] for m in speed_models if m != STUDENT and benched[m].get("timed_with")
+    ]
     summary["test_docs"] = {lang: scores[default_student][lang]["n"] for lang in languages}
     return summary
 
