@@ -35,8 +35,9 @@ import random
 import shutil
 import time
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import spacy
 import typer
@@ -45,6 +46,7 @@ from spacy.language import Language
 from spacy.pipeline import MultiLabel_TextCategorizer, TextCategorizer
 from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
+from thinc.shims import PyTorchShim
 from tqdm import tqdm
 from wasabi import msg
 
@@ -58,7 +60,11 @@ MIN_PROB = 1e-45
 
 # What a manifest's keys stand for (the others follow from these).
 CHANGES = {"version": "manifest version", "lang": "language", "teacher": "teacher",
-           "texts": "texts to label", "shard_size": "shard size"}
+           "texts": "texts to label", "shard_size": "shard size", "precision": "precision"}
+PRECISIONS = ("auto", "fp32", "bf16")
+# The bf16 teacher's labels of this many texts per language are checked against its fp32 labels.
+AGREEMENT_SAMPLE = 500
+MIN_AGREEMENT = 0.995
 
 Labels = Tuple[Dict[str, float], Dict[str, float]]  # (cats, teacher_logits)
 
@@ -170,7 +176,7 @@ def teacher_identity(path: Path, code: Optional[Path]) -> str:
     return digest.hexdigest()
 
 
-def make_manifest(lang: str, items: Sequence[dict], shard_size: int, teacher: str) -> dict:
+def make_manifest(lang: str, items: Sequence[dict], shard_size: int, teacher: str, precision: str) -> dict:
     digest = hashlib.md5()
     for item in items:
         digest.update(json.dumps(item, sort_keys=True, ensure_ascii=False).encode("utf8") + b"\n")
@@ -183,7 +189,87 @@ def make_manifest(lang: str, items: Sequence[dict], shard_size: int, teacher: st
         "sources": dict(Counter(item["source"] for item in items)),
         "shard_size": shard_size,
         "n_shards": math.ceil(len(items) / shard_size),
+        "precision": precision,
     }
+
+
+def torch_modules(nlp: Language) -> list:
+    """The PyTorch modules inside a pipeline's components (a transformer's, for the teacher)."""
+    return [shim._model for _, pipe in nlp.pipeline if hasattr(pipe, "model") for layer in pipe.model.walk()
+            for shim in layer.shims if isinstance(shim, PyTorchShim)]
+
+
+def bf16_supported(gpu: bool) -> bool:
+    """Whether the device computes in bfloat16 natively: AVX-512 BF16 or AMX on a CPU."""
+    import torch
+
+    if gpu:
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(check() for check in checks if check is not None)
+
+
+def resolve_precision(precision: str, teacher: Language, gpu: bool) -> str:
+    """`auto`: bf16 for a teacher with PyTorch modules on a device that computes in bf16, else fp32."""
+    if precision not in PRECISIONS:
+        raise DataError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "auto":
+        return "bf16" if torch_modules(teacher) and bf16_supported(gpu) else "fp32"
+    if precision == "bf16" and not bf16_supported(gpu):
+        raise DataError("precision bf16: this device has no native bfloat16 (a CPU needs AVX-512 BF16 or AMX); "
+                        "use fp32 or auto")
+    return precision
+
+
+def _float32_outputs(module, inputs, output):
+    """Forward hook: bfloat16 tensors in a module's output (a tensor, tuple or ModelOutput) as float32,
+    which numpy, and so thinc, can take."""
+    import torch
+
+    def cast(value):
+        return value.float() if torch.is_tensor(value) and value.dtype == torch.bfloat16 else value
+
+    if isinstance(output, dict):
+        for key in list(output.keys()):
+            output[key] = cast(output[key])
+        return output
+    if isinstance(output, tuple):
+        return tuple(cast(value) for value in output)
+    return cast(output)
+
+
+@contextmanager
+def inference_precision(teacher: Language, precision: str, gpu: bool) -> Iterator[None]:
+    """Run the teacher's PyTorch modules under bf16 autocast (`precision` bf16), with float32 outputs."""
+    if precision == "fp32":
+        yield
+        return
+    import torch
+
+    handles = [module.register_forward_hook(_float32_outputs) for module in torch_modules(teacher)]
+    try:
+        with torch.autocast("cuda" if gpu else "cpu", dtype=torch.bfloat16):
+            yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def check_agreement(teacher: Language, items: Sequence[dict], precision: str, gpu: bool, batch_size: int) -> dict:
+    """The argmax agreement and mean |difference| in p(POS) of the teacher at `precision` with the fp32
+    teacher, on AGREEMENT_SAMPLE texts spread over `items`; below MIN_AGREEMENT is an error."""
+    step = max(1, len(items) // AGREEMENT_SAMPLE)
+    texts = [item["text"] for item in items[::step][:AGREEMENT_SAMPLE]]
+    reference = [cats[LABELS[0]] for cats, _ in predict(teacher, texts, batch_size)]
+    with inference_precision(teacher, precision, gpu):
+        fast = [cats[LABELS[0]] for cats, _ in predict(teacher, texts, batch_size)]
+    agreement = sum((a >= 0.5) == (b >= 0.5) for a, b in zip(reference, fast)) / len(texts)
+    result = {"n": len(texts), "argmax_agreement": agreement,
+              "mean_abs_diff_pos": sum(abs(a - b) for a, b in zip(reference, fast)) / len(texts)}
+    if agreement < MIN_AGREEMENT:
+        raise DataError(f"The {precision} teacher agrees with the fp32 teacher on {agreement:.1%} of {len(texts)} "
+                        f"texts, below {MIN_AGREEMENT:.1%}: label with --precision fp32")
+    return result
 
 
 def soft_labels(cats: Dict[str, float]) -> Labels:
@@ -278,21 +364,28 @@ def assemble(lang_dir: Path, items: Sequence[dict], n_shards: int, vocab: Vocab,
 
 def label_language(
     lang: str, teacher: Language, teacher_id: str, items: Sequence[dict], *, shard_dir: Path, soft_dir: Path,
-    hard_dir: Path, shard_size: int, batch_size: int,
-) -> None:
-    """Label the missing shards of a language, then assemble its soft and hard DocBins."""
+    hard_dir: Path, shard_size: int, batch_size: int, precision: str = "fp32", gpu: bool = False,
+) -> dict:
+    """Label the missing shards of a language, then assemble its soft and hard DocBins; return what
+    was labelled, how fast, and (bf16) the agreement with the fp32 teacher."""
     nlp = make_nlp(lang)
     lang_dir = shard_dir / lang
     soft_path, hard_path = soft_dir / lang / "train.spacy", hard_dir / lang / "train.spacy"
-    manifest = make_manifest(lang, items, shard_size, teacher_id)
+    manifest = make_manifest(lang, items, shard_size, teacher_id, precision)
     finished = set(start_shards(lang_dir, manifest, (soft_path, hard_path)))
     todo = [k for k in range(manifest["n_shards"]) if k not in finished]
     n_todo = sum(len(items[k * shard_size:(k + 1) * shard_size]) for k in todo)
     if finished:
         msg.info(f"{lang}: {len(finished)} of {manifest['n_shards']} shards already labelled in {lang_dir}")
+    report = {"precision": precision, "n_texts": len(items), "n_labelled": n_todo}
+    if n_todo and precision != "fp32":
+        report["fp32_check"] = check_agreement(teacher, items, precision, gpu, batch_size)
+        msg.info(f"{lang}: the {precision} teacher agrees with the fp32 teacher on "
+                 f"{report['fp32_check']['argmax_agreement']:.1%} of {report['fp32_check']['n']} texts "
+                 f"(mean |difference| in p(POS) {report['fp32_check']['mean_abs_diff_pos']:.2g})")
     start = time.perf_counter()
     with tqdm(total=len(items), initial=len(items) - n_todo, desc=f"{lang} label", unit="doc",
-              leave=False, disable=None) as progress:
+              leave=False, disable=None) as progress, inference_precision(teacher, precision, gpu):
         for k in todo:
             docbin = label_shard(teacher, nlp.make_doc, items[k * shard_size:(k + 1) * shard_size], batch_size,
                                  progress)
@@ -300,10 +393,12 @@ def label_language(
                 docbin.to_disk(tmp)
     seconds = time.perf_counter() - start
     if n_todo:
-        msg.info(f"{lang}: labelled {n_todo} texts in {seconds:.0f}s ({n_todo / seconds:.1f} docs/s)")
+        report.update(seconds=seconds, texts_per_s=n_todo / seconds)
+        msg.info(f"{lang}: labelled {n_todo} texts in {seconds:.0f}s ({n_todo / seconds:.1f} docs/s, {precision})")
     assemble(lang_dir, items, manifest["n_shards"], nlp.vocab, soft_path, hard_path)
     counts = ", ".join(f"{source} {manifest['sources'].get(source, 0)}" for source in SOURCES)
     msg.good(f"{lang}: {len(items)} texts ({counts}) -> {soft_path}, {hard_path}")
+    return report
 
 
 def main(
@@ -321,6 +416,9 @@ def main(
     batch_size: int = typer.Option(64, help="Texts per batch through the teacher"),
     seed: int = typer.Option(0, help="Seed of the samples"),
     gpu_id: int = typer.Option(-1, help="GPU id, -1 for CPU"),
+    precision: str = typer.Option("fp32", help="fp32, bf16 (autocast, checked against fp32) or auto (bf16 where "
+                                  "the device computes in it natively)"),
+    report_path: Optional[Path] = typer.Option(None, "--report", help="JSON file for the texts/s and bf16 agreement"),
 ):
     try:
         check_sizes(pool_size, augmented_size, shard_size, batch_size)
@@ -338,9 +436,16 @@ def main(
         setup_gpu(gpu_id)
         teacher = load_teacher(teacher_dir, code)
         teacher_id = teacher_identity(teacher_dir, code)
+        precision = resolve_precision(precision, teacher, gpu_id >= 0)
+        msg.info(f"Teacher precision: {precision}")
+        reports = {}
         for lang in languages:
-            label_language(lang, teacher, teacher_id, items[lang], shard_dir=shard_dir, soft_dir=soft_dir,
-                           hard_dir=hard_dir, shard_size=shard_size, batch_size=batch_size)
+            reports[lang] = label_language(lang, teacher, teacher_id, items[lang], shard_dir=shard_dir,
+                                           soft_dir=soft_dir, hard_dir=hard_dir, shard_size=shard_size,
+                                           batch_size=batch_size, precision=precision, gpu=gpu_id >= 0)
+        if report_path is not None:
+            with atomic_path(report_path) as tmp:
+                tmp.write_text(json.dumps(reports, indent=2) + "\n", encoding="utf8")
     except DataError as err:
         msg.fail(str(err), exits=1)
 

@@ -232,8 +232,8 @@ def test_a_rerun_with_other_inputs_starts_over(tmp_path, teacher_dir, count_pred
     assert len(list((tmp_path / "labels" / "en").glob("shard-*"))) == math.ceil(n_texts / shard_size)
 
 
-def test_the_project_teacher_config_labels_through_its_code(tmp_path, tiny_transformer):  # noqa: F811
-    """configs/teacher.cfg on a tiny random BERT, loaded with --code scripts/teacher_code.py."""
+def save_tiny_transformer_teacher(path, tiny_transformer):  # noqa: F811
+    """configs/teacher.cfg on a tiny random BERT, nudged off its initial weights, saved at `path`."""
     config = spacy.util.load_config(ROOT / "configs" / "teacher.cfg",
                                     overrides={"paths.teacher_model": str(tiny_transformer)}, interpolate=True)
     nlp = spacy.util.load_model_from_config(config, auto_fill=True)
@@ -241,7 +241,12 @@ def test_the_project_teacher_config_labels_through_its_code(tmp_path, tiny_trans
                 for i, text in enumerate(["great , love it !", "bad , broken !", "良い 良い", "质量 差"])]
     nlp.initialize(lambda: examples)
     nlp.update(examples, sgd=Adam(0.01))  # off the textcat's all-zero initial output layer
-    nlp.to_disk(tmp_path / "teacher")
+    nlp.to_disk(path)
+
+
+def test_the_project_teacher_config_labels_through_its_code(tmp_path, tiny_transformer):  # noqa: F811
+    """configs/teacher.cfg on a tiny random BERT, loaded with --code scripts/teacher_code.py."""
+    save_tiny_transformer_teacher(tmp_path / "teacher", tiny_transformer)
     write_inputs(tmp_path)
     run(tmp_path, tmp_path / "teacher", code=ROOT / "scripts" / "teacher_code.py")
     teacher = spacy.load(tmp_path / "teacher")
@@ -286,3 +291,38 @@ def test_no_augmented_texts_need_no_augment_step(tmp_path, teacher_dir):
     write_inputs(tmp_path)
     (tmp_path / "augmented" / "en.jsonl").unlink()
     assert "en: 15 texts (gold 6, augmented 0, pool 9)" in run(tmp_path, teacher_dir, augmented_size=0)
+
+
+def test_bf16_labels_agree_with_fp32_and_are_checked_and_reported(tmp_path, tiny_transformer, monkeypatch):  # noqa: F811
+    """Under bf16 autocast (emulated where the CPU has no bf16) the transformer teacher's labels stay
+    within bf16's precision of fp32; the agreement check and the speed go to the report."""
+    save_tiny_transformer_teacher(tmp_path / "teacher", tiny_transformer)
+    write_inputs(tmp_path)
+    monkeypatch.setattr(label, "bf16_supported", lambda gpu: True)
+    code = ROOT / "scripts" / "teacher_code.py"
+    output = run(tmp_path, tmp_path / "teacher", code=code, precision="bf16", report=tmp_path / "report.json")
+    assert "Teacher precision: bf16" in output
+    report = json.loads((tmp_path / "report.json").read_text())["en"]
+    assert report["precision"] == "bf16" and report["n_labelled"] == 22 and report["texts_per_s"] > 0
+    assert report["fp32_check"]["argmax_agreement"] >= label.MIN_AGREEMENT
+    teacher = label.load_teacher(tmp_path / "teacher", code)
+    for doc in read(tmp_path / "soft" / "en" / "train.spacy"):
+        assert doc.cats["POS"] == pytest.approx(teacher(doc.text).cats["POS"], abs=0.02)
+    # Another precision is another labelling: the shards start over.
+    output = run(tmp_path, tmp_path / "teacher", code=code, precision="fp32")
+    assert "the precision changed" in output
+
+
+def test_auto_precision_is_fp32_without_a_torch_model_or_native_bf16(teacher_dir, tiny_transformer, tmp_path,  # noqa: F811
+                                                                    monkeypatch):
+    blank_textcat = spacy.load(teacher_dir)
+    assert label.resolve_precision("auto", blank_textcat, gpu=False) == "fp32"
+    save_tiny_transformer_teacher(tmp_path / "teacher", tiny_transformer)
+    transformer = label.load_teacher(tmp_path / "teacher", ROOT / "scripts" / "teacher_code.py")
+    for native in (True, False):
+        monkeypatch.setattr(label, "bf16_supported", lambda gpu: native)
+        assert label.resolve_precision("auto", transformer, gpu=False) == ("bf16" if native else "fp32")
+    with pytest.raises(label.DataError, match="no native bfloat16"):
+        label.resolve_precision("bf16", transformer, gpu=False)
+    with pytest.raises(label.DataError, match="precision must be one of"):
+        label.resolve_precision("fp16", transformer, gpu=False)
