@@ -73,7 +73,21 @@ from spacy.tokens import Doc
 from spacy.training import Example, validate_examples
 from spacy.util import DummyTokenizer, registry
 from spacy.vocab import Vocab
-from thinc.api import Logistic, Model, SparseLinear_v2, chain, get_array_module, resizable, softmax_activation
+from thinc.api import (
+    HashEmbed,
+    Linear,
+    Logistic,
+    Model,
+    Ragged,
+    Relu,
+    SparseLinear_v2,
+    chain,
+    get_array_module,
+    reduce_mean,
+    resizable,
+    softmax_activation,
+    with_array,
+)
 from thinc.layers.resizable import resize_linear_weighted
 from thinc.types import Floats2d, Ints1d
 
@@ -390,6 +404,68 @@ def build_batched_bow_text_classifier(
     model.attrs["multi_label"] = not exclusive_classes
     model.attrs["resize_output"] = partial(resize_and_set_ref, resizable_layer=resizable_layer)
     return model
+
+
+@registry.architectures("review_distill.TextCatBOWEmbed.v1")
+def build_bow_embed_text_classifier(
+    ngram_size: int,
+    length: int,
+    embed_width: int,
+    embed_rows: int,
+    hidden_width: int,
+    dropout: float,
+    nO: Optional[int] = None,
+) -> Model[List[Doc], Floats2d]:
+    """An exclusive classifier whose logits are the sum of two branches over the same hashed
+    1- to ngram_size-grams: the bag-of-words linear layer of TextCatBOWBatched.v2, and the mean
+    of the n-grams' hashed embeddings through a hidden ReLU layer and a linear layer (a deep
+    averaging network); then a softmax. See docs/method.md."""
+    if length < 1:
+        raise ValueError(Errors.E1056.format(length=length))
+    sparse_linear = SparseLinear_v2(nO=nO, length=2 ** (length - 1).bit_length())
+    dense = chain(
+        with_array(HashEmbed(embed_width, embed_rows, seed=ngram_size)),
+        reduce_mean(),
+        Relu(hidden_width, dropout=dropout),
+        Linear(nO),
+    )
+    branches: Model = Model(
+        "bow_plus_dense", _sum_branches_forward, init=_sum_branches_init, layers=[sparse_linear, dense], dims={"nO": nO}
+    )
+    model = chain(extract_ngrams_batched(ngram_size, attr=ORTH), branches, softmax_activation())
+    model.set_ref("output_layer", sparse_linear)
+    model.attrs["multi_label"] = False
+    return model
+
+
+def _ngram_ragged(X) -> Ragged:
+    keys, _, lengths = X
+    return Ragged(keys, lengths)
+
+
+def _sum_branches_forward(model: Model, X, is_train: bool):
+    sparse_linear, dense = model.layers
+    Y_linear, backprop_linear = sparse_linear(X, is_train)
+    Y_dense, backprop_dense = dense(_ngram_ragged(X), is_train)
+
+    def backprop(dY):
+        backprop_linear(dY)
+        backprop_dense(dY)
+        return []
+
+    return Y_linear + Y_dense, backprop
+
+
+def _sum_branches_init(model: Model, X=None, Y=None) -> None:
+    sparse_linear, dense = model.layers
+    if Y is not None and model.has_dim("nO") is None:
+        model.set_dim("nO", Y.shape[1])
+    if model.has_dim("nO"):
+        for layer in (sparse_linear, dense.layers[-1]):
+            if layer.has_dim("nO") is None:
+                layer.set_dim("nO", model.get_dim("nO"))
+    sparse_linear.initialize(X, Y)
+    dense.initialize(_ngram_ragged(X) if X is not None else None, Y)
 
 
 def extract_ngrams_batched(ngram_size: int, attr: int = ORTH) -> Model[List[Doc], Tuple[Ints1d, Floats2d, Ints1d]]:

@@ -61,7 +61,9 @@ REDUCE = {
     "use_reduce_mean": True,
     "tok2vec": TINY_TOK2VEC,
 }
-MODELS = {"bow": BOW, "batched_bow": BATCHED_BOW, "ensemble": ENSEMBLE, "reduce": REDUCE}
+BOW_DAN = {"@architectures": "review_distill.TextCatBOWEmbed.v1", "ngram_size": 2, "length": 4096, "embed_width": 8,
+           "embed_rows": 50, "hidden_width": 8, "dropout": 0.0}
+MODELS = {"bow": BOW, "batched_bow": BATCHED_BOW, "ensemble": ENSEMBLE, "reduce": REDUCE, "bow_dan": BOW_DAN}
 # (teacher P(POS), gold label or None)
 SOFT_DATA = [
     ("a great phone , works well", 0.9, "POS"),
@@ -218,7 +220,8 @@ def randomize(model, seed=0):
 @pytest.mark.parametrize("model_name", list(MODELS))
 def test_gradient_of_whole_model_matches_finite_differences(model_name, setting):
     """Through the real models (float32): the gradients that update() leaves on the output
-    layer's and the BOW layer's weights are those of the loss, by finite differences."""
+    layer's and the BOW layer's weights (and every layer's of the DAN) are those of the loss, by
+    finite differences."""
     nlp, pipe = make_pipe(MODELS[model_name], **setting)
     examples = soft_examples(nlp)
     nlp.initialize(lambda: examples)
@@ -231,10 +234,11 @@ def test_gradient_of_whole_model_matches_finite_differences(model_name, setting)
     backprop(d_scores)
     assert loss == pytest.approx(reported_loss(scores, setting), rel=1e-5)
     args = (*targets(), setting["loss"], setting["temperature"], setting["alpha"], pipe.output_head)
-    layers = [node for node in model.walk() if node.name in ("softmax", "sparse_linear")]
-    assert len(layers) == {"bow": 1, "batched_bow": 1, "ensemble": 2, "reduce": 1}[model_name]
+    checked = ("softmax", "sparse_linear", "linear", "relu", "hashembed") if model_name == "bow_dan" else ("softmax", "sparse_linear")
+    layers = [node for node in model.walk() if node.name in checked]
+    assert len(layers) == {"bow": 1, "batched_bow": 1, "ensemble": 2, "reduce": 1, "bow_dan": 4}[model_name]
     for layer in layers:
-        for name in ("W", "b"):
+        for name in layer.param_names:
             param, grad = layer.get_param(name), layer.get_grad(name)
             assert abs(grad).max() > 1e-2
             for index in numpy.argsort(-abs(grad).ravel())[:6]:
@@ -451,7 +455,21 @@ def train_toy_students(tmp_path, config_name, corpora, alpha=0.0, char_languages
     return training, metrics
 
 
-@pytest.mark.parametrize("config_name", ["student_bow", "student_ensemble"])
+@pytest.mark.parametrize("model_name", ["batched_bow", "bow_dan"])
+def test_predictions_survive_saving_and_loading(tmp_path, model_name):
+    nlp, _ = make_pipe(MODELS[model_name])
+    examples = soft_examples(nlp)
+    nlp.initialize(lambda: examples)
+    randomize(nlp.get_pipe(nlp.pipe_names[0]).model)
+    nlp.to_disk(tmp_path / "nlp")
+    from_bytes = spacy.util.load_model_from_config(nlp.config).from_bytes(nlp.to_bytes())
+    for loaded in (spacy.load(tmp_path / "nlp"), from_bytes):
+        for text in ("some text", "a great phone, really", "words never seen"):
+            assert loaded(text).cats == pytest.approx(nlp(text).cats, abs=1e-7)
+            assert sum(loaded(text).cats.values()) == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("config_name", ["student_bow", "student_dan", "student_ensemble"])
 def test_train_textcat_trains_the_student_configs(tmp_path, config_name):
     """scripts/train_textcat.py with --code trains a student config on soft labels, gold dev."""
     nlp = spacy.blank("en")
