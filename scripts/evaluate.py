@@ -33,10 +33,13 @@ from wasabi import msg
 from evaluation import classification_scores
 from reviews import atomic_path
 
-# The spaCy models whose test metrics the workflow writes, metrics/{name}.json.
-SPACY_MODELS = ("baseline_bow", "baseline_ensemble", "teacher", "student_bow", "student_ensemble", "student_hard")
+# The spaCy models whose test metrics `all` writes, metrics/{name}.json, besides the students; and
+# those of the `ablations` workflow, evaluated where they have been trained.
+CORE_MODELS = ("baseline_bow", "teacher")
+ABLATIONS = ("baseline_ensemble", "student_ensemble", "student_hard")
 PEERS = ("tfidf_lr_gold", "tfidf_lr_distilled")
 SCORES = ("accuracy", "macro_f1")
+CALIBRATION = ("ece", "brier")
 # The step that writes each input, for error messages.
 MAKERS = {
     "baseline_bow": "baseline-bow",
@@ -89,12 +92,14 @@ def tfidf_lr_scores(
         msg.warn(f"Every training text is labelled {labels[0]}: the model predicts {labels[0]} for every text")
         return classification_scores(list(test[1]), [labels[0]] * len(test[1]))
     model = make_tfidf_lr(seed).fit(list(texts), list(labels))
-    return classification_scores(list(test[1]), [str(label) for label in model.predict(list(test[0]))])
+    probabilities = [dict(zip(map(str, model.classes_), map(float, row))) for row in model.predict_proba(list(test[0]))]
+    return classification_scores(list(test[1]), [max(row, key=row.get) for row in probabilities], probabilities)
 
 
 def with_mean(metrics: Dict[str, Dict[str, float]], languages: Sequence[str]) -> Dict[str, Dict[str, float]]:
     """Per-language scores plus their mean over the languages, as metrics/{name}.json holds them."""
-    mean = {score: sum(metrics[lang][score] for lang in languages) / len(languages) for score in SCORES}
+    mean = {score: sum(metrics[lang][score] for lang in languages) / len(languages)
+            for score in (*SCORES, *CALIBRATION) if all(score in metrics[lang] for lang in languages)}
     return {**{lang: metrics[lang] for lang in languages}, "mean": mean}
 
 
@@ -125,7 +130,7 @@ def read_model_metrics(metrics_dir: Path, name: str, languages: Sequence[str]) -
     if absent:
         raise ValueError(f"{path} has no scores for {', '.join(absent)}: rerun the step that trains {name}")
     for lang in languages:
-        for key in (*SCORES, "n"):
+        for key in (*SCORES, *CALIBRATION, "n"):
             if not isinstance(metrics[lang].get(key), (int, float)):
                 raise ValueError(f"{path}: {lang} has no number for {key!r}")
     return with_mean(metrics, languages)
@@ -152,10 +157,12 @@ def evaluate(
     splits_dir: Path,
     hard_dir: Path,
     output: Path,
-    models: Sequence[str] = SPACY_MODELS,
+    students: Sequence[str],
     seed: int = 0,
 ) -> Dict:
-    """Read the spaCy models' metrics, train and score the peers, write everything."""
+    """Read the spaCy models' metrics (the ablations' where they exist), train and score the peers,
+    write everything."""
+    models = [*CORE_MODELS, *students, *(name for name in ABLATIONS if (metrics_dir / f"{name}.json").is_file())]
     spacy_metrics = {name: read_model_metrics(metrics_dir, name, languages) for name in models}
     for path in [splits_dir / lang / f"{split}.spacy" for lang in languages for split in ("train", "test")]:
         if not path.is_file():
@@ -177,10 +184,11 @@ def main(
     splits_dir: Path = typer.Option(Path("corpus/splits"), help="Holds {lang}/{train,test}.spacy (gold)"),
     hard_dir: Path = typer.Option(Path("corpus/hard"), help="Holds {lang}/train.spacy (the teacher's argmax labels)"),
     output: Path = typer.Option(Path("metrics/evaluation.json"), help="Every model's test scores"),
+    students: str = typer.Option(..., help="Space-separated students trained by `all`, e.g. 'student_bow student_dan'"),
     seed: int = typer.Option(0),
 ):
     try:
-        evaluation = evaluate(languages, metrics_dir, splits_dir, hard_dir, output, seed=seed)
+        evaluation = evaluate(languages, metrics_dir, splits_dir, hard_dir, output, students.split(), seed=seed)
     except (MissingInput, ValueError) as err:
         msg.fail(str(err), exits=1)
     header = ["test accuracy", *languages, "mean"]

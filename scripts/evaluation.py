@@ -1,7 +1,7 @@
-"""Accuracy and macro-F1 of a text classifier on gold DocBins, per language."""
+"""Accuracy, macro-F1 and calibration of a text classifier on gold DocBins, per language."""
 import json
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional, Sequence
 
 from spacy.language import Language
 from spacy.tokens import DocBin
@@ -10,8 +10,30 @@ from wasabi import msg
 from reviews import atomic_path
 
 
-def classification_scores(gold: List[str], predicted: List[str]) -> Dict[str, float]:
-    """Accuracy and macro-averaged F1 over the labels present in `gold`."""
+CALIBRATION_BINS = 10
+
+
+def calibration_scores(gold: Sequence[str], probabilities: Sequence[Dict[str, float]]) -> Dict[str, float]:
+    """Expected calibration error (CALIBRATION_BINS equal-width bins of the top label's probability)
+    and Brier score (the mean over docs of the squared error summed over the labels)."""
+    bins: List[List[float]] = [[0, 0.0, 0.0] for _ in range(CALIBRATION_BINS)]  # count, confidence, correct
+    brier = 0.0
+    for label, probs in zip(gold, probabilities):
+        top = max(probs, key=probs.get)
+        row = bins[min(int(probs[top] * CALIBRATION_BINS), CALIBRATION_BINS - 1)]
+        row[0] += 1
+        row[1] += probs[top]
+        row[2] += float(top == label)
+        brier += sum((value - float(name == label)) ** 2 for name, value in probs.items())
+    ece = sum(abs(confidence - correct) for _, confidence, correct in bins) / len(gold)
+    return {"ece": ece, "brier": brier / len(gold)}
+
+
+def classification_scores(
+    gold: List[str], predicted: List[str], probabilities: Optional[Sequence[Dict[str, float]]] = None
+) -> Dict[str, float]:
+    """Accuracy and macro-averaged F1 over the labels present in `gold`; with each doc's
+    probabilities, also its calibration (calibration_scores)."""
     if len(gold) != len(predicted) or not gold:
         raise ValueError(f"need equally many gold and predicted labels, got {len(gold)} and {len(predicted)}")
     f1s = []
@@ -21,17 +43,21 @@ def classification_scores(gold: List[str], predicted: List[str]) -> Dict[str, fl
         fn = sum(g == label != p for g, p in zip(gold, predicted))
         f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
     accuracy = sum(g == p for g, p in zip(gold, predicted)) / len(gold)
-    return {"accuracy": accuracy, "macro_f1": sum(f1s) / len(f1s), "n": len(gold)}
+    scores = {"accuracy": accuracy, "macro_f1": sum(f1s) / len(f1s), "n": len(gold)}
+    if probabilities is not None:
+        if len(probabilities) != len(gold):
+            raise ValueError(f"need a probability row per doc, got {len(probabilities)} for {len(gold)}")
+        scores.update(calibration_scores(gold, probabilities))
+    return scores
 
 
 def evaluate_textcat(nlp: Language, docbin_path: Path, batch_size: int = 256) -> Dict[str, float]:
     """Run `nlp` on the raw texts of a gold DocBin and score its top label against the gold one."""
     gold_docs = list(DocBin().from_disk(docbin_path).get_docs(nlp.vocab))
     gold = [max(doc.cats, key=doc.cats.get) for doc in gold_docs]
-    predicted = [
-        max(doc.cats, key=doc.cats.get) for doc in nlp.pipe((doc.text for doc in gold_docs), batch_size=batch_size)
-    ]
-    return classification_scores(gold, predicted)
+    probabilities = [dict(doc.cats) for doc in nlp.pipe((doc.text for doc in gold_docs), batch_size=batch_size)]
+    predicted = [max(probs, key=probs.get) for probs in probabilities]
+    return classification_scores(gold, predicted, probabilities)
 
 
 def evaluate_languages(

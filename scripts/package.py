@@ -93,15 +93,23 @@ def package_meta(nlp: Language, scores: Dict, name: str, version: str, teacher: 
 
 
 def main(
-    training_dir: Path = typer.Argument(..., help="Holds {lang}/model-best, the trained students"),
+    training_dir: Path = typer.Argument(..., help="Holds {student}/{lang}/model-best, the trained students"),
     output_dir: Path = typer.Argument(..., help="Packages go to OUTPUT_DIR/{lang}_{name}-{version}"),
     languages: List[str] = typer.Argument(...),
-    metrics_path: Path = typer.Option(..., "--metrics", exists=True, dir_okay=False, help="The students' test scores"),
+    summary_path: Path = typer.Option(..., "--summary", exists=True, dir_okay=False,
+                                      help="The report's summary.json, which names the default student"),
+    metrics_dir: Path = typer.Option(Path("metrics"), help="Holds {student}.json, the students' test scores"),
     code: Path = typer.Option(..., exists=True, dir_okay=False, help="The students' component module, shipped in the package"),
     name: str = typer.Option("review_sentiment", help="Package name, after the language code"),
     version: str = typer.Option("0.1.0"),
     teacher: str = typer.Option(..., help="What the students were distilled from, for meta.json"),
 ):
+    student = json.loads(summary_path.read_text(encoding="utf8"))["default_student"]
+    msg.info(f"Packaging the default student, {student}")
+    training_dir = training_dir / student
+    metrics_path = metrics_dir / f"{student}.json"
+    if not metrics_path.is_file():
+        msg.fail(f"Missing {metrics_path}: run the step that trains {student} first", exits=1)
     metrics = json.loads(metrics_path.read_text(encoding="utf8"))
     for lang in languages:
         model_dir = training_dir / lang / "model-best"

@@ -37,8 +37,10 @@ def project(tmp_path_factory):
         nlp = make_nlp(lang)
         corpora[lang] = (toy_corpus(nlp, 0.8, *words), toy_corpus(nlp, 1.0, *words))
     training, metrics = train_toy_students(tmp, "student_bow", corpora, char_languages=CHAR_LANGUAGES)
+    summary = tmp / "metrics" / "summary.json"
+    summary.write_text(json.dumps({"default_student": "student_bow"}))
     package_main(
-        training, tmp / "packages", list(WORDS), metrics_path=metrics, code=MODULE,
+        training.parent, tmp / "packages", list(WORDS), summary_path=summary, metrics_dir=metrics.parent, code=MODULE,
         name="review_sentiment", version="0.1.0", teacher=TEACHER,
     )
     # The word-split students' training texts (a character may turn up in any binary file).
@@ -145,16 +147,22 @@ print(json.dumps({{"cats": nlp({REVIEW!r}).cats, "meta": nlp.meta, "torch": bool
 
 def test_clear_errors(project, tmp_path, capsys):
     tmp, training, metrics, _ = project
-    options = dict(metrics_path=metrics, code=MODULE, name="review_sentiment", version="0.1.0", teacher=TEACHER)
+    options = dict(summary_path=tmp / "metrics" / "summary.json", metrics_dir=metrics.parent, code=MODULE,
+                   name="review_sentiment", version="0.1.0", teacher=TEACHER)
 
     def failure(languages, **changed):
         with pytest.raises(SystemExit):
-            package_main(training, tmp_path / "out", languages, **{**options, **changed})
+            package_main(training.parent, tmp_path / "out", languages, **{**options, **changed})
         return " ".join(capsys.readouterr().out.split())  # as wasabi wraps it
 
     message = failure(["de", "fr"])
     assert f"No trained student at {training / 'fr' / 'model-best'}: run the student's training step for fr first" in message
-    only_zh = tmp_path / "metrics.json"
-    only_zh.write_text(json.dumps({"zh": json.loads(metrics.read_text())["zh"]}))
-    assert f"{only_zh} has no test scores for de" in failure(["de"], metrics_path=only_zh)
+    only_zh = tmp_path / "metrics"
+    only_zh.mkdir()
+    (only_zh / "student_bow.json").write_text(json.dumps({"zh": json.loads(metrics.read_text())["zh"]}))
+    assert f"{only_zh / 'student_bow.json'} has no test scores for de" in failure(["de"], metrics_dir=only_zh)
+    other = tmp_path / "summary.json"
+    other.write_text(json.dumps({"default_student": "student_xl"}))
+    assert f"Missing {metrics.parent / 'student_xl.json'}: run the step that trains student_xl first" in failure(
+        ["de"], summary_path=other)
     assert not (tmp_path / "out").exists()  # nothing packaged before the checks

@@ -13,9 +13,9 @@ from conftest import ROOT
 from reviews import make_nlp
 
 LANGUAGES = ["en", "ja"]
-STEPS = ["data", "preprocess", "baseline-bow", "baseline-ensemble", "teacher-model", "train-teacher", "augment", "label",
-         "student-bow", "student-ensemble", "student-hard", "evaluate", "benchmark", "report", "package"]
-MODELS = ["baseline_bow", "baseline_ensemble", "teacher", "student_bow", "student_ensemble", "student_hard"]
+STEPS = ["data", "preprocess", "baseline-bow", "teacher-model", "train-teacher", "augment", "label",
+         "student-bow", "student-dan", "evaluate", "benchmark", "report", "package"]
+MODELS = ["baseline_bow", "teacher", "student_bow", "student_dan"]
 
 
 def run_all(project, shared_data):
@@ -58,8 +58,9 @@ def test_workflow_runs_then_skips_finished_steps(project, shared_data):
     students = {lang: spacy.load(project / "training" / "student_bow" / lang / "model-best") for lang in LANGUAGES}
     assert [t.text for t in students["ja"]("良い本です")] == list("良い本です")  # characters (var bow_char_languages)
     assert students["en"].config["nlp"]["tokenizer"] == spacy.blank("en").config["nlp"]["tokenizer"]
-    ensemble = spacy.load(project / "training" / "student_ensemble" / "ja" / "model-best")
-    assert ensemble.config["nlp"]["tokenizer"] == make_nlp("ja").config["nlp"]["tokenizer"]  # words
+    assert summary["default_student"] in ("student_bow", "student_dan") and set(summary["selection"]) == set(MODELS[2:])
+    labelling = json.loads((project / "metrics" / "labelling.json").read_text())
+    assert set(labelling) == set(LANGUAGES) and all(labelling[lang]["n_texts"] == 80 for lang in LANGUAGES)
     for model in MODELS:
         metrics = json.loads((project / "metrics" / f"{model}.json").read_text())
         assert set(metrics) == {*LANGUAGES, "mean"}
