@@ -18,6 +18,11 @@ probabilities:
   is T · (q_T - p_T).
 - "mse": spaCy's own textcat loss: the mean squared error of q against p, with the
   gradient d_scores = q - p handed to the model as spaCy's textcat does (see below).
+- "logit_mse": ½·Σ_k d_k² with d = c(log q) - c(z), the squared distance of the student's
+  logits from the teacher's (Tang et al. 2019), both centred (c(x) = x - mean(x): softmax
+  ignores a constant, so logits are only defined up to one). z is
+  doc.user_data["teacher_logits"] where the doc has them, else log p. The gradient w.r.t. the
+  student's logits is d. T is not used.
 With `alpha` > 0 a doc with a gold label y gets α · CE(y, q) + (1 - α) · L_distill
 (Tang et al. 2019), weighted per doc; a doc without one gets L_distill alone. The hard
 term is not softened (T = 1); its gradient w.r.t. the logits is q - y.
@@ -91,7 +96,7 @@ from thinc.api import (
 from thinc.layers.resizable import resize_linear_weighted
 from thinc.types import Floats2d, Ints1d
 
-LOSSES = ("ce", "mse")
+LOSSES = ("ce", "mse", "logit_mse")
 # How far a row of cats may sum from 1.
 SUM_TOLERANCE = 1e-4
 # Floor for probabilities that are divided by or logged.
@@ -101,6 +106,7 @@ MIN_PROB = 1e-30
 PROB_HEAD = "softmax_activation"
 LOGIT_HEAD = "softmax"
 GOLD_KEY = "gold_label"
+LOGITS_KEY = "teacher_logits"
 
 
 def make_textcat_distill(
@@ -183,7 +189,8 @@ class DistillTextCategorizer(TextCategorizer):
             losses during training.
         threshold (float): Unused, as in TextCategorizer.
         scorer (Optional[Callable]): The scoring method, TextCategorizer's by default.
-        loss (str): "ce" (cross-entropy with temperature) or "mse" (spaCy's textcat loss).
+        loss (str): "ce" (cross-entropy with temperature), "mse" (spaCy's textcat loss) or
+            "logit_mse" (squared distance of the logits).
         temperature (float): The softmax temperature T > 0 of the "ce" loss.
         alpha (float): The weight in [0, 1] of the cross-entropy against a doc's gold
             label (doc.user_data["gold_label"]), where it has one.
@@ -260,6 +267,11 @@ class DistillTextCategorizer(TextCategorizer):
             q_T, p_T = _soften(q, T), _soften(p, T)
             losses += w_distill[:, 0] * T**2 * _cross_entropy(p_T, q_T)
             d_logits += w_distill * T * (q_T - p_T)
+        elif self.loss == "logit_mse":
+            z = xp.asarray(self._examples_to_logits(examples, truths), dtype="float64")
+            d = _centred(xp.log(xp.maximum(q, MIN_PROB))) - _centred(z)
+            losses += w_distill[:, 0] * 0.5 * (d**2).sum(axis=1)
+            d_logits += w_distill * d
         else:
             # spaCy's textcat loss and gradient, handed to either head as they are.
             losses += w_distill[:, 0] * ((q - p) ** 2).mean(axis=1)
@@ -343,6 +355,16 @@ class DistillTextCategorizer(TextCategorizer):
             self._check_labels(eg)
         return super()._examples_to_truth(examples)
 
+    def _examples_to_logits(self, examples: Iterable[Example], truths) -> numpy.ndarray:
+        """RETURNS (numpy.ndarray): The teacher's logits per doc and label: user_data[LOGITS_KEY]
+        where a doc has them, else the log of its cats (`truths`)."""
+        logits = numpy.log(numpy.maximum(numpy.asarray(truths, dtype="float64"), MIN_PROB))
+        for i, eg in enumerate(examples):
+            teacher_logits = eg.reference.user_data.get(LOGITS_KEY)
+            if teacher_logits is not None:
+                logits[i] = [teacher_logits[label] for label in self.labels]
+        return logits
+
     def _examples_to_gold(self, examples: Iterable[Example]) -> Tuple[numpy.ndarray, numpy.ndarray]:
         """RETURNS (Tuple[numpy.ndarray, numpy.ndarray]): One-hot gold labels (a row of
         zeros where a doc has none) and whether each doc has one (1.0 or 0.0)."""
@@ -355,6 +377,10 @@ class DistillTextCategorizer(TextCategorizer):
                 gold[i, self.labels.index(gold_label)] = 1.0
                 has_gold[i] = 1.0
         return gold, has_gold
+
+
+def _centred(logits):
+    return logits - logits.mean(axis=1, keepdims=True)
 
 
 def _soften(probs, temperature: float):

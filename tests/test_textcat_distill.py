@@ -114,11 +114,17 @@ def objective(q, teacher, gold, has_gold, loss, T, alpha, head):
     hard = -(gold * numpy.log(q)).sum(axis=1)
     if loss == "ce":
         distill = -(T**2) * (softened(teacher, T) * numpy.log(softened(q, T))).sum(axis=1)
+    elif loss == "logit_mse":
+        distill = 0.5 * ((centred(numpy.log(q)) - centred(numpy.log(teacher))) ** 2).sum(axis=1)
     elif head == "softmax_activation":  # spaCy's d_scores = q - p is the gradient of this...
         distill = 0.5 * ((q - teacher) ** 2).sum(axis=1)
     else:  # ...and, taken as the gradient w.r.t. the logits, of the cross-entropy
         distill = -(teacher * numpy.log(q)).sum(axis=1)
     return float((w_hard * hard + (1 - w_hard) * distill).sum())
+
+
+def centred(logits):
+    return logits - logits.mean(axis=1, keepdims=True)
 
 
 def finite_difference(param, index, function, eps):
@@ -144,6 +150,8 @@ SETTINGS = [
     {"loss": "ce", "temperature": 0.7, "alpha": 0.0},
     {"loss": "mse", "temperature": 1.0, "alpha": 0.0},
     {"loss": "mse", "temperature": 1.0, "alpha": 0.5},
+    {"loss": "logit_mse", "temperature": 1.0, "alpha": 0.0},
+    {"loss": "logit_mse", "temperature": 1.0, "alpha": 0.4},
 ]
 
 
@@ -201,6 +209,8 @@ def reported_loss(scores, setting):
     T = setting["temperature"]
     if setting["loss"] == "ce":
         distill = -(T**2) * (softened(teacher, T) * numpy.log(softened(q, T))).sum(axis=1)
+    elif setting["loss"] == "logit_mse":
+        distill = 0.5 * ((centred(numpy.log(q)) - centred(numpy.log(teacher))) ** 2).sum(axis=1)
     else:
         distill = ((q - teacher) ** 2).mean(axis=1)
     return float((w_hard * hard + (1 - w_hard) * distill).mean())
@@ -582,3 +592,19 @@ assert not any("scripts" in path for path in sys.path), sys.path
 """
     result = subprocess.run([sys.executable, "-I", "-c", script], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_logit_mse_uses_the_teachers_logits_where_a_doc_has_them():
+    """A teacher logit gap of 40 (p(NEG) rounded to 0 in the cats) is kept: the student is pulled
+    towards it, not towards the floor of log p."""
+    nlp, pipe = make_pipe(BATCHED_BOW, loss="logit_mse")
+    with_logits = example(nlp, {"POS": 1.0, "NEG": 0.0}, teacher_logits={"POS": 0.0, "NEG": -40.0})
+    without = example(nlp, {"POS": 0.75, "NEG": 0.25})
+    pipe.initialize(lambda: [with_logits, without])
+    q = numpy.array([[0.5, 0.5], [0.5, 0.5]], dtype="f")
+    loss, d_scores = pipe.get_loss([with_logits, without], q)
+    gap = math.log(0.75 / 0.25)
+    assert loss == pytest.approx((0.5 * 2 * 20.0**2 + 0.5 * 2 * (gap / 2) ** 2) / 2, rel=1e-5)
+    # Through softmax_activation: d_scores = d_logits / q, d_logits = c(log q) - c(z).
+    assert d_scores[0] == pytest.approx([-20.0 / 0.5, 20.0 / 0.5], rel=1e-5)
+    assert d_scores[1] == pytest.approx([-gap / 2 / 0.5, gap / 2 / 0.5], rel=1e-5)
