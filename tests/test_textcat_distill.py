@@ -271,7 +271,7 @@ def test_head_detection():
 
 
 @pytest.mark.parametrize("config, message", [
-    ({"loss": "kl"}, "loss must be one of ce, mse, not 'kl'"),
+    ({"loss": "kl"}, "loss must be one of ce, mse, logit_mse, not 'kl'"),
     ({"temperature": 0.0}, "temperature must be a number > 0"),
     ({"temperature": -2.0}, "temperature must be a number > 0"),
     ({"alpha": 1.5}, r"alpha must be a number in \[0, 1\]"),
