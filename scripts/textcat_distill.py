@@ -440,14 +440,20 @@ def build_bow_embed_text_classifier(
     embed_rows: int,
     hidden_width: int,
     dropout: float,
+    attr: str = "ORTH",
+    unigram_attrs: List[str] = [],
     nO: Optional[int] = None,
 ) -> Model[List[Doc], Floats2d]:
     """An exclusive classifier whose logits are the sum of two branches over the same hashed
-    1- to ngram_size-grams: the bag-of-words linear layer of TextCatBOWBatched.v2, and the mean
-    of the n-grams' hashed embeddings through a hidden ReLU layer and a linear layer (a deep
-    averaging network); then a softmax. See docs/method.md."""
+    features, the 1- to ngram_size-grams of the tokens' `attr` and the tokens' `unigram_attrs`
+    (e.g. SUFFIX): the bag-of-words linear layer of TextCatBOWBatched.v2, and the mean of the
+    features' hashed embeddings through a hidden ReLU layer and a linear layer (a deep averaging
+    network); then a softmax. See the README, "The DAN student"."""
     if length < 1:
         raise ValueError(Errors.E1056.format(length=length))
+    if len(unigram_attrs) > len(ATTR_SALTS):
+        raise ValueError(f"at most {len(ATTR_SALTS)} unigram_attrs, got {unigram_attrs}")
+    attr_ids = [_attr_id(name) for name in (attr, *unigram_attrs)]
     sparse_linear = SparseLinear_v2(nO=nO, length=2 ** (length - 1).bit_length())
     dense = chain(
         with_array(HashEmbed(embed_width, embed_rows, seed=ngram_size)),
@@ -458,10 +464,19 @@ def build_bow_embed_text_classifier(
     branches: Model = Model(
         "bow_plus_dense", _sum_branches_forward, init=_sum_branches_init, layers=[sparse_linear, dense], dims={"nO": nO}
     )
-    model = chain(extract_ngrams_batched(ngram_size, attr=ORTH), branches, softmax_activation())
+    features = extract_ngrams_batched(ngram_size, attr=attr_ids[0], unigram_attrs=attr_ids[1:])
+    model = chain(features, branches, softmax_activation())
     model.set_ref("output_layer", sparse_linear)
     model.attrs["multi_label"] = False
     return model
+
+
+def _attr_id(name: str) -> int:
+    from spacy.attrs import IDS
+
+    if name not in IDS:
+        raise ValueError(f"unknown token attribute {name!r}: use one of spaCy's, e.g. ORTH, LOWER, NORM, SUFFIX")
+    return IDS[name]
 
 
 def _ngram_ragged(X) -> Ragged:
@@ -494,33 +509,56 @@ def _sum_branches_init(model: Model, X=None, Y=None) -> None:
     dense.initialize(_ngram_ragged(X) if X is not None else None, Y)
 
 
-def extract_ngrams_batched(ngram_size: int, attr: int = ORTH) -> Model[List[Doc], Tuple[Ints1d, Floats2d, Ints1d]]:
-    """The hashed 1- to ngram_size-grams of each doc's `attr` values, as (keys, values,
-    lengths) for a sparse linear layer: the keys of doc i are the lengths[i] keys after
+def extract_ngrams_batched(
+    ngram_size: int, attr: int = ORTH, unigram_attrs: Tuple[int, ...] = ()
+) -> Model[List[Doc], Tuple[Ints1d, Floats2d, Ints1d]]:
+    """The hashed 1- to ngram_size-grams of each doc's `attr` values, and each token's
+    `unigram_attrs` values (each attribute's keys salted apart from the others'), as (keys,
+    values, lengths) for a sparse linear layer: the keys of doc i are the lengths[i] keys after
     those of the docs before it. A key that occurs k times in a doc is listed k times with
     the value 1, where spaCy's extract_ngrams lists it once with the value k."""
     model: Model = Model("extract_ngrams_batched", _extract_ngrams_batched_forward)
     model.attrs["ngram_size"] = ngram_size
     model.attrs["attr"] = attr
+    model.attrs["unigram_attrs"] = list(unigram_attrs)
     return model
+
+
+# XORed into the keys of the unigram_attrs, one salt each, so that a suffix's key is not the key
+# of the word it spells (odd 64-bit constants: the fractional parts of sqrt(2), sqrt(3), ...).
+ATTR_SALTS = [numpy.uint64(0x6A09E667F3BCC909), numpy.uint64(0xBB67AE8584CAA73B), numpy.uint64(0x3C6EF372FE94F82B),
+              numpy.uint64(0xA54FF53A5F1D36F1)]
 
 
 def _extract_ngrams_batched_forward(model: Model, docs: List[Doc], is_train: bool):
     ops = model.ops
     ngram_size = model.attrs["ngram_size"]
-    unigrams = [doc.to_array(model.attrs["attr"]) for doc in docs]
-    n_tokens = numpy.fromiter(map(len, unigrams), dtype="int64", count=len(docs))
-    tokens = numpy.concatenate(unigrams).astype("uint64", copy=False) if unigrams else numpy.zeros((0,), dtype="uint64")
-    # Row i holds the 1- to ngram_size-grams that start at token i; those that would run past
-    # the end of its doc are masked out. Read row by row, the keys come doc by doc.
-    ngrams = numpy.zeros((len(tokens), ngram_size), dtype="uint64")
+    extra = model.attrs.get("unigram_attrs", [])
+    if extra:
+        arrays = [doc.to_array([model.attrs["attr"], *extra]) for doc in docs]
+        n_tokens = numpy.fromiter(map(len, arrays), dtype="int64", count=len(docs))
+        values = numpy.concatenate(arrays).astype("uint64", copy=False) if arrays else numpy.zeros((0, 1 + len(extra)), dtype="uint64")
+        tokens = numpy.ascontiguousarray(values[:, 0])
+    else:
+        unigrams = [doc.to_array(model.attrs["attr"]) for doc in docs]
+        n_tokens = numpy.fromiter(map(len, unigrams), dtype="int64", count=len(docs))
+        tokens = numpy.concatenate(unigrams).astype("uint64", copy=False) if unigrams else numpy.zeros((0,), dtype="uint64")
+    # Row i holds the 1- to ngram_size-grams that start at token i, then token i's other
+    # attributes; the n-grams that would run past the end of its doc are masked out. Read row by
+    # row, the keys come doc by doc.
+    ngrams = numpy.zeros((len(tokens), ngram_size + len(extra)), dtype="uint64")
     ngrams[:, 0] = tokens
     for n in range(2, min(ngram_size, len(tokens)) + 1):
         ngrams[: len(tokens) - n + 1, n - 1] = ops.ngrams(n, tokens)  # hashes of tokens[i : i + n]
+    for j in range(len(extra)):
+        ngrams[:, ngram_size + j] = values[:, 1 + j] ^ ATTR_SALTS[j]
     tokens_to_doc_end = numpy.repeat(numpy.cumsum(n_tokens), n_tokens) - numpy.arange(len(tokens))
-    within_doc = tokens_to_doc_end[:, None] >= numpy.arange(1, ngram_size + 1)
+    within_doc = tokens_to_doc_end[:, None] >= numpy.concatenate(
+        [numpy.arange(1, ngram_size + 1), numpy.ones(len(extra), dtype="int64")]
+    )
     batch_keys = ops.asarray(ngrams[within_doc], dtype="uint64")
-    lengths = ops.asarray(numpy.maximum(n_tokens[:, None] - numpy.arange(ngram_size), 0).sum(axis=1), dtype="int32")
+    n_keys = numpy.maximum(n_tokens[:, None] - numpy.arange(ngram_size), 0).sum(axis=1) + n_tokens * len(extra)
+    lengths = ops.asarray(n_keys, dtype="int32")
     batch_values = ops.alloc1f(len(batch_keys)) + 1.0
 
     def backprop(d_output):

@@ -11,7 +11,7 @@ from collections import Counter
 import numpy
 import pytest
 import spacy
-from spacy.attrs import ORTH
+from spacy.attrs import LOWER, ORTH, SUFFIX
 from spacy.ml.extract_ngrams import extract_ngrams
 from spacy.tokens import DocBin
 from spacy.training import Corpus, Example
@@ -20,7 +20,7 @@ from thinc.api import Adam, Ops, Softmax, set_dropout_rate, softmax_activation
 
 from conftest import ROOT
 from reviews import CHAR_TOKENIZER, make_nlp
-from textcat_distill import DistillTextCategorizer, extract_ngrams_batched
+from textcat_distill import ATTR_SALTS, DistillTextCategorizer, extract_ngrams_batched
 from train_textcat import fingerprint
 from train_textcat import main as train_main
 
@@ -63,7 +63,9 @@ REDUCE = {
 }
 BOW_DAN = {"@architectures": "review_distill.TextCatBOWEmbed.v1", "ngram_size": 2, "length": 4096, "embed_width": 8,
            "embed_rows": 50, "hidden_width": 8, "dropout": 0.0}
-MODELS = {"bow": BOW, "batched_bow": BATCHED_BOW, "ensemble": ENSEMBLE, "reduce": REDUCE, "bow_dan": BOW_DAN}
+BOW_DAN_SUBWORDS = {**BOW_DAN, "attr": "LOWER", "unigram_attrs": ["SUFFIX", "ORTH"]}
+MODELS = {"bow": BOW, "batched_bow": BATCHED_BOW, "ensemble": ENSEMBLE, "reduce": REDUCE, "bow_dan": BOW_DAN,
+          "bow_dan_subwords": BOW_DAN_SUBWORDS}
 # (teacher P(POS), gold label or None)
 SOFT_DATA = [
     ("a great phone , works well", 0.9, "POS"),
@@ -244,9 +246,10 @@ def test_gradient_of_whole_model_matches_finite_differences(model_name, setting)
     backprop(d_scores)
     assert loss == pytest.approx(reported_loss(scores, setting), rel=1e-5)
     args = (*targets(), setting["loss"], setting["temperature"], setting["alpha"], pipe.output_head)
-    checked = ("softmax", "sparse_linear", "linear", "relu", "hashembed") if model_name == "bow_dan" else ("softmax", "sparse_linear")
+    dan = model_name.startswith("bow_dan")
+    checked = ("softmax", "sparse_linear", "linear", "relu", "hashembed") if dan else ("softmax", "sparse_linear")
     layers = [node for node in model.walk() if node.name in checked]
-    assert len(layers) == {"bow": 1, "batched_bow": 1, "ensemble": 2, "reduce": 1, "bow_dan": 4}[model_name]
+    assert len(layers) == (4 if dan else {"bow": 1, "batched_bow": 1, "ensemble": 2, "reduce": 1}[model_name])
     for layer in layers:
         for name in layer.param_names:
             param, grad = layer.get_param(name), layer.get_grad(name)
@@ -465,7 +468,19 @@ def train_toy_students(tmp_path, config_name, corpora, alpha=0.0, char_languages
     return training, metrics
 
 
-@pytest.mark.parametrize("model_name", ["batched_bow", "bow_dan"])
+def test_unigram_attrs_add_each_tokens_attributes_as_keys_of_their_own():
+    nlp = spacy.blank("en")
+    docs = [nlp("The phone broke"), nlp(""), nlp("Great")]
+    (plain, _, plain_lengths), _ = extract_ngrams_batched(2, attr=LOWER)(docs, False)
+    (keys, _, lengths), _ = extract_ngrams_batched(2, attr=LOWER, unigram_attrs=[SUFFIX, ORTH])(docs, False)
+    assert list(plain_lengths) == [5, 0, 1] and list(lengths) == [5 + 6, 0, 1 + 2]
+    assert set(plain) < set(keys)
+    first = {int(key) for key in keys[:11]}
+    assert nlp.vocab.strings["the"] in first and nlp.vocab.strings["The"] not in first  # salted apart
+    assert int(nlp.vocab.strings["The"] ^ int(ATTR_SALTS[1])) in first
+
+
+@pytest.mark.parametrize("model_name", ["batched_bow", "bow_dan", "bow_dan_subwords"])
 def test_predictions_survive_saving_and_loading(tmp_path, model_name):
     nlp, _ = make_pipe(MODELS[model_name])
     examples = soft_examples(nlp)
