@@ -66,7 +66,7 @@ import math
 import numbers
 import re
 from functools import partial
-from typing import Callable, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.attrs import ORTH
@@ -74,6 +74,7 @@ from spacy.errors import Errors
 from spacy.language import Language
 from spacy.ml.models.textcat import NEG_VALUE, resize_and_set_ref
 from spacy.pipeline.textcat import DEFAULT_SINGLE_TEXTCAT_MODEL, TextCategorizer, textcat_score
+from spacy.strings import get_string_id
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples
 from spacy.util import DummyTokenizer, registry
@@ -454,9 +455,64 @@ def build_bow_embed_text_classifier(
     if len(unigram_attrs) > len(ATTR_SALTS):
         raise ValueError(f"at most {len(ATTR_SALTS)} unigram_attrs, got {unigram_attrs}")
     attr_ids = [_attr_id(name) for name in (attr, *unigram_attrs)]
+    features = extract_ngrams_batched(ngram_size, attr=attr_ids[0], unigram_attrs=attr_ids[1:])
+    return _bow_plus_dan(features, length, embed_width, embed_rows, hidden_width, dropout, ngram_size, nO)
+
+
+@registry.architectures("review_distill.TextCatBOWBatched.v3")
+def build_batched_bow_text_classifier_v3(
+    ngram_size: int,
+    length: int,
+    attr: str = "LOWER",
+    char_ngram_sizes: List[int] = [],
+    normalize: bool = True,
+    nO: Optional[int] = None,
+) -> Model[List[Doc], Floats2d]:
+    """An exclusive bag-of-words classifier, TextCatBOWBatched.v2 with a choice of features:
+    the 1- to ngram_size-grams of the tokens' `attr`, their character n-grams of the sizes in
+    `char_ngram_sizes`, and with `normalize` each doc's keys weighted to about unit length."""
+    if length < 1:
+        raise ValueError(Errors.E1056.format(length=length))
+    sparse_linear = SparseLinear_v2(nO=nO, length=2 ** (length - 1).bit_length())
+    features = extract_ngrams_batched(
+        ngram_size, attr=_attr_id(attr), char_ngram_sizes=tuple(char_ngram_sizes), normalize=normalize
+    )
+    model = chain(features, sparse_linear, softmax_activation())
+    model.set_ref("output_layer", sparse_linear)
+    model.attrs["multi_label"] = False
+    return model
+
+
+@registry.architectures("review_distill.TextCatBOWEmbed.v2")
+def build_bow_embed_text_classifier_v2(
+    ngram_size: int,
+    length: int,
+    embed_width: int,
+    embed_rows: int,
+    hidden_width: int,
+    dropout: float,
+    attr: str = "LOWER",
+    char_ngram_sizes: List[int] = [],
+    normalize: bool = True,
+    nO: Optional[int] = None,
+) -> Model[List[Doc], Floats2d]:
+    """TextCatBOWEmbed.v1 over the features of TextCatBOWBatched.v3: the bag of words and a deep
+    averaging network over the same keys (the DAN's mean is unweighted)."""
+    if length < 1:
+        raise ValueError(Errors.E1056.format(length=length))
+    features = extract_ngrams_batched(
+        ngram_size, attr=_attr_id(attr), char_ngram_sizes=tuple(char_ngram_sizes), normalize=normalize
+    )
+    return _bow_plus_dan(features, length, embed_width, embed_rows, hidden_width, dropout, ngram_size, nO)
+
+
+def _bow_plus_dan(features: Model, length: int, embed_width: int, embed_rows: int, hidden_width: int,
+                  dropout: float, seed: int, nO: Optional[int]) -> Model[List[Doc], Floats2d]:
+    """features, then the sum of a sparse linear layer's and a deep averaging network's logits over
+    its keys, then a softmax."""
     sparse_linear = SparseLinear_v2(nO=nO, length=2 ** (length - 1).bit_length())
     dense = chain(
-        with_array(HashEmbed(embed_width, embed_rows, seed=ngram_size)),
+        with_array(HashEmbed(embed_width, embed_rows, seed=seed)),
         reduce_mean(),
         Relu(hidden_width, dropout=dropout),
         Linear(nO),
@@ -464,7 +520,6 @@ def build_bow_embed_text_classifier(
     branches: Model = Model(
         "bow_plus_dense", _sum_branches_forward, init=_sum_branches_init, layers=[sparse_linear, dense], dims={"nO": nO}
     )
-    features = extract_ngrams_batched(ngram_size, attr=attr_ids[0], unigram_attrs=attr_ids[1:])
     model = chain(features, branches, softmax_activation())
     model.set_ref("output_layer", sparse_linear)
     model.attrs["multi_label"] = False
@@ -510,24 +565,85 @@ def _sum_branches_init(model: Model, X=None, Y=None) -> None:
 
 
 def extract_ngrams_batched(
-    ngram_size: int, attr: int = ORTH, unigram_attrs: Tuple[int, ...] = ()
+    ngram_size: int,
+    attr: int = ORTH,
+    unigram_attrs: Tuple[int, ...] = (),
+    char_ngram_sizes: Tuple[int, ...] = (),
+    normalize: bool = False,
 ) -> Model[List[Doc], Tuple[Ints1d, Floats2d, Ints1d]]:
-    """The hashed 1- to ngram_size-grams of each doc's `attr` values, and each token's
-    `unigram_attrs` values (each attribute's keys salted apart from the others'), as (keys,
-    values, lengths) for a sparse linear layer: the keys of doc i are the lengths[i] keys after
-    those of the docs before it. A key that occurs k times in a doc is listed k times with
-    the value 1, where spaCy's extract_ngrams lists it once with the value k."""
+    """The hashed 1- to ngram_size-grams of each doc's `attr` values, each token's
+    `unigram_attrs` values, and the character n-grams of each token's `attr` string with the
+    sizes in `char_ngram_sizes` (fastText's subwords: the string between "<" and ">"; each kind
+    of key salted apart from the others), as (keys, values, lengths) for a sparse linear layer:
+    the keys of doc i are the lengths[i] keys after those of the docs before it. A key that
+    occurs k times in a doc is listed k times, where spaCy's extract_ngrams lists it once with
+    the value k. Each key's value is 1, or with `normalize` 1 / sqrt(number of the doc's keys),
+    so that a doc's vector of counts has about unit length, as TF-IDF's do."""
     model: Model = Model("extract_ngrams_batched", _extract_ngrams_batched_forward)
     model.attrs["ngram_size"] = ngram_size
     model.attrs["attr"] = attr
     model.attrs["unigram_attrs"] = list(unigram_attrs)
+    model.attrs["char_ngram_sizes"] = sorted(set(char_ngram_sizes))
+    model.attrs["normalize"] = normalize
     return model
 
 
 # XORed into the keys of the unigram_attrs, one salt each, so that a suffix's key is not the key
-# of the word it spells (odd 64-bit constants: the fractional parts of sqrt(2), sqrt(3), ...).
+# of the word it spells (odd 64-bit constants: the fractional parts of sqrt(2), sqrt(3), ...);
+# the last one salts the character n-grams.
 ATTR_SALTS = [numpy.uint64(0x6A09E667F3BCC909), numpy.uint64(0xBB67AE8584CAA73B), numpy.uint64(0x3C6EF372FE94F82B),
               numpy.uint64(0xA54FF53A5F1D36F1)]
+CHAR_NGRAM_SALT = numpy.uint64(0x510E527FADE682D1)
+
+
+class CharNgramCache:
+    """The salted keys of each string's character n-grams, computed once per string and shared
+    by the models that use the same sizes (char_ngram_cache)."""
+
+    # Cleared when it holds this many strings, so that a long stream of new words cannot fill memory.
+    max_strings = 1_000_000
+
+    def __init__(self, sizes: Sequence[int]) -> None:
+        if not sizes or min(sizes) < 1:
+            raise ValueError(f"character n-gram sizes must be positive, got {list(sizes)}")
+        self.sizes = list(sizes)
+        self.keys: Dict[int, numpy.ndarray] = {}
+
+    def __call__(self, key: int, strings) -> numpy.ndarray:
+        found = self.keys.get(key)
+        if found is None:
+            if len(self.keys) >= self.max_strings:
+                self.keys.clear()
+            text = f"<{strings[key]}>"
+            ngrams = {text[i : i + n] for n in self.sizes for i in range(len(text) - n + 1)}
+            ngrams.discard(text)  # the whole word is a key of its own already
+            found = numpy.fromiter(map(get_string_id, sorted(ngrams)), dtype="uint64", count=len(ngrams))
+            found ^= CHAR_NGRAM_SALT
+            self.keys[key] = found
+        return found
+
+    def batch(self, tokens: numpy.ndarray, strings) -> Tuple[numpy.ndarray, numpy.ndarray]:
+        """RETURNS: the keys of all tokens' character n-grams, token after token, and their
+        number per token."""
+        unique, inverse = numpy.unique(tokens, return_inverse=True)
+        per_string = [self(key, strings) for key in unique.tolist()]
+        counts = numpy.fromiter(map(len, per_string), dtype="int64", count=len(per_string))
+        flat = numpy.concatenate(per_string) if per_string else numpy.zeros((0,), dtype="uint64")
+        token_counts = counts[inverse]
+        token_starts = (numpy.cumsum(counts) - counts)[inverse]
+        offsets = numpy.repeat(token_starts - (numpy.cumsum(token_counts) - token_counts), token_counts)
+        return flat[offsets + numpy.arange(len(offsets))], token_counts
+
+
+_CHAR_NGRAM_CACHES: Dict[Tuple[int, ...], CharNgramCache] = {}
+
+
+def char_ngram_cache(sizes: Sequence[int]) -> CharNgramCache:
+    """The one CharNgramCache of these sizes."""
+    sizes = tuple(sizes)
+    if sizes not in _CHAR_NGRAM_CACHES:
+        _CHAR_NGRAM_CACHES[sizes] = CharNgramCache(sizes)
+    return _CHAR_NGRAM_CACHES[sizes]
 
 
 def _extract_ngrams_batched_forward(model: Model, docs: List[Doc], is_train: bool):
@@ -556,10 +672,22 @@ def _extract_ngrams_batched_forward(model: Model, docs: List[Doc], is_train: boo
     within_doc = tokens_to_doc_end[:, None] >= numpy.concatenate(
         [numpy.arange(1, ngram_size + 1), numpy.ones(len(extra), dtype="int64")]
     )
-    batch_keys = ops.asarray(ngrams[within_doc], dtype="uint64")
+    keys = ngrams[within_doc]
     n_keys = numpy.maximum(n_tokens[:, None] - numpy.arange(ngram_size), 0).sum(axis=1) + n_tokens * len(extra)
+    char_ngram_sizes = model.attrs.get("char_ngram_sizes")
+    if char_ngram_sizes and len(tokens):
+        char_keys, per_token = char_ngram_cache(char_ngram_sizes).batch(tokens, docs[0].vocab.strings)
+        doc_of_token = numpy.repeat(numpy.arange(len(docs)), n_tokens)
+        # Each doc's character n-grams go after its other keys: a stable sort by doc.
+        doc_of_key = numpy.concatenate([numpy.repeat(numpy.arange(len(docs)), n_keys), numpy.repeat(doc_of_token, per_token)])
+        keys = numpy.concatenate([keys, char_keys])[numpy.argsort(doc_of_key, kind="stable")]
+        n_keys = n_keys + numpy.bincount(doc_of_token, weights=per_token, minlength=len(docs)).astype("int64")
+    batch_keys = ops.asarray(keys, dtype="uint64")
     lengths = ops.asarray(n_keys, dtype="int32")
-    batch_values = ops.alloc1f(len(batch_keys)) + 1.0
+    if model.attrs.get("normalize"):
+        batch_values = ops.asarray1f(numpy.repeat(1.0 / numpy.sqrt(numpy.maximum(n_keys, 1)), n_keys))
+    else:
+        batch_values = ops.alloc1f(len(batch_keys)) + 1.0
 
     def backprop(d_output):
         return []

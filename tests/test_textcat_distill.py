@@ -13,6 +13,7 @@ import pytest
 import spacy
 from spacy.attrs import LOWER, ORTH, SUFFIX
 from spacy.ml.extract_ngrams import extract_ngrams
+from spacy.strings import get_string_id
 from spacy.tokens import DocBin
 from spacy.training import Corpus, Example
 from spacy.util import get_words_and_spaces, registry
@@ -20,7 +21,7 @@ from thinc.api import Adam, Ops, Softmax, set_dropout_rate, softmax_activation
 
 from conftest import ROOT
 from reviews import CHAR_TOKENIZER, make_nlp
-from textcat_distill import ATTR_SALTS, DistillTextCategorizer, extract_ngrams_batched
+from textcat_distill import ATTR_SALTS, CHAR_NGRAM_SALT, DistillTextCategorizer, extract_ngrams_batched
 from train_textcat import fingerprint
 from train_textcat import main as train_main
 
@@ -64,8 +65,11 @@ REDUCE = {
 BOW_DAN = {"@architectures": "review_distill.TextCatBOWEmbed.v1", "ngram_size": 2, "length": 4096, "embed_width": 8,
            "embed_rows": 50, "hidden_width": 8, "dropout": 0.0}
 BOW_DAN_SUBWORDS = {**BOW_DAN, "attr": "LOWER", "unigram_attrs": ["SUFFIX", "ORTH"]}
+BOW_V3 = {"@architectures": "review_distill.TextCatBOWBatched.v3", "ngram_size": 2, "length": 4096,
+          "char_ngram_sizes": [3, 4], "normalize": True}
+BOW_DAN_V2 = {**BOW_DAN, "@architectures": "review_distill.TextCatBOWEmbed.v2", "char_ngram_sizes": [3, 4]}
 MODELS = {"bow": BOW, "batched_bow": BATCHED_BOW, "ensemble": ENSEMBLE, "reduce": REDUCE, "bow_dan": BOW_DAN,
-          "bow_dan_subwords": BOW_DAN_SUBWORDS}
+          "bow_dan_subwords": BOW_DAN_SUBWORDS, "bow_v3": BOW_V3, "bow_dan_v2": BOW_DAN_V2}
 # (teacher P(POS), gold label or None)
 SOFT_DATA = [
     ("a great phone , works well", 0.9, "POS"),
@@ -249,7 +253,7 @@ def test_gradient_of_whole_model_matches_finite_differences(model_name, setting)
     dan = model_name.startswith("bow_dan")
     checked = ("softmax", "sparse_linear", "linear", "relu", "hashembed") if dan else ("softmax", "sparse_linear")
     layers = [node for node in model.walk() if node.name in checked]
-    assert len(layers) == (4 if dan else {"bow": 1, "batched_bow": 1, "ensemble": 2, "reduce": 1}[model_name])
+    assert len(layers) == (4 if dan else {"bow": 1, "batched_bow": 1, "bow_v3": 1, "ensemble": 2, "reduce": 1}[model_name])
     for layer in layers:
         for name in layer.param_names:
             param, grad = layer.get_param(name), layer.get_grad(name)
@@ -480,7 +484,30 @@ def test_unigram_attrs_add_each_tokens_attributes_as_keys_of_their_own():
     assert int(nlp.vocab.strings["The"] ^ int(ATTR_SALTS[1])) in first
 
 
-@pytest.mark.parametrize("model_name", ["batched_bow", "bow_dan", "bow_dan_subwords"])
+def test_char_ngrams_are_each_words_subwords_salted_after_its_doc_ngrams():
+    nlp = spacy.blank("en")
+    docs = [nlp("Ab cd"), nlp(""), nlp("ab")]
+    (plain, _, plain_lengths), _ = extract_ngrams_batched(2, attr=LOWER)(docs, False)
+    (keys, values, lengths), _ = extract_ngrams_batched(2, attr=LOWER, char_ngram_sizes=(3, 4))(docs, False)
+    # "<ab>" gives "<ab", "ab>" (the whole "<ab>" is the word's own key), likewise "<cd>"
+    assert list(plain_lengths) == [3, 0, 1] and list(lengths) == [3 + 4, 0, 1 + 2]
+    subwords = {get_string_id(text) ^ int(CHAR_NGRAM_SALT) for text in ("<ab", "ab>", "<cd", "cd>")}
+    assert list(keys[:3]) == list(plain[:3]) and set(keys[3:7].tolist()) == subwords
+    assert list(keys[7:8]) == list(plain[3:]) and set(keys[8:].tolist()) < subwords
+    assert values.tolist() == [1.0] * len(keys)
+
+
+def test_normalize_gives_each_doc_unit_length():
+    nlp = spacy.blank("en")
+    docs = [nlp("good good phone , really"), nlp(""), nlp("x")]
+    (keys, values, lengths), _ = extract_ngrams_batched(2, normalize=True, char_ngram_sizes=(3,))(docs, False)
+    starts = numpy.cumsum([0, *lengths.tolist()])
+    for start, end in zip(starts[:-1], starts[1:]):
+        if end > start:
+            assert float((values[start:end] ** 2).sum()) == pytest.approx(1.0, rel=1e-5)
+
+
+@pytest.mark.parametrize("model_name", ["batched_bow", "bow_dan", "bow_dan_subwords", "bow_v3", "bow_dan_v2"])
 def test_predictions_survive_saving_and_loading(tmp_path, model_name):
     nlp, _ = make_pipe(MODELS[model_name])
     examples = soft_examples(nlp)
