@@ -392,6 +392,25 @@ def test_batched_bow_scores_are_spacys_bow_scores():
     assert ours.predict([nlp("")]).shape == (1, 2)  # spaCy's crashes on an empty doc with bigrams
 
 
+def test_bow_v3_without_its_features_scores_as_v2_and_normalize_bounds_long_docs():
+    nlp = spacy.blank("en")
+    docs = [nlp(text) for text, _, _ in SOFT_DATA] + [nlp("good " * 50), nlp("")]
+    plain = {**BOW_V3, "attr": "ORTH", "char_ngram_sizes": [], "normalize": False}
+    v2, v3, normalized = (registry.resolve({"model": {**config, "nO": 2}})["model"] for config in (BATCHED_BOW, plain, {**plain, "normalize": True}))
+    for model in (v2, v3, normalized):
+        model.initialize()
+    weights = v2.get_ref("output_layer")
+    weights.set_param("W", numpy.random.default_rng(0).normal(size=weights.get_param("W").shape).astype("f"))
+    for model in (v3, normalized):
+        for name in ("W", "b"):
+            model.get_ref("output_layer").set_param(name, weights.get_param(name).copy())
+    numpy.testing.assert_allclose(v3.predict(docs), v2.predict(docs), rtol=1e-6)
+    # One word 50 times: its key and its bigram's count 50 and 49 times, but weigh 50/sqrt(99) and
+    # 49/sqrt(99) once normalized: the logit gap shrinks by sqrt(99), about 10.
+    gap_counted, gap_normalized = (numpy.ptp(numpy.log(model.predict(docs[-2:-1])[0])) for model in (v2, normalized))
+    assert gap_counted == pytest.approx(99**0.5 * gap_normalized, rel=1e-3)
+
+
 TOY_POS = ["good", "great", "lovely", "fine"]
 TOY_NEG = ["bad", "awful", "poor", "broken"]
 TOY_THINGS = ["phone", "book", "shoe", "lamp"]
