@@ -54,6 +54,9 @@ and counts them with numpy calls per doc, which costs more than tokenizing the d
 hashes the n-grams of the whole batch at once and lets the sparse linear layer sum repeated
 keys. Nor does it wrap its layers in `with_cpu`, which walks every doc of every batch to
 move it to the CPU and the scores back, for a model that runs on the CPU anyway.
+`review_distill.TextCatBOWBatched.v3` and `review_distill.TextCatBOWEmbed.v2` (the students) take
+the features a linear model learns best from: lowercased n-grams, each doc's keys weighted to
+about unit length, optionally character n-grams (README, "The distillation component").
 
 Tokenizer. `review_distill.char_tokenizer.v1` splits Japanese and Chinese text into
 characters: a word segmenter (SudachiPy, jieba) is several times slower than the whole
@@ -590,7 +593,7 @@ def extract_ngrams_batched(
 
 # XORed into the keys of the unigram_attrs, one salt each, so that a suffix's key is not the key
 # of the word it spells (odd 64-bit constants: the fractional parts of sqrt(2), sqrt(3), ...);
-# the last one salts the character n-grams.
+# the next such constant salts the character n-grams.
 ATTR_SALTS = [numpy.uint64(0x6A09E667F3BCC909), numpy.uint64(0xBB67AE8584CAA73B), numpy.uint64(0x3C6EF372FE94F82B),
               numpy.uint64(0xA54FF53A5F1D36F1)]
 CHAR_NGRAM_SALT = numpy.uint64(0x510E527FADE682D1)
