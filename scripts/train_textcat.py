@@ -44,6 +44,9 @@ def main(
     char_languages: str = typer.Option(
         "", help="Space-separated languages to tokenize into characters (the tokenizer is in scripts/textcat_distill.py)"
     ),
+    char_ngram_size: Optional[int] = typer.Option(
+        None, min=1, help="The model's ngram_size for the --char-languages, if not the config's"
+    ),
 ):
     import_code(code)
     char_languages = set(char_languages.split())
@@ -67,6 +70,8 @@ def main(
             "nlp.lang": lang,
             **tokenizer_overrides(lang, chars=lang in char_languages),
         }
+        if lang in char_languages and char_ngram_size is not None:
+            overrides["components.textcat.model.ngram_size"] = char_ngram_size
         lang_dir = output_dir / lang
         stamp_path = lang_dir / "fingerprint.txt"
         stamp = fingerprint(config_path, overrides, [overrides["paths.train"], overrides["paths.dev"], *filter(None, [code])])

@@ -460,10 +460,10 @@ def test_corpus_reader_keeps_soft_cats_and_gold_label(tmp_path):
     assert [eg.reference.user_data.get("gold_label") for eg in read] == [g for _, _, g in SOFT_DATA]
 
 
-def train_toy_students(tmp_path, config_name, corpora, alpha=0.0, char_languages=""):
+def train_toy_students(tmp_path, config_name, corpora, alpha=0.0, char_languages="", char_ngram_size=None):
     """Train a student config for a few steps with scripts/train_textcat.py, per language on
     corpora[lang] = (train examples, gold examples: dev and test alternately), the
-    char_languages tokenized into characters.
+    char_languages tokenized into characters (with n-grams of char_ngram_size, if given).
     RETURNS: the training dir (of {lang}/model-best) and the test metrics file."""
     for lang, (train, gold) in corpora.items():
         corpus = tmp_path / "corpus" / lang
@@ -487,6 +487,7 @@ def train_toy_students(tmp_path, config_name, corpora, alpha=0.0, char_languages
         gpu_id=-1,
         code=MODULE,
         char_languages=char_languages,
+        char_ngram_size=char_ngram_size,
     )
     return training, metrics
 
@@ -553,14 +554,17 @@ def test_train_textcat_trains_the_student_configs(tmp_path, config_name):
 
 
 def test_train_textcat_tokenizes_the_char_languages_into_characters(tmp_path):
-    """--char-languages gives ja the character tokenizer and leaves en its own."""
+    """--char-languages gives ja the character tokenizer and --char-ngram-size its n-gram size,
+    and leaves en its own tokenizer and the config's n-gram size."""
     corpora = {}
     for lang, pos, neg, things in (("en", TOY_POS, TOY_NEG, TOY_THINGS), ("ja", ["良い", "最高"], ["悪い", "最悪"], ["本", "靴"])):
         nlp = make_nlp(lang)
         corpora[lang] = (toy_corpus(nlp, 0.8, pos, neg, things), toy_corpus(nlp, 1.0, pos, neg, things))
-    training, _ = train_toy_students(tmp_path, "student_bow", corpora, char_languages="ja")
+    training, _ = train_toy_students(tmp_path, "student_bow", corpora, char_languages="ja", char_ngram_size=3)
     ja, en = (spacy.load(training / lang / "model-best") for lang in ("ja", "en"))
     assert ja.config["nlp"]["tokenizer"] == CHAR_TOKENIZER
+    assert ja.config["components"]["textcat"]["model"]["ngram_size"] == 3
+    assert en.config["components"]["textcat"]["model"]["ngram_size"] == 2
     assert [t.text for t in ja("とても良い本です")] == list("とても良い本です")
     assert en.config["nlp"]["tokenizer"] == spacy.blank("en").config["nlp"]["tokenizer"]
 
