@@ -6,9 +6,11 @@ it predicts, sets `doc.cats` and scores exactly like it, and differs only in wha
 accepts as training data and in its loss.
 
 Training data. `doc.cats` holds the teacher's probabilities, e.g. {"POS": 0.8, "NEG": 0.2}:
-every label of the component, values in [0, 1], summing to 1 (one-hot gold cats are
-valid too). A doc with a gold label has it in `doc.user_data["gold_label"]` (save the
-DocBin with `store_user_data=True`; spaCy's Corpus reader keeps it).
+values in [0, 1], summing to 1 (one-hot gold cats are valid too). A doc without cats is
+missing annotation and adds no loss; a missing label is 0 where the others sum to 1, the rest
+where it is the only one missing. A doc with a gold label has it in
+`doc.user_data["gold_label"]` (save the DocBin with `store_user_data=True`; spaCy's Corpus
+reader keeps it). Where this differs from spaCy's textcat: docs/method.md.
 
 Losses (`loss` in the config), per doc, with q the student's and p the teacher's
 probabilities:
@@ -43,7 +45,7 @@ Gradient forms. The model's output layer decides what its backprop expects:
   w.r.t. its logits as given, so g is passed unchanged.
 The head is found by walking the model's last layers through chain, with_cpu and
 resizable wrappers; any other head (multilabel, no output layer, a Softmax with a
-temperature) is an error. "mse" keeps spaCy's convention for both heads: q - p is passed
+temperature) is an error, but for "mse" with alpha 0. "mse" keeps spaCy's convention for both heads: q - p is passed
 as it is. Through softmax_activation that is the gradient of ½·Σ(q - p)²; a parametric
 Softmax layer takes it as the gradient w.r.t. its logits, which makes it the gradient of
 the cross-entropy CE(p, q) -- what spaCy's textcat with such a head optimizes too.
@@ -61,6 +63,8 @@ about unit length, optionally character n-grams (README, "The distillation compo
 Tokenizer. `review_distill.char_tokenizer.v1` splits Japanese and Chinese text into
 characters: a word segmenter (SudachiPy, jieba) is several times slower than the whole
 bag-of-words model, and character n-grams carry much of what its words do.
+`review_distill.encodable_tokenizer.v1` wraps the students' tokenizers: it replaces lone
+surrogates, on which spaCy's tokenizers raise UnicodeEncodeError, by U+FFFD.
 
 This module is shipped inside the packaged pipeline (`spacy package --code`), so it
 imports nothing but spaCy, thinc, numpy and the standard library.
@@ -212,7 +216,8 @@ class DistillTextCategorizer(TextCategorizer):
         self.output_head = self._output_head()  # fails early on a model this component cannot train
 
     def _output_head(self) -> str:
-        """RETURNS (str): The name of the model's output layer, PROB_HEAD or LOGIT_HEAD."""
+        """RETURNS (str): The name of the model's output layer: PROB_HEAD, LOGIT_HEAD, or with
+        loss "mse" and alpha 0 any other."""
         layer = self.model
         while True:
             if len(layer.layers) > 1 and layer.name == ">>".join(sub.name for sub in layer.layers):
@@ -225,12 +230,31 @@ class DistillTextCategorizer(TextCategorizer):
             return PROB_HEAD
         if layer.name == LOGIT_HEAD and layer.attrs.get("softmax_temperature", 1.0) == 1.0:
             return LOGIT_HEAD
+        if self.loss == "mse" and self.alpha == 0.0:
+            return layer.name  # spaCy's loss: its gradient goes to any output layer as it is
         raise ValueError(
             f"textcat_distill: the model's output layer is {layer.name!r} (attrs {layer.attrs}); "
-            f"it must be '{PROB_HEAD}' (spacy.TextCatBOW.v3 with exclusive_classes = true and "
-            f"no_output_layer = false) or a parametric '{LOGIT_HEAD}' layer with temperature 1 "
-            "(spacy.TextCatEnsemble.v2, spacy.TextCatReduce.v1 with exclusive_classes = true)"
+            f"loss {self.loss!r} (alpha {self.alpha}) needs '{PROB_HEAD}' (e.g. spacy.TextCatBOW.v3 with "
+            f"exclusive_classes = true and no_output_layer = false) or a parametric '{LOGIT_HEAD}' layer "
+            "with temperature 1 (spacy.TextCatEnsemble.v2, spacy.TextCatReduce.v1 with exclusive_classes "
+            "= true). For another output layer use loss = \"mse\" and alpha = 0, spaCy's textcat loss; "
+            "for labels that are not exclusive, spaCy's textcat_multilabel."
         )
+
+    def predict(self, docs: Iterable[Doc]):
+        """Apply the model to a batch of docs, as TextCategorizer.predict does, except that a doc
+        without tokens gets a probability distribution (TextCategorizer's gives a batch of such
+        docs zeros): the model's prior where its architecture scores empty docs (attrs
+        "scores_empty_docs", the architectures of this module), else what it gives a
+        whitespace-only text (spaCy's architectures fail on a doc without tokens).
+
+        docs (Iterable[Doc]): The documents to predict.
+        RETURNS: The model's prediction for each document.
+        """
+        docs = list(docs)
+        if not self.model.attrs.get("scores_empty_docs", False) and not all(len(doc) for doc in docs):
+            docs = [doc if len(doc) else Doc(self.vocab, words=[" "], spaces=[False]) for doc in docs]
+        return self.model.ops.asarray(self.model.predict(docs))
 
     def set_annotations(self, docs: Iterable[Doc], scores) -> None:
         """Set doc.cats to the same values as TextCategorizer does, a doc's row of scores at
@@ -253,15 +277,16 @@ class DistillTextCategorizer(TextCategorizer):
             gradient (of the sum over the docs) in the form the output layer expects.
         """
         validate_examples(examples, "DistillTextCategorizer.get_loss")
+        examples = list(examples)
         self._validate_categories(examples)
         xp = self.model.ops.xp
-        truths, _ = self._examples_to_truth(examples)
+        truths, annotated = self._examples_to_truth(examples)
         gold, has_gold = self._examples_to_gold(examples)
         q = xp.asarray(scores, dtype="float64")
         p = xp.asarray(truths, dtype="float64")
         y = xp.asarray(gold, dtype="float64")
         w_hard = self.alpha * xp.asarray(has_gold, dtype="float64")[:, None]
-        w_distill = 1.0 - w_hard
+        w_distill = (1.0 - w_hard) * xp.asarray(annotated, dtype="float64")[:, :1]
         # The hard term (at T = 1), its gradient w.r.t. the logits.
         losses = w_hard[:, 0] * _cross_entropy(y, q)
         d_logits = w_hard * (q - y)
@@ -282,6 +307,8 @@ class DistillTextCategorizer(TextCategorizer):
             d_probs += w_distill * (q - p)
         if self.output_head == PROB_HEAD:
             d_scores = d_probs + d_logits / xp.maximum(q, MIN_PROB)
+        elif self.output_head != LOGIT_HEAD:
+            d_scores = d_probs  # loss "mse", alpha 0: spaCy's textcat loss, for any output layer
         else:
             d_scores = d_probs + d_logits
         return float(losses.mean()), self.model.ops.asarray(d_scores, dtype=scores.dtype)
@@ -308,15 +335,11 @@ class DistillTextCategorizer(TextCategorizer):
             self._check_labels(example)
 
     def _validate_categories(self, examples: Iterable[Example]) -> None:
-        """Check that every example's cats are a probability distribution (instead of
-        TextCategorizer's check for 0/1 values, E851) and that its gold label, if any,
-        is one of its cats."""
+        """Check that every example's cats are probabilities that sum to 1, or to at most 1 where
+        labels are missing (instead of TextCategorizer's check for 0/1 values, E851), and that its
+        gold label, if any, is one of its cats. A doc without cats is missing annotation."""
         for eg in examples:
             cats = eg.reference.cats
-            if not cats:
-                raise ValueError(
-                    f"textcat_distill: {_describe(eg)} has no cats; every doc needs a probability per label"
-                )
             for label, value in cats.items():
                 if not (isinstance(value, numbers.Real) and 0.0 <= value <= 1.0):
                     raise ValueError(
@@ -324,7 +347,8 @@ class DistillTextCategorizer(TextCategorizer):
                         f"the value {value!r} of {label!r} is not a probability in [0, 1]"
                     )
             total = sum(cats.values())
-            if abs(total - 1.0) > SUM_TOLERANCE:
+            complete = set(self.labels) <= set(cats)
+            if cats and (total > 1.0 + SUM_TOLERANCE or (complete and total < 1.0 - SUM_TOLERANCE)):
                 raise ValueError(
                     f"textcat_distill: {_describe(eg)} has cats {dict(cats)} summing to {total:.6g}; "
                     "the labels are exclusive, so they must sum to 1"
@@ -337,15 +361,8 @@ class DistillTextCategorizer(TextCategorizer):
                 )
 
     def _check_labels(self, eg: Example) -> None:
-        """Check that an example has a probability for each of the component's labels
-        and none for other labels."""
+        """Check that an example has cats for none but the component's labels."""
         cats = eg.reference.cats
-        missing = [label for label in self.labels if label not in cats]
-        if missing:
-            raise ValueError(
-                f"textcat_distill: {_describe(eg)} has cats {dict(cats)} without the label(s) "
-                f"{missing}; every doc needs a probability for each of {list(self.labels)}"
-            )
         unknown = [label for label in cats if label not in self.labels]
         if unknown:
             raise ValueError(
@@ -354,10 +371,26 @@ class DistillTextCategorizer(TextCategorizer):
             )
 
     def _examples_to_truth(self, examples: Iterable[Example]) -> Tuple[numpy.ndarray, numpy.ndarray]:
+        """RETURNS (Tuple[numpy.ndarray, numpy.ndarray]): Each doc's probabilities per label, and
+        per doc and label 1.0 where the doc is annotated, 0.0 where it is not. A label missing from
+        a doc's cats gets 0 where the others sum to 1, or the rest where it is the only one
+        missing; a doc without cats, or whose cats leave several labels to share the rest, is
+        missing annotation."""
         examples = list(examples)
-        for eg in examples:
+        truths = numpy.zeros((len(examples), len(self.labels)), dtype="f")
+        annotated = numpy.zeros((len(examples), len(self.labels)), dtype="f")
+        for i, eg in enumerate(examples):
             self._check_labels(eg)
-        return super()._examples_to_truth(examples)
+            cats = eg.reference.cats
+            missing = [j for j, label in enumerate(self.labels) if label not in cats]
+            rest = 1.0 - sum(cats.values())
+            if not cats or (abs(rest) > SUM_TOLERANCE and len(missing) > 1):
+                continue
+            truths[i] = [cats.get(label, 0.0) for label in self.labels]
+            if len(missing) == 1 and abs(rest) > SUM_TOLERANCE:
+                truths[i, missing[0]] = rest
+            annotated[i] = 1.0
+        return self.model.ops.asarray(truths), annotated
 
     def _examples_to_logits(self, examples: Iterable[Example], truths) -> numpy.ndarray:
         """RETURNS (numpy.ndarray): The teacher's logits per doc and label: user_data[LOGITS_KEY]
@@ -432,6 +465,7 @@ def build_batched_bow_text_classifier(
         model.set_dim("nO", nO)
     model.set_ref("output_layer", sparse_linear)
     model.attrs["multi_label"] = not exclusive_classes
+    model.attrs["scores_empty_docs"] = True
     model.attrs["resize_output"] = partial(resize_and_set_ref, resizable_layer=resizable_layer)
     return model
 
@@ -483,6 +517,7 @@ def build_batched_bow_text_classifier_v3(
     model = chain(features, sparse_linear, softmax_activation())
     model.set_ref("output_layer", sparse_linear)
     model.attrs["multi_label"] = False
+    model.attrs["scores_empty_docs"] = True
     return model
 
 
@@ -526,6 +561,7 @@ def _bow_plus_dan(features: Model, length: int, embed_width: int, embed_rows: in
     model = chain(features, branches, softmax_activation())
     model.set_ref("output_layer", sparse_linear)
     model.attrs["multi_label"] = False
+    model.attrs["scores_empty_docs"] = True
     return model
 
 
@@ -545,7 +581,11 @@ def _ngram_ragged(X) -> Ragged:
 def _sum_branches_forward(model: Model, X, is_train: bool):
     sparse_linear, dense = model.layers
     Y_linear, backprop_linear = sparse_linear(X, is_train)
-    Y_dense, backprop_dense = dense(_ngram_ragged(X), is_train)
+    if len(X[0]):
+        Y_dense, backprop_dense = dense(_ngram_ragged(X), is_train)
+    else:  # no doc of the batch has a key, and thinc's reduce_mean would give no columns: the mean is 0
+        embed, _, *hidden = dense.layers
+        Y_dense, backprop_dense = chain(*hidden)(model.ops.alloc2f(len(X[2]), embed.get_dim("nO")), is_train)
 
     def backprop(dY):
         backprop_linear(dY)
@@ -745,5 +785,56 @@ def create_char_tokenizer() -> Callable[[Language], CharTokenizer]:
 
     def make_tokenizer(nlp: Language) -> CharTokenizer:
         return CharTokenizer(nlp.vocab)
+
+    return make_tokenizer
+
+
+# What UTF-8 cannot encode, and so spaCy cannot store: a surrogate code point on its own (half of
+# an emoji cut from JSON, "\ud83d").
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def encodable(text: str) -> str:
+    """RETURNS (str): text with each lone surrogate replaced by U+FFFD: as long as text, so
+    character offsets into it hold."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf8")
+    except UnicodeEncodeError:
+        return LONE_SURROGATE.sub("\ufffd", text)
+    return text
+
+
+class EncodableTokenizer:
+    """A tokenizer that gives its wrapped tokenizer the text with lone surrogates replaced
+    (`encodable`), where spaCy's tokenizers raise UnicodeEncodeError. Everything else (vocab,
+    serialization) is the wrapped tokenizer's."""
+
+    def __init__(self, tokenizer: Callable[[str], Doc]) -> None:
+        self.tokenizer = tokenizer
+
+    def __call__(self, text: str) -> Doc:
+        return self.tokenizer(encodable(text))
+
+    def pipe(self, texts: Iterable[str], batch_size: int = 1000) -> Iterable[Doc]:
+        for text in texts:
+            yield self(text)
+
+    def __getattr__(self, name: str):
+        if name == "tokenizer":  # not set yet, e.g. while unpickling
+            raise AttributeError(name)
+        return getattr(self.tokenizer, name)
+
+
+@registry.tokenizers("review_distill.encodable_tokenizer.v1")
+def create_encodable_tokenizer(
+    tokenizer: Callable[[Language], Callable[[str], Doc]]
+) -> Callable[[Language], EncodableTokenizer]:
+    """The tokenizer `tokenizer` (e.g. {"@tokenizers": "spacy.Tokenizer.v1"}) wrapped in an
+    EncodableTokenizer, for a pipeline's [nlp.tokenizer]."""
+
+    def make_tokenizer(nlp: Language) -> EncodableTokenizer:
+        return EncodableTokenizer(tokenizer(nlp))
 
     return make_tokenizer

@@ -21,7 +21,7 @@ from thinc.api import Adam, Ops, Softmax, set_dropout_rate, softmax_activation
 
 from conftest import ROOT
 from reviews import CHAR_TOKENIZER, make_nlp
-from textcat_distill import ATTR_SALTS, CHAR_NGRAM_SALT, DistillTextCategorizer, extract_ngrams_batched
+from textcat_distill import ATTR_SALTS, CHAR_NGRAM_SALT, LOSSES, DistillTextCategorizer, extract_ngrams_batched
 from train_textcat import fingerprint
 from train_textcat import main as train_main
 
@@ -307,7 +307,8 @@ def test_soft_cats_accepted_where_textcat_rejects_them():
     ({"POS": 0.5, "NEG": float("nan")}, {}, r"the value nan of 'NEG' is not a probability"),
     ({"POS": 0.5, "NEG": 0.4}, {}, "summing to 0.9; the labels are exclusive"),
     ({"POS": 0.7, "NEG": 0.7}, {}, "summing to 1.4"),
-    ({}, {}, "has no cats"),
+    ({"POS": 1.2}, {}, r"the value 1.2 of 'POS' is not a probability"),
+    ({}, {"gold_label": "POS"}, "gold label 'POS'.*not among its cats"),
     ({"POS": 0.5, "NEG": 0.5}, {"gold_label": "MEH"}, "gold label 'MEH'.*not among its cats"),
 ])
 def test_invalid_cats_rejected(cats, user_data, message):
@@ -322,16 +323,75 @@ def test_invalid_cats_rejected(cats, user_data, message):
         pipe.get_loss([bad], pipe.model.ops.alloc2f(1, 2) + 0.5)
 
 
-def test_missing_and_unknown_labels_rejected():
+def test_unknown_labels_rejected():
     nlp, pipe = make_pipe()
-    only_pos = example(nlp, {"POS": 1.0})
-    with pytest.raises(ValueError, match=r"without the label\(s\) \['NEG'\]"):
-        nlp.initialize(lambda: [*soft_examples(nlp), only_pos])
-    nlp.initialize(lambda: soft_examples(nlp))
-    with pytest.raises(ValueError, match=r"without the label\(s\) \['NEG'\]"):
-        nlp.update([only_pos])
+    meh = example(nlp, {"POS": 0.5, "NEG": 0.3, "MEH": 0.2})
     with pytest.raises(ValueError, match=r"unknown label\(s\) \['MEH'\]"):
-        nlp.update([example(nlp, {"POS": 0.5, "NEG": 0.3, "MEH": 0.2})])
+        pipe.initialize(lambda: [*soft_examples(nlp), meh], nlp=nlp, labels=LABELS)
+    nlp.initialize(lambda: soft_examples(nlp))
+    with pytest.raises(ValueError, match=r"unknown label\(s\) \['MEH'\]"):
+        nlp.update([meh])
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_missing_annotation_adds_no_loss(loss):
+    """A doc without cats adds no loss and no gradient; a missing label is 0 where the others
+    sum to 1, and the rest where it is the only one missing."""
+    nlp, pipe = make_pipe(loss=loss)
+    nlp.initialize(lambda: soft_examples(nlp))
+    scores = pipe.model.ops.asarray2f([[0.3, 0.7], [0.6, 0.4], [0.8, 0.2]])
+    annotated = [example(nlp, {"POS": 0.9, "NEG": 0.1}), example(nlp, {"POS": 0.0, "NEG": 1.0})]
+    loss_with, d_with = pipe.get_loss([*annotated, example(nlp, {})], scores)
+    loss_without, d_without = pipe.get_loss(annotated, scores[:2])
+    assert loss_with == pytest.approx(loss_without * 2 / 3) and d_with[2].tolist() == [0.0, 0.0]
+    numpy.testing.assert_allclose(d_with[:2], d_without)
+    for partial in ({"POS": 0.9}, {"NEG": 1.0}):
+        full = {"POS": 0.9, "NEG": 0.1} if "POS" in partial else {"POS": 0.0, "NEG": 1.0}
+        numpy.testing.assert_allclose(pipe.get_loss([example(nlp, partial)], scores[:1])[1],
+                                      pipe.get_loss([example(nlp, full)], scores[:1])[1])
+
+
+def test_docs_without_cats_train_nothing():
+    """nlp.update on docs without cats leaves the model as it is; with others it trains."""
+    nlp, pipe = make_pipe(MODELS["bow_v3"])
+    optimizer = nlp.initialize(lambda: soft_examples(nlp))
+    before = pipe.to_bytes()
+    assert nlp.update([example(nlp, {}, text) for text, _, _ in SOFT_DATA], sgd=optimizer)["textcat_distill"] == 0.0
+    assert pipe.to_bytes() == before
+    nlp.update([*soft_examples(nlp), example(nlp, {})], sgd=optimizer)
+    assert pipe.to_bytes() != before
+
+
+def test_output_layer_without_probabilities_is_refused_but_for_mse():
+    """A model without an exclusive softmax output is refused for the cross-entropy, with what to
+    use instead, and trained with spaCy's loss."""
+    no_output = {**BOW, "no_output_layer": True}
+    with pytest.raises(ValueError, match="'sparse_linear'.*use loss = \"mse\" and alpha = 0"):
+        make_pipe(no_output)
+    with pytest.raises(ValueError, match="'logistic'.*textcat_multilabel"):
+        make_pipe({**BOW, "exclusive_classes": False}, loss="logit_mse")
+    nlp, pipe = make_pipe(no_output, loss="mse")
+    nlp.initialize(lambda: soft_examples(nlp))
+    scores = pipe.model.ops.asarray2f([[0.3, 0.2]])
+    assert pipe.get_loss(soft_examples(nlp)[:1], scores)[1][0].tolist() == pytest.approx([0.3 - 0.9, 0.2 - 0.1])
+
+
+@pytest.mark.parametrize("model_name", list(MODELS))
+def test_empty_docs_get_a_distribution(model_name):
+    """An empty text gets the model's prior where the architecture scores empty docs (this
+    module's), else what a whitespace-only text gets; in a batch of its own or with others."""
+    nlp, pipe = make_pipe(MODELS[model_name])
+    nlp.initialize(lambda: soft_examples(nlp))
+    randomize(pipe.model)
+    alone, *batch = [doc.cats for doc in nlp.pipe(["", "", "some text", "", "x"])]
+    assert sum(alone.values()) == pytest.approx(1.0, abs=1e-6) and batch[0] == alone == batch[2]
+    if pipe.model.attrs.get("scores_empty_docs"):
+        prior = pipe.model.ops.softmax(pipe.model.get_ref("output_layer").get_param("b")[None, :])[0]
+        if model_name in ("bow_dan", "bow_dan_subwords", "bow_dan_v2"):
+            prior = pipe.model.predict([nlp.make_doc("")])[0]  # the DAN adds its bias path
+        assert [alone[label] for label in pipe.labels] == pytest.approx(prior.tolist(), abs=1e-6)
+    else:
+        assert alone == nlp(" ").cats
 
 
 @pytest.mark.parametrize("model_name", ["bow", "ensemble"])
@@ -347,10 +407,9 @@ def test_inference_identical_to_textcat(model_name):
     texts = [text for text, _, _ in SOFT_DATA] + ["an unseen review", "x"]
     ours = [doc.cats for doc in nlp.pipe(texts)]
     assert ours == [doc.cats for doc in stock.pipe(texts)]
-    # (A batch that mixes an empty doc with others crashes spaCy's BOW with bigrams.)
-    assert nlp("").cats == stock("").cats
+    # (An empty doc gets a distribution from ours, zeros from spaCy's: test_empty_docs_get_a_distribution.)
+    assert stock("").cats == {"POS": 0.0, "NEG": 0.0} and sum(nlp("").cats.values()) == pytest.approx(1.0)
     assert len({round(cats["POS"], 4) for cats in ours}) > 3  # not a constant
-    assert DistillTextCategorizer.predict is type(stock_pipe).predict  # set_annotations is ours: same cats, above
     gold = [example(nlp, {"POS": float(p > 0.5), "NEG": float(p <= 0.5)}, text) for text, p, _ in SOFT_DATA]
     scores = nlp.evaluate(gold)
     assert {"cats_score", "cats_macro_auc", "cats_macro_f", "cats_f_per_type"} <= set(scores)
@@ -562,11 +621,11 @@ def test_train_textcat_tokenizes_the_char_languages_into_characters(tmp_path):
         corpora[lang] = (toy_corpus(nlp, 0.8, pos, neg, things), toy_corpus(nlp, 1.0, pos, neg, things))
     training, _ = train_toy_students(tmp_path, "student_bow", corpora, char_languages="ja", char_ngram_size=3)
     ja, en = (spacy.load(training / lang / "model-best") for lang in ("ja", "en"))
-    assert ja.config["nlp"]["tokenizer"] == CHAR_TOKENIZER
+    assert ja.config["nlp"]["tokenizer"] == {"@tokenizers": "review_distill.encodable_tokenizer.v1", "tokenizer": CHAR_TOKENIZER}
     assert ja.config["components"]["textcat"]["model"]["ngram_size"] == 3
     assert en.config["components"]["textcat"]["model"]["ngram_size"] == 2
     assert [t.text for t in ja("とても良い本です")] == list("とても良い本です")
-    assert en.config["nlp"]["tokenizer"] == spacy.blank("en").config["nlp"]["tokenizer"]
+    assert en.config["nlp"]["tokenizer"]["tokenizer"] == spacy.blank("en").config["nlp"]["tokenizer"]
 
 
 def test_char_tokenizer_splits_cjk_characters_and_keeps_other_words():
