@@ -65,6 +65,8 @@ def requirement(dist: str) -> str:
 def tokenizer_requirements(config) -> List[str]:
     """The packages the pipeline's tokenizer needs, by the config's [nlp.tokenizer]."""
     tokenizer = config["nlp"]["tokenizer"]
+    while "tokenizer" in tokenizer:  # a wrapper (review_distill.encodable_tokenizer.v1): the one inside it
+        tokenizer = tokenizer["tokenizer"]
     return [requirement(dist) for dist in TOKENIZER_PACKAGES.get((tokenizer["@tokenizers"], tokenizer.get("segmenter")), [])]
 
 

@@ -1,15 +1,18 @@
 """Reading, validating and writing review data: the helpers the project's scripts share."""
 import csv
+import io
 import json
 import os
+import re
 import shutil
 import unicodedata
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List
+from typing import Dict, Iterable, Iterator, List, Optional
 
 import spacy
 from spacy.language import Language
+from spacy.util import get_lang_class
 
 LABELS = ("POS", "NEG")
 # Stars in the mirror's `label` field are stars - 1: 0-1 (1-2 stars) are negative.
@@ -17,6 +20,9 @@ LABEL_SCHEMES = ("stars0", "stars", "binary")
 # Tokenizers that differ from the language's default: spaCy's Chinese tokenizer
 # splits into characters unless told to segment words.
 TOKENIZERS = {"zh": {"@tokenizers": "spacy.zh.ChineseTokenizer", "segmenter": "jieba"}}
+# Half of a character that UTF-8 cannot encode (as in scripts/textcat_distill.py, which the data
+# steps do not import: its changes would make them run again).
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # The students' character tokenizer, registered by scripts/textcat_distill.py.
 CHAR_TOKENIZER = {"@tokenizers": "review_distill.char_tokenizer.v1"}
 
@@ -37,12 +43,14 @@ def check_lang(lang: str) -> None:
         ) from None
 
 
-def tokenizer_overrides(lang: str, chars: bool = False) -> Dict[str, object]:
+def tokenizer_overrides(lang: str, chars: bool = False, wrapped: bool = False) -> Dict[str, object]:
     """Config overrides that give `lang` its proper tokenizer (word segmentation for zh), or
-    with `chars` the character tokenizer."""
-    if chars:
-        return {"nlp.tokenizer": CHAR_TOKENIZER}
-    return {"nlp.tokenizer": TOKENIZERS[lang]} if lang in TOKENIZERS else {}
+    with `chars` the character tokenizer; with `wrapped`, inside the config's tokenizer, a
+    wrapper such as review_distill.encodable_tokenizer.v1."""
+    tokenizer = CHAR_TOKENIZER if chars else TOKENIZERS.get(lang)
+    if wrapped:
+        return {"nlp.tokenizer.tokenizer": tokenizer or get_lang_class(lang).default_config["nlp"]["tokenizer"]}
+    return {"nlp.tokenizer": tokenizer} if tokenizer else {}
 
 
 def make_nlp(lang: str) -> Language:
@@ -87,28 +95,51 @@ def _as_int(value: object):
 
 def _rows(path: Path) -> Iterator[tuple]:
     """(line number, row dict) for each record of a JSONL or CSV file."""
+    lines = _decoded_lines(path)
     if path.suffix == ".csv":
-        with path.open(encoding="utf8", newline="") as file_:
-            reader = csv.DictReader(file_)
-            for row in reader:
-                if None in row or None in row.values():
-                    raise DataError(
-                        f"{path}:{reader.line_num}: malformed CSV row: expected "
-                        f"{len(reader.fieldnames)} columns ({', '.join(reader.fieldnames)})"
-                    )
-                yield reader.line_num, row
+        reader = csv.DictReader(io.StringIO("".join(lines), newline=""))
+        for row in reader:
+            if None in row or None in row.values():
+                raise DataError(
+                    f"{path}:{reader.line_num}: malformed CSV row: expected "
+                    f"{len(reader.fieldnames)} columns ({', '.join(reader.fieldnames)})"
+                )
+            yield reader.line_num, row
         return
-    with path.open(encoding="utf8") as file_:
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path}:{line_no}: malformed JSON: {err.msg}") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{path}:{line_no}: expected a JSON object, got {type(row).__name__}")
+        yield line_no, row
+
+
+def _decoded_lines(path: Path) -> List[str]:
+    """The file's lines (with their line ends) decoded as UTF-8 (a byte order mark dropped);
+    a DataError names the first line and column that are not valid UTF-8."""
+    lines = []
+    with path.open("rb") as file_:
         for line_no, line in enumerate(file_, start=1):
-            if not line.strip():
-                continue
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{line_no}: malformed JSON: {err.msg}") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{path}:{line_no}: expected a JSON object, got {type(row).__name__}")
-            yield line_no, row
+                lines.append(line.decode("utf-8-sig" if line_no == 1 else "utf8"))
+            except UnicodeDecodeError as err:
+                column = len(line[: err.start].decode("utf8", errors="replace")) + 1
+                raise DataError(
+                    f"{path}:{line_no}: not valid UTF-8 (byte 0x{line[err.start]:02x} at column {column}); "
+                    "save the file as UTF-8"
+                ) from None
+    return lines
+
+
+def lone_surrogate_column(text: str) -> Optional[int]:
+    """RETURNS (Optional[int]): The 1-based column of the first lone surrogate in text (half of
+    a character, e.g. of an emoji cut in two, that UTF-8 cannot encode), or None."""
+    match = LONE_SURROGATE.search(text)
+    return match.start() + 1 if match else None
 
 
 def read_reviews(
@@ -130,6 +161,13 @@ def read_reviews(
         text = row[text_field]
         if not isinstance(text, str) or not text.strip():
             raise DataError(f"{path}:{line_no}: empty text in field '{text_field}'")
+        for field, value in ((text_field, text), ("id", row.get("id"))):
+            column = lone_surrogate_column(value) if isinstance(value, str) else None
+            if column is not None:
+                raise DataError(
+                    f"{path}:{line_no}: the {field} field holds a lone surrogate ({value[column - 1]!r} at "
+                    f"column {column}), half of a character (e.g. an emoji cut in two) that UTF-8 cannot encode"
+                )
         try:
             label = binary_label(row[label_field], label_scheme)
         except ValueError as err:

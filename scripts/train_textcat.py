@@ -12,7 +12,7 @@ import spacy
 import typer
 from spacy.cli._util import import_code
 from spacy.cli.train import train
-from spacy.util import registry
+from spacy.util import load_config, registry
 from wasabi import msg
 
 from evaluation import evaluate_languages
@@ -54,6 +54,8 @@ def main(
         msg.fail(f"--char-languages needs the module that registers {CHAR_TOKENIZER['@tokenizers']}: "
                  "pass --code scripts/textcat_distill.py", exits=1)
     train_dir = train_dir or corpus_dir
+    # A tokenizer that wraps another (review_distill.encodable_tokenizer.v1) gets the language's inside it.
+    wrapped = "tokenizer" in load_config(config_path)["nlp"].get("tokenizer", {})
     for lang in languages:
         try:
             check_lang(lang)
@@ -68,7 +70,7 @@ def main(
             "paths.train": str(train_dir / lang / "train.spacy"),
             "paths.dev": str(lang_corpus / "dev.spacy"),
             "nlp.lang": lang,
-            **tokenizer_overrides(lang, chars=lang in char_languages),
+            **tokenizer_overrides(lang, chars=lang in char_languages, wrapped=wrapped),
         }
         if lang in char_languages and char_ngram_size is not None:
             overrides["components.textcat.model.ngram_size"] = char_ngram_size

@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 import sys
 
@@ -153,3 +154,29 @@ def test_get_reviews_cli_reads_a_users_csv(tmp_path):
 def test_get_reviews_cli_errors(tmp_path, args, error):
     code, output = run_script("get_reviews.py", *args, cwd=tmp_path)
     assert code == 1 and error in output
+
+
+HOSTILE_FILES = [
+    ("bad.jsonl", b'{"text": "fine", "label": 3}\n{"text": "bad caf\xff", "label": 0}\n',
+     "bad.jsonl:2: not valid UTF-8 (byte 0xff at column 18)"),
+    ("bad.csv", b"text,label\nfine,3\nnot caf\xe9,0\n", "bad.csv:3: not valid UTF-8 (byte 0xe9 at column 8)"),
+    ("half.jsonl", b'{"text": "fine", "label": 3}\n{"text": "a cut emoji \\ud83d", "label": 0}\n',
+     "half.jsonl:2: the text field holds a lone surrogate ('\\ud83d' at column 13)"),
+]
+
+
+@pytest.mark.parametrize("name,content,error", HOSTILE_FILES, ids=[name for name, _, _ in HOSTILE_FILES])
+def test_project_run_data_names_the_bad_line_of_a_users_file(tmp_path, name, content, error):
+    """`spacy project run data` with a user's file that is not valid UTF-8, or whose JSON holds
+    half an emoji: the file, line and column, no traceback, nothing written."""
+    shutil.copy(ROOT / "project.yml", tmp_path)
+    shutil.copytree(ROOT / "scripts", tmp_path / "scripts", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / name).write_bytes(content)
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy", "project", "run", "data", str(tmp_path), "--vars.languages", "en",
+         "--vars.data_source", "file", "--vars.data_file", name],
+        cwd=tmp_path, capture_output=True, text=True,
+    )
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode == 1 and error in output and "Traceback" not in output
+    assert not (tmp_path / "assets" / "reviews").exists()
