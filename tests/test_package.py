@@ -129,9 +129,12 @@ def test_wheel_alone_installs_and_predicts_in_a_fresh_venv(project, tmp_path):
 import importlib.util, json, spacy
 nlp = spacy.load("de_review_sentiment")
 ja = spacy.load("ja_review_sentiment")
+hostile = ["", "  ", "Toll \\ud83d", "\\udc00"]  # empty, blank, half an emoji
 print(json.dumps({{"cats": nlp({REVIEW!r}).cats, "meta": nlp.meta, "torch": bool(importlib.util.find_spec("torch")),
                   "ja_cats": ja({JA_REVIEW!r}).cats, "ja_tokens": [t.text for t in ja({JA_REVIEW!r})],
-                  "sudachipy": bool(importlib.util.find_spec("sudachipy"))}}))
+                  "sudachipy": bool(importlib.util.find_spec("sudachipy")),
+                  "hostile": [[doc.cats for doc in model.pipe(hostile)] + [model(text).cats for text in hostile]
+                              for model in (nlp, ja)]}}))
 """
     result = subprocess.run([python, "-I", "-c", script], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -143,6 +146,9 @@ print(json.dumps({{"cats": nlp({REVIEW!r}).cats, "meta": nlp.meta, "torch": bool
     assert not out["torch"]
     assert out["ja_cats"] == pytest.approx(spacy.load(training / "ja" / "model-best")(JA_REVIEW).cats)
     assert out["ja_tokens"] == list(JA_REVIEW) and not out["sudachipy"]
+    for cats_list in out["hostile"]:  # a distribution for each, in a batch or alone
+        assert all(set(cats) == {"POS", "NEG"} and sum(cats.values()) == pytest.approx(1.0) for cats in cats_list)
+        assert cats_list[:4] == cats_list[4:]
 
 
 def test_clear_errors(project, tmp_path, capsys):

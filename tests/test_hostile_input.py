@@ -1,0 +1,43 @@
+"""Texts no one planned for, through the component and through packaged pipelines: every doc gets
+a probability distribution over the labels, the same whichever way it is run."""
+import subprocess
+import sys
+
+import pytest
+import spacy
+
+from conftest import ROOT
+from fuzz import assert_same_everywhere, fuzz_texts, one_megabyte_text
+from test_package import project  # noqa: F401  (the packaged toy students, a fixture)
+from test_textcat_distill import MODELS, randomize, soft_examples
+
+ENCODABLE = {"@tokenizers": "review_distill.encodable_tokenizer.v1", "tokenizer": {"@tokenizers": "spacy.Tokenizer.v1"}}
+
+
+@pytest.mark.parametrize("model_name", ["bow_v3", "bow_dan_v2", "bow"])
+def test_fuzz_the_component(model_name):
+    nlp = spacy.blank("en", config={"nlp": {"tokenizer": ENCODABLE}})
+    nlp.add_pipe("textcat_distill", name="textcat", config={"model": MODELS[model_name]})
+    nlp.initialize(lambda: soft_examples(nlp))
+    randomize(nlp.get_pipe("textcat").model)
+    assert_same_everywhere(nlp, fuzz_texts(seed=1) + [one_megabyte_text(seed=1)])
+
+
+# de on words, ja on characters: the students' two kinds of tokenizer (the toy zh student's jieba
+# segmenter, which the workflow's students do not use, is a module spaCy cannot pickle).
+@pytest.mark.parametrize("lang", ["de", "ja"])
+def test_fuzz_a_packaged_pipeline(project, lang):  # noqa: F811
+    """The package imported as an installed one is, in a process that has no other copy of its
+    code (pickling finds its functions by their module)."""
+    package = project[0] / "packages" / f"{lang}_review_sentiment-0.1.0"
+    script = f"""
+import sys
+sys.path[:0] = [{str(package)!r}, {str(ROOT / "tests")!r}]
+import {lang}_review_sentiment
+from fuzz import assert_same_everywhere, fuzz_texts, one_megabyte_text
+nlp = {lang}_review_sentiment.load()
+assert_same_everywhere(nlp, fuzz_texts(seed=2) + [one_megabyte_text(seed=2)])
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.split()[-1:] == ["ok"], result.stderr[-3000:]
