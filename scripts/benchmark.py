@@ -61,7 +61,7 @@ WORD_TOKENIZER = "word_tokenizer"
 TEACHER = "teacher"
 BASELINE = "baseline_bow"
 # Models of the `ablations` workflow, benchmarked where they have been trained.
-ABLATIONS = ("baseline_ensemble", "student_ensemble", "student_hard")
+ABLATIONS = ("baseline_ensemble", "student_dan", "student_ensemble", "student_hard")
 # A student ships only at this many times the teacher's words/s or more.
 TEACHER_TARGET = 100.0
 SCRIPT = Path(__file__).resolve()
@@ -418,7 +418,7 @@ def run_cli(
     teacher_path = training_dir / TEACHER / "model-best"
     specs = [ModelSpec(TEACHER, {lang: teacher_path for lang in languages}, True, teacher_code,
                        teacher_batch_size, teacher_repeats)]
-    ablations = [name for name in ABLATIONS if (training_dir / name).is_dir()]
+    ablations = [name for name in ABLATIONS if name not in students and (training_dir / name).is_dir()]
     for name in (BASELINE, *students, *ablations):
         code = student_code if name.startswith("student") else None
         specs.append(ModelSpec(name, {lang: training_dir / name / lang / "model-best" for lang in languages},

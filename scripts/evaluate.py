@@ -36,7 +36,7 @@ from reviews import atomic_path
 # The spaCy models whose test metrics `all` writes, metrics/{name}.json, besides the students; and
 # those of the `ablations` workflow, evaluated where they have been trained.
 CORE_MODELS = ("baseline_bow", "teacher")
-ABLATIONS = ("baseline_ensemble", "student_ensemble", "student_hard")
+ABLATIONS = ("baseline_ensemble", "student_dan", "student_ensemble", "student_hard")
 PEERS = ("tfidf_lr_gold", "tfidf_lr_distilled")
 SCORES = ("accuracy", "macro_f1")
 CALIBRATION = ("ece", "brier")
@@ -162,7 +162,8 @@ def evaluate(
 ) -> Dict:
     """Read the spaCy models' metrics (the ablations' where they exist), train and score the peers,
     write everything."""
-    models = [*CORE_MODELS, *students, *(name for name in ABLATIONS if (metrics_dir / f"{name}.json").is_file())]
+    ablations = [name for name in ABLATIONS if name not in students and (metrics_dir / f"{name}.json").is_file()]
+    models = [*CORE_MODELS, *students, *ablations]
     spacy_metrics = {name: read_model_metrics(metrics_dir, name, languages) for name in models}
     for path in [splits_dir / lang / f"{split}.spacy" for lang in languages for split in ("train", "test")]:
         if not path.is_file():
@@ -184,7 +185,7 @@ def main(
     splits_dir: Path = typer.Option(Path("corpus/splits"), help="Holds {lang}/{train,test}.spacy (gold)"),
     hard_dir: Path = typer.Option(Path("corpus/hard"), help="Holds {lang}/train.spacy (the teacher's argmax labels)"),
     output: Path = typer.Option(Path("metrics/evaluation.json"), help="Every model's test scores"),
-    students: str = typer.Option(..., help="Space-separated students trained by `all`, e.g. 'student_bow student_dan'"),
+    students: str = typer.Option(..., help="Space-separated students trained by `all`, e.g. 'student_bow'"),
     seed: int = typer.Option(0),
 ):
     try:

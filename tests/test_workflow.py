@@ -14,8 +14,8 @@ from reviews import make_nlp
 
 LANGUAGES = ["en", "ja"]
 STEPS = ["data", "preprocess", "baseline-bow", "teacher-model", "train-teacher", "augment", "label",
-         "student-bow", "student-dan", "evaluate", "benchmark", "report", "package"]
-MODELS = ["baseline_bow", "teacher", "student_bow", "student_dan"]
+         "student-bow", "evaluate", "benchmark", "report", "package"]
+MODELS = ["baseline_bow", "teacher", "student_bow"]
 
 
 def run_all(project, shared_data):
@@ -59,7 +59,7 @@ def test_workflow_runs_then_skips_finished_steps(project, shared_data):
     assert [t.text for t in students["ja"]("良い本です")] == list("良い本です")  # characters (var bow_char_languages)
     assert students["en"].config["nlp"]["tokenizer"]["tokenizer"] == spacy.blank("en").config["nlp"]["tokenizer"]
     assert [students[lang].config["components"]["textcat"]["model"]["ngram_size"] for lang in ("en", "ja")] == [2, 3]
-    assert summary["default_student"] in ("student_bow", "student_dan") and set(summary["selection"]) == set(MODELS[2:])
+    assert summary["default_student"] == "student_bow" and set(summary["selection"]) == set(MODELS[2:])
     labelling = json.loads((project / "metrics" / "labelling.json").read_text())
     assert set(labelling) == set(LANGUAGES) and all(labelling[lang]["n_texts"] == 80 for lang in LANGUAGES)
     for model in MODELS:
