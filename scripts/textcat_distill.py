@@ -45,10 +45,11 @@ Gradient forms. The model's output layer decides what its backprop expects:
   w.r.t. its logits as given, so g is passed unchanged.
 The head is found by walking the model's last layers through chain, with_cpu and
 resizable wrappers; any other head (multilabel, no output layer, a Softmax with a
-temperature) is an error, but for "mse" with alpha 0. "mse" keeps spaCy's convention for both heads: q - p is passed
-as it is. Through softmax_activation that is the gradient of ½·Σ(q - p)²; a parametric
-Softmax layer takes it as the gradient w.r.t. its logits, which makes it the gradient of
-the cross-entropy CE(p, q) -- what spaCy's textcat with such a head optimizes too.
+temperature) is an error, but for "mse" with alpha 0, which passes it q - p. "mse" keeps
+spaCy's convention for both heads: q - p is passed as it is. Through softmax_activation that
+is the gradient of ½·Σ(q - p)²; a parametric Softmax layer takes it as the gradient w.r.t.
+its logits, which makes it the gradient of the cross-entropy CE(p, q) -- what spaCy's
+textcat with such a head optimizes too.
 
 Model. `review_distill.TextCatBOWBatched.v2` is spaCy's `TextCatBOW.v3` made faster at
 inference, with the same scores (same hashes, same weights): spaCy's finds each doc's n-grams
