@@ -816,7 +816,10 @@ class EncodableTokenizer:
         self.tokenizer = tokenizer
 
     def __call__(self, text: str) -> Doc:
-        return self.tokenizer(encodable(text))
+        try:
+            return self.tokenizer(text)  # costs nothing on the texts that need nothing
+        except UnicodeEncodeError:
+            return self.tokenizer(encodable(text))
 
     def pipe(self, texts: Iterable[str], batch_size: int = 1000) -> Iterable[Doc]:
         for text in texts:

@@ -41,3 +41,16 @@ print("ok")
 """
     result = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.split()[-1:] == ["ok"], result.stderr[-3000:]
+
+
+@pytest.mark.parametrize("tokenizer", [ENCODABLE["tokenizer"], {"@tokenizers": "review_distill.char_tokenizer.v1"}])
+def test_lone_surrogates_become_replacement_characters_in_place(tokenizer):
+    """Where spaCy's tokenizers raise UnicodeEncodeError, the wrapped one gets U+FFFD at the same
+    offsets; other texts reach the tokenizer as they are."""
+    bare = spacy.blank("ja", config={"nlp": {"tokenizer": tokenizer}})
+    nlp = spacy.blank("ja", config={"nlp": {"tokenizer": {**ENCODABLE, "tokenizer": tokenizer}}})
+    text = "良い \ud83d phone\udc00"
+    with pytest.raises(UnicodeEncodeError):
+        bare(text)
+    assert nlp(text).text == "良い \ufffd phone\ufffd"
+    assert [t.text for t in nlp("良い 👍🏽 phone")] == [t.text for t in bare("良い 👍🏽 phone")]
