@@ -16,9 +16,9 @@ from conftest import ROOT
 
 LANGS = ["en", "ja"]
 # Mean test accuracy and words/s of each model in the toy metrics.
-ACCURACY = {"baseline_bow": 0.737, "baseline_ensemble": 0.704, "teacher": 0.85, "student_bow": 0.795,
+ACCURACY = {"baseline_bow": 0.737, "baseline_ensemble": 0.704, "teacher": 0.85, "student_bow": 0.795, "student_dan": 0.79,
             "student_ensemble": 0.78, "student_hard": 0.772, "tfidf_lr_gold": 0.752, "tfidf_lr_distilled": 0.771}
-SPEED = {"teacher": 1500.0, "baseline_bow": 380000.0, "baseline_ensemble": 210000.0, "student_bow": 370000.0,
+SPEED = {"teacher": 1500.0, "baseline_bow": 380000.0, "baseline_ensemble": 210000.0, "student_bow": 370000.0, "student_dan": 180000.0,
          "student_ensemble": 205000.0, "student_hard": 365000.0, "tokenizer": 620000.0, "word_tokenizer": 410000.0}
 REQUIRED = ("baseline_bow", "teacher", "student", "tfidf_lr_gold", "tfidf_lr_distilled")
 STUDENTS = ("student_bow",)
@@ -175,7 +175,7 @@ def test_report_is_built_from_the_metrics(tmp_path):
 
 def test_plot_labels_do_not_overlap_even_when_the_markers_do(tmp_path):
     evaluation, bench = toy_evaluation(), toy_benchmark()
-    for name in ("baseline_bow", "baseline_ensemble", "student_bow", "student_ensemble", "student_hard"):
+    for name in ("baseline_bow", "baseline_ensemble", "student_bow", "student_dan", "student_ensemble", "student_hard"):
         evaluation["models"][name] = model_metrics(0.78)
         bench["models"][name]["words_per_second"] = {lang: 300000.0 for lang in LANGS}
     evaluation["models"]["tfidf_lr_gold"] = evaluation["models"]["tfidf_lr_distilled"]
@@ -183,7 +183,7 @@ def test_plot_labels_do_not_overlap_even_when_the_markers_do(tmp_path):
     labels = report.plot_accuracy_vs_speed(summary, tmp_path / "plot.png")
     assert (tmp_path / "plot.png").stat().st_size > 10_000
     texts = [label.get_text() for label in labels]
-    assert len(labels) == 9  # the tokenizer line, two peers' lines, six models
+    assert len(labels) == 10  # the tokenizer line, two peers' lines, seven models
     assert any(text.startswith("student BOW (default)\n0.785") for text in texts)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
