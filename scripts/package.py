@@ -4,7 +4,8 @@ Per language, TRAINING_DIR/{lang}/model-best becomes OUTPUT_DIR/{lang}_{name}-{v
 {lang}_{name}-{version}-py3-none-any.whl, with the --code module inside and a meta.json that
 says what the pipeline is, its labels, its test scores, the teacher it was distilled from and
 the licence of its training data. The wheel requires spaCy and the language's tokenizer
-packages, so `pip install` of the wheel alone is enough to `spacy.load("{lang}_{name}")`.
+packages, so `pip install` of the wheel alone is enough to `spacy.load("{lang}_{name}")`;
+`python -m {lang}_{name} TEXT` explains a prediction (the --main module).
 
 A pipeline saved by `spacy train` keeps every token of its training texts in its string store
 (vocab/strings.json). The student's model needs none of them: its bag-of-words features are
@@ -13,6 +14,8 @@ of a blank pipeline of its language.
 """
 import json
 import shutil
+import subprocess
+import sys
 import tempfile
 from importlib.metadata import version as installed_version
 from pathlib import Path
@@ -94,6 +97,15 @@ def package_meta(nlp: Language, scores: Dict, name: str, version: str, teacher: 
     }
 
 
+def build_wheel(package_dir: Path) -> None:
+    """Build the wheel as `spacy package` does: with `build`, or where that fails (offline, it cannot
+    fetch setuptools into its isolated environment) with `setup.py bdist_wheel`, saying so."""
+    if subprocess.run([sys.executable, "-m", "build", ".", "--wheel"], cwd=package_dir).returncode:
+        msg.warn("Building the wheel with `python -m build` failed: trying `python setup.py bdist_wheel`")
+        if subprocess.run([sys.executable, "setup.py", "bdist_wheel"], cwd=package_dir).returncode:
+            msg.fail(f"Building the wheel in {package_dir} failed (see above)", exits=1)
+
+
 def main(
     training_dir: Path = typer.Argument(..., help="Holds {student}/{lang}/model-best, the trained students"),
     output_dir: Path = typer.Argument(..., help="Packages go to OUTPUT_DIR/{lang}_{name}-{version}"),
@@ -102,6 +114,8 @@ def main(
                                       help="The report's summary.json, which names the default student"),
     metrics_dir: Path = typer.Option(Path("metrics"), help="Holds {student}.json, the students' test scores"),
     code: Path = typer.Option(..., exists=True, dir_okay=False, help="The students' component module, shipped in the package"),
+    main_module: Path = typer.Option(..., "--main", exists=True, dir_okay=False,
+                                     help="The package's __main__.py: `python -m {package} TEXT` explains a prediction"),
     name: str = typer.Option("review_sentiment", help="Package name, after the language code"),
     version: str = typer.Option("0.1.0"),
     teacher: str = typer.Option(..., help="What the students were distilled from, for meta.json"),
@@ -130,9 +144,11 @@ def main(
         with tempfile.TemporaryDirectory() as tmp:
             nlp.to_disk(Path(tmp))
             package(
-                Path(tmp), output_dir, code_paths=[code], create_sdist=False, create_wheel=True,
+                Path(tmp), output_dir, code_paths=[code], create_sdist=False, create_wheel=False,
                 require_parent=True, force=True, silent=False,
             )
+        shutil.copy(main_module, package_dir / f"{lang}_{name}" / "__main__.py")
+        build_wheel(package_dir)
         wheel = next((package_dir / "dist").glob("*.whl"))
         msg.good(f"{lang}: {wheel} ({wheel.stat().st_size / 1e6:.2f} MB)")
 

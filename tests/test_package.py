@@ -13,8 +13,10 @@ from spacy.util import get_minor_version_range
 from package import main as package_main
 from package import tokenizer_requirements
 from reviews import make_nlp
+from conftest import ROOT
 from test_textcat_distill import MODULE, toy_corpus, train_toy_students
 
+MAIN = ROOT / "scripts" / "package_main.py"
 TEACHER = "a toy teacher"
 REVIEW = "Tolles Produkt, schnelle Lieferung!"
 WORDS = {
@@ -41,7 +43,7 @@ def project(tmp_path_factory):
     summary.write_text(json.dumps({"default_student": "student_bow"}))
     package_main(
         training.parent, tmp / "packages", list(WORDS), summary_path=summary, metrics_dir=metrics.parent, code=MODULE,
-        name="review_sentiment", version="0.1.0", teacher=TEACHER,
+        main_module=MAIN, name="review_sentiment", version="0.1.0", teacher=TEACHER,
     )
     # The word-split students' training texts (a character may turn up in any binary file).
     texts = {lang: [eg.text for eg in train] for lang, (train, _) in corpora.items() if lang not in CHAR_LANGUAGES}
@@ -127,12 +129,15 @@ def test_wheel_alone_installs_and_predicts_in_a_fresh_venv(project, tmp_path):
     subprocess.run([python, "-m", "pip", "install", "-q", wheel(tmp, "de"), wheel(tmp, "ja")], check=True)
     script = f"""
 import importlib.util, json, spacy
+from ja_review_sentiment.textcat_distill import explain
 nlp = spacy.load("de_review_sentiment")
 ja = spacy.load("ja_review_sentiment")
 hostile = ["", "  ", "Toll \\ud83d", "\\udc00"]  # empty, blank, half an emoji
+why = explain(ja, {JA_REVIEW!r})
 print(json.dumps({{"cats": nlp({REVIEW!r}).cats, "meta": nlp.meta, "torch": bool(importlib.util.find_spec("torch")),
                   "ja_cats": ja({JA_REVIEW!r}).cats, "ja_tokens": [t.text for t in ja({JA_REVIEW!r})],
                   "sudachipy": bool(importlib.util.find_spec("sudachipy")),
+                  "why": [why.logit_diff, why.bias, [[c.feature, c.weight, c.spans] for c in why.contributions]],
                   "hostile": [[doc.cats for doc in model.pipe(hostile)] + [model(text).cats for text in hostile]
                               for model in (nlp, ja)]}}))
 """
@@ -149,12 +154,20 @@ print(json.dumps({{"cats": nlp({REVIEW!r}).cats, "meta": nlp.meta, "torch": bool
     for cats_list in out["hostile"]:  # a distribution for each, in a batch or alone
         assert all(set(cats) == {"POS", "NEG"} and sum(cats.values()) == pytest.approx(1.0) for cats in cats_list)
         assert cats_list[:4] == cats_list[4:]
+    logit_diff, bias, contributions = out["why"]
+    assert bias + sum(weight for _, weight, _ in contributions) == pytest.approx(logit_diff, abs=1e-5)
+    assert all(JA_REVIEW[start:end] == feature for feature, _, spans in contributions for start, end in spans)
+    cli = subprocess.run([python, "-I", "-m", "de_review_sentiment", "--top-k", "3", REVIEW], cwd=tmp_path,
+                         capture_output=True, text=True)
+    assert cli.returncode == 0 and not cli.stderr, cli.stderr[-2000:]
+    label = max(out["cats"], key=out["cats"].get)
+    assert cli.stdout.startswith(f"{label} {out['cats'][label]:.3f}") and "(bias)" in cli.stdout
 
 
 def test_clear_errors(project, tmp_path, capsys):
     tmp, training, metrics, _ = project
     options = dict(summary_path=tmp / "metrics" / "summary.json", metrics_dir=metrics.parent, code=MODULE,
-                   name="review_sentiment", version="0.1.0", teacher=TEACHER)
+                   main_module=MAIN, name="review_sentiment", version="0.1.0", teacher=TEACHER)
 
     def failure(languages, **changed):
         with pytest.raises(SystemExit):
