@@ -14,7 +14,7 @@ from reviews import make_nlp
 
 LANGUAGES = ["en", "ja"]
 STEPS = ["data", "preprocess", "baseline-bow", "teacher-model", "train-teacher", "augment", "label",
-         "student-bow", "evaluate", "benchmark", "report", "package"]
+         "student-bow", "evaluate", "benchmark", "report", "examples", "package"]
 MODELS = ["baseline_bow", "teacher", "student_bow"]
 
 
@@ -67,6 +67,8 @@ def test_workflow_runs_then_skips_finished_steps(project, shared_data):
         assert set(metrics) == {*LANGUAGES, "mean"}
         assert all(0.0 <= metrics[lang]["accuracy"] <= 1.0 and metrics[lang]["n"] == 40 for lang in LANGUAGES)
         assert set(json.loads((project / "metrics" / "dev" / f"{model}.json").read_text())) == {*LANGUAGES, "mean"}
+    examples = (project / "reports" / "examples.html").read_text(encoding="utf8")
+    assert all(f'<h2 id="{lang}">' in examples for lang in LANGUAGES) and "Disagrees with the teacher" in examples
     assert "worth distilling" in output  # the gate ran (its margin is off for this tiny teacher)
     for lang in LANGUAGES:
         assert (project / "training" / "baseline_bow" / lang / "model-best" / "meta.json").is_file()

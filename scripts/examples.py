@@ -1,0 +1,163 @@
+"""reports/examples.html: why the default student labelled test reviews as it did, beside the teacher.
+
+Per language, test reviews the student got right, got wrong and disagrees with the teacher on,
+each with its words coloured by what they add to the student's decision (textcat_distill.explain:
+green towards POS, red towards NEG), and the n-grams of the test reviews that weigh most
+(textcat_distill.top_features). One self-contained HTML file: inline CSS, no scripts, no links.
+"""
+import html
+import json
+import random
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+import spacy
+import typer
+from spacy.cli._util import import_code
+from spacy.tokens import DocBin
+from tqdm import tqdm
+from wasabi import msg
+
+from reviews import LABELS, atomic_path
+from textcat_distill import explain, top_features
+
+POS, NEG = LABELS
+GROUPS = {
+    "disagrees": "Disagrees with the teacher",
+    "wrong": "Wrong (the gold label is the other)",
+    "right": "Right, as the teacher",
+}
+# Reviews longer than this many characters are shown only where too few short ones are left.
+SHORT = 400
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK JP", sans-serif;
+       max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; line-height: 1.5; }
+h1 { font-size: 1.5rem; } h2 { font-size: 1.25rem; margin-top: 2.5rem; border-bottom: 1px solid #ccc; }
+h3 { font-size: 1rem; margin: 1.2rem 0 .4rem; }
+.review { border: 1px solid #ddd; border-radius: 6px; padding: .6rem .8rem; margin: .5rem 0; }
+.text { font-size: 1.05rem; }
+.meta { font-size: .85rem; color: #555; margin-top: .3rem; }
+.chip { display: inline-block; border-radius: 4px; padding: 0 .35rem; margin: .1rem .15rem; font-size: .9rem; }
+.legend span { padding: 0 .4rem; border-radius: 3px; }
+"""
+
+
+def weight_style(weight: float, scale: float) -> str:
+    """A background colour for a weight towards POS: green (POS) or red (NEG), as strong as |weight| / scale."""
+    alpha = min(1.0, abs(weight) / scale) * 0.85 if scale > 0 else 0.0
+    rgb = "0,170,60" if weight > 0 else "220,30,30"
+    return f"background: rgba({rgb},{alpha:.2f})"
+
+
+def highlight(text: str, tokens: Sequence, scale: float) -> str:
+    """The text as HTML, each token on the background of its weight."""
+    parts, end = [], 0
+    for start, stop, weight in tokens:
+        parts.append(html.escape(text[end:start]))
+        style = weight_style(weight, scale)
+        parts.append(f'<span style="{style}" title="{weight:+.3f}">{html.escape(text[start:stop])}</span>')
+        end = stop
+    parts.append(html.escape(text[end:]))
+    return "".join(parts)
+
+
+def chips(features: Sequence, scale: float) -> str:
+    return " ".join(f'<span class="chip" style="{weight_style(weight, scale)}">{html.escape(feature)} '
+                    f"{weight:+.2f}</span>" for feature, weight in features)
+
+
+def pick(gold: Sequence[str], student: Sequence[str], teacher: Sequence[str], lengths: Sequence[int], n: int,
+         seed: str) -> Dict[str, List[int]]:
+    """Up to n reviews per group, no review in two groups, short ones first, in a seeded order."""
+    groups = {
+        "disagrees": [i for i in range(len(gold)) if student[i] != teacher[i]],
+        "wrong": [i for i in range(len(gold)) if student[i] != gold[i]],
+        "right": [i for i in range(len(gold)) if student[i] == gold[i] == teacher[i]],
+    }
+    rng, taken, picked = random.Random(seed), set(), {}
+    for name, members in groups.items():
+        members = [i for i in members if i not in taken]
+        rng.shuffle(members)
+        members.sort(key=lambda i: lengths[i] > SHORT)  # stable: short ones first, shuffled among themselves
+        picked[name] = members[:n]
+        taken.update(picked[name])
+    return picked
+
+
+def language_section(lang: str, student, teacher, texts: List[str], gold: List[str], n: int, top_n: int) -> str:
+    """The HTML of one language: its top n-grams and its groups of explained reviews."""
+    student_p = [doc.cats[POS] for doc in student.pipe(texts)]
+    teacher_p = [doc.cats[POS] for doc in teacher.pipe(tqdm(texts, desc=f"{lang} teacher", leave=False, disable=None))]
+    label = lambda p: POS if p >= 0.5 else NEG  # noqa: E731
+    picked = pick(gold, [label(p) for p in student_p], [label(p) for p in teacher_p], [len(t) for t in texts], n,
+                  f"examples:{lang}")
+    explained = {i: explain(student, texts[i], label=POS, other=NEG) for ids in picked.values() for i in ids}
+    token_weights = sorted(abs(w) for e in explained.values() for _, _, w in e.tokens)
+    scale = token_weights[int(0.95 * (len(token_weights) - 1))] if token_weights else 1.0
+    top = top_features(student, texts, POS, NEG)
+    towards = {POS: [(f, w) for f, w, _ in top if w > 0][:top_n], NEG: [(f, w) for f, w, _ in top if w < 0][:top_n]}
+    accuracy = sum(label(p) == g for p, g in zip(student_p, gold)) / len(gold)
+    agreement = sum(label(p) == label(q) for p, q in zip(student_p, teacher_p)) / len(gold)
+    out = [f'<h2 id="{lang}">{lang}</h2>',
+           f"<p>{len(texts)} test reviews: the student's accuracy {accuracy:.3f}, its agreement with the teacher "
+           f"{agreement:.3f}.</p>",
+           f"<h3>The n-grams that weigh most towards POS</h3><p>{chips(towards[POS], 2 * scale)}</p>",
+           f"<h3>The n-grams that weigh most towards NEG</h3><p>{chips(towards[NEG], 2 * scale)}</p>"]
+    for name, ids in picked.items():
+        out.append(f"<h3>{GROUPS[name]} ({len(ids)})</h3>")
+        for i in ids:
+            e = explained[i]
+            strongest = [(c.feature, c.weight) for c in e.contributions[:4]]
+            out.append(
+                f'<div class="review"><div class="text">{highlight(texts[i], e.tokens, scale)}</div>'
+                f'<div class="meta">gold <b>{gold[i]}</b> · student P(POS) <b>{student_p[i]:.2f}</b> · teacher '
+                f"P(POS) <b>{teacher_p[i]:.2f}</b> · strongest: {chips(strongest, 2 * scale)}</div></div>"
+            )
+    return "\n".join(out)
+
+
+def render_page(sections: Dict[str, str], title: str) -> str:
+    nav = " · ".join(f'<a href="#{lang}">{lang}</a>' for lang in sections)
+    legend = (f'<p class="legend">Each word on the colour of what it adds to logit(POS) - logit(NEG): '
+              f'<span style="{weight_style(1, 1)}">towards POS</span> '
+              f'<span style="{weight_style(-1, 1)}">towards NEG</span>, stronger for more; an n-gram\'s weight is '
+              "shared among its words. Hover a word for its weight.</p>")
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>{legend}<p>{nav}</p>\n"
+            + "\n".join(sections.values()) + "\n</body></html>\n")
+
+
+def main(
+    languages: List[str] = typer.Argument(..., help="Language codes"),
+    training_dir: Path = typer.Option(Path("training"), help="Holds {student}/{lang}/model-best and teacher/model-best"),
+    splits_dir: Path = typer.Option(Path("corpus/splits"), help="Holds {lang}/test.spacy"),
+    summary_path: Path = typer.Option(Path("metrics/summary.json"), "--summary", help="Names the default student"),
+    teacher_code: Path = typer.Option(..., exists=True, dir_okay=False, help="The teacher's registered functions"),
+    output: Path = typer.Option(Path("reports/examples.html"), help="The page to write"),
+    n_per_group: int = typer.Option(4, help="Reviews per group and language"),
+    top_n: int = typer.Option(12, help="Top n-grams per label and language"),
+):
+    if not summary_path.is_file():
+        msg.fail(f"Missing {summary_path}: run `spacy project run report` first", exits=1)
+    student_name = json.loads(summary_path.read_text(encoding="utf8"))["default_student"]
+    teacher_dir = training_dir / "teacher" / "model-best"
+    for path in [teacher_dir, *(training_dir / student_name / lang / "model-best" for lang in languages)]:
+        if not (path / "meta.json").is_file():
+            msg.fail(f"No trained pipeline at {path}: run `spacy project run all` first", exits=1)
+    import_code(teacher_code)
+    teacher = spacy.load(teacher_dir)
+    sections = {}
+    for lang in languages:
+        student = spacy.load(training_dir / student_name / lang / "model-best")
+        docs = list(DocBin().from_disk(splits_dir / lang / "test.spacy").get_docs(student.vocab))
+        gold = [max(doc.cats, key=doc.cats.get) for doc in docs]
+        sections[lang] = language_section(lang, student, teacher, [doc.text for doc in docs], gold, n_per_group, top_n)
+        msg.good(f"{lang}: explained")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(output) as tmp:
+        tmp.write_text(render_page(sections, f"Why the student said it: {student_name} on test reviews"), encoding="utf8")
+    msg.good(f"Wrote {output}")
+
+
+if __name__ == "__main__":
+    typer.run(main)
