@@ -67,6 +67,10 @@ bag-of-words model, and character n-grams carry much of what its words do.
 `review_distill.encodable_tokenizer.v1` wraps the students' tokenizers: it replaces lone
 surrogates, on which spaCy's tokenizers raise UnicodeEncodeError, by U+FFFD.
 
+Explanations. `explain` gives each n-gram's exact contribution to a bag-of-words student's
+logit difference, with its character offsets in the text; `top_features` the n-grams that weigh
+most; `explain_cli` is the packaged pipeline's `python -m {package} TEXT` (docs/method.md).
+
 This module is shipped inside the packaged pipeline (`spacy package --code`), so it
 imports nothing but spaCy, thinc, numpy and the standard library.
 """
@@ -924,12 +928,7 @@ def explain(
     doc = nlp(text)
     label = label if label is not None else max(labels, key=lambda name: doc.cats[name])
     other = other if other is not None else max((name for name in labels if name != label), key=lambda name: doc.cats[name])
-    for name in (label, other):
-        if name not in labels:
-            raise ValueError(f"explain: {name!r} is not a label of the textcat; its labels are {labels}")
-    if label == other:
-        raise ValueError(f"explain: label and other are both {label!r}")
-    i, j = labels.index(label), labels.index(other)
+    i, j = _label_indices(labels, label, other)
     X = features.predict([doc])
     logits = numpy.asarray(logits_layer.predict(X), dtype="float64")[0]
     keys, values, _ = X
@@ -959,7 +958,6 @@ def explain(
     )
 
 
-
 def top_features(
     nlp: Language, texts: Iterable[str], label: str, other: str, min_docs: int = 5, component: Optional[str] = None,
 ) -> List[Tuple[str, float, int]]:
@@ -976,8 +974,7 @@ def top_features(
     """
     textcat = nlp.get_pipe(component or _textcat_name(nlp))
     features, _, linear, _ = _explainable_parts(textcat.model)
-    labels = list(textcat.labels)
-    i, j = labels.index(label), labels.index(other)
+    i, j = _label_indices(list(textcat.labels), label, other)
     names: Dict[int, str] = {}
     docs: Dict[int, int] = {}
     for doc in nlp.pipe(texts):
@@ -991,11 +988,21 @@ def top_features(
     ranked = sorted(zip(keys.tolist(), weights.tolist()), key=lambda pair: -abs(pair[1]))
     return [(names[key], weight, docs[key]) for key, weight in ranked]
 
+
 def _textcat_name(nlp: Language) -> str:
     names = [name for name, pipe in nlp.pipeline if isinstance(pipe, TextCategorizer)]
     if len(names) != 1:
         raise ValueError(f"explain: the pipeline has {len(names)} textcats ({names}): name one as component")
     return names[0]
+
+
+def _label_indices(labels: List[str], label: str, other: str) -> Tuple[int, int]:
+    for name in (label, other):
+        if name not in labels:
+            raise ValueError(f"explain: {name!r} is not a label of the textcat; its labels are {labels}")
+    if label == other:
+        raise ValueError(f"explain: label and other are both {label!r}")
+    return labels.index(label), labels.index(other)
 
 
 def _explainable_parts(model: Model) -> Tuple[Model, Model, Model, Optional[Model]]:
@@ -1099,8 +1106,11 @@ def explain_cli(nlp: Language, argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="Explain the pipeline's prediction for each text.")
     parser.add_argument("texts", nargs="*", help="Texts to explain (default: one per line of standard input)")
     parser.add_argument("--top-k", type=int, default=10, help="How many contributions to show")
-    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                        help="Colour the words and weights (auto: on a terminal, unless NO_COLOR is set)")
     args = parser.parse_args(argv)
+    if args.top_k < 0:
+        parser.error(f"--top-k must be 0 or more, not {args.top_k}")
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty() and "NO_COLOR" not in os.environ)
     texts = args.texts or [line.rstrip("\n") for line in sys.stdin]
     for n, text in enumerate(texts):
