@@ -51,7 +51,7 @@ from tqdm import tqdm
 from transformers import AutoTokenizer
 from wasabi import msg
 
-from reviews import DataError, check_lang, make_nlp, read_jsonl, write_jsonl
+from reviews import DataError, check_lang, check_unlabeled, make_nlp, read_jsonl, write_jsonl
 
 MASK, POS, NGRAM, SENTENCES = "mask", "pos", "ngram", "sentences"
 MAX_N = 5  # n-grams of 1-5 words
@@ -398,11 +398,17 @@ def load_tagger(lang: str, name: str) -> Language:
 
 
 def read_corpus(
-    corpus_dir: Path, lang: str, nlp: Language, tagger: Optional[Language]
+    corpus_dir: Path, lang: str, nlp: Language, tagger: Optional[Language], unlabeled: bool = False
 ) -> Tuple[List[Tuple[str, Doc]], List[Doc]]:
-    """(id, doc) of each training review and the pool's docs, tagged by `tagger` if given."""
+    """(id, doc) of each training review (of an unlabeled language: each review of pool_train.jsonl) and
+    the pool's docs, tagged by `tagger` if given."""
     train_path, pool_path = corpus_dir / lang / "train.spacy", corpus_dir / lang / "pool.jsonl"
-    train = [(doc.user_data.get("id"), doc) for doc in DocBin().from_disk(train_path).get_docs(nlp.vocab)]
+    if unlabeled:
+        train_path = corpus_dir / lang / "pool_train.jsonl"
+        rows = read_jsonl(train_path)
+        train = [(row.get("id"), doc) for row, doc in zip(rows, nlp.pipe(row["text"] for row in rows))]
+    else:
+        train = [(doc.user_data.get("id"), doc) for doc in DocBin().from_disk(train_path).get_docs(nlp.vocab)]
     if not train:
         raise DataError(f"{train_path}: no training reviews")
     missing = [i for i, (review_id, _) in enumerate(train) if not review_id]
@@ -427,13 +433,17 @@ def main(
     n_iter: int = typer.Option(20, help="Variants drawn per review"),
     seed: int = typer.Option(0),
     tagger_models: str = typer.Option("", help="Installed spaCy pipelines with a tagger, e.g. 'de=de_core_news_sm'"),
+    unlabeled: str = typer.Option("", help="Space-separated languages without gold train sets: their pool_train.jsonl "
+                                  "reviews are varied instead"),
 ):
     settings = Settings(p_mask=p_mask, p_pos=p_pos, p_ng=p_ng, p_sent=p_sent, n_iter=n_iter)
+    unlabeled = unlabeled.split()
     try:
         settings.check()
+        check_unlabeled(languages, unlabeled)
         for lang in languages:
             check_lang(lang)
-            for name in ("train.spacy", "pool.jsonl"):
+            for name in ("pool_train.jsonl" if lang in unlabeled else "train.spacy", "pool.jsonl"):
                 if not (corpus_dir / lang / name).is_file():
                     raise DataError(f"Missing file {corpus_dir / lang / name}: run `spacy project run preprocess` first")
         taggers = parse_taggers(tagger_models)
@@ -441,7 +451,7 @@ def main(
         mask = mask_token(teacher_model)
         for lang in languages:
             start = time.perf_counter()
-            train, pool = read_corpus(corpus_dir, lang, make_nlp(lang), taggers.get(lang))
+            train, pool = read_corpus(corpus_dir, lang, make_nlp(lang), taggers.get(lang), lang in unlabeled)
             reviews, replacements, method = prepare(lang, train, pool, taggers.get(lang), seed)
             msg.info(f"{lang}: POS method = {method}")
             records = augment_reviews(reviews, settings, replacements, mask, lang=lang, seed=seed)

@@ -410,8 +410,13 @@ def run_cli(
     min_seconds: float = typer.Option(3.0, min=0.0, help="Time more passes until this many seconds have been timed"),
     teacher_code: Path = typer.Option(SCRIPT.parent / "teacher_code.py", help="The teacher's registered functions"),
     student_code: Path = typer.Option(SCRIPT.parent / "textcat_distill.py", help="The students' component"),
+    unlabeled: str = typer.Option("", help="Space-separated languages left out: they have no baseline, and their "
+                                  "students are the models of their language that the others' are"),
 ):
     """Benchmark the teacher, the students and baselines and the bare tokenizers; write OUTPUT."""
+    if unlabeled.split():
+        msg.info(f"Not benchmarking the unlabeled languages ({unlabeled}): they have no baseline")
+        languages = [lang for lang in languages if lang not in unlabeled.split()]
     students = students.split()
     if not students or not all(name.startswith("student") for name in students):
         msg.fail(f"--students must name one or more students (student_...), not {' '.join(students)!r}", exits=1)

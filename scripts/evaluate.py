@@ -19,6 +19,12 @@ noise of 1,000 reviews. Nothing is tuned on test.
 
 Writes metrics/tfidf_lr_gold.json and metrics/tfidf_lr_distilled.json (the format of the
 other metrics files) and metrics/evaluation.json with every model's scores.
+
+An --unlabeled language with a gold test set is a zero-label language: the teacher (zero-shot),
+the students and tfidf_lr_distilled were trained without its gold labels; the models trained on
+gold (the baselines, tfidf_lr_gold) do not exist for it. Its scores go to evaluation.json's
+`zero_label` ({"languages", "models": {model: {lang: scores}}, "no_test_set": the unlabeled
+languages without a gold test set}), apart from the labelled languages' tables and means.
 """
 import json
 from pathlib import Path
@@ -31,13 +37,17 @@ from spacy.vocab import Vocab
 from wasabi import msg
 
 from evaluation import classification_scores
-from reviews import atomic_path
+from reviews import DataError, atomic_path, check_unlabeled
 
 # The spaCy models whose test metrics `all` writes, metrics/{name}.json, besides the students; and
 # those of the `ablations` workflow, evaluated where they have been trained.
 CORE_MODELS = ("baseline_bow", "teacher")
+# The models trained on gold train sets, which a zero-label language has none of.
+GOLD_MODELS = ("baseline_bow", "baseline_ensemble", "tfidf_lr_gold")
 ABLATIONS = ("baseline_ensemble", "student_dan", "student_ensemble", "student_hard")
 PEERS = ("tfidf_lr_gold", "tfidf_lr_distilled")
+DISTILLED_PEER = PEERS[1]
+TEACHER = "teacher"
 SCORES = ("accuracy", "macro_f1")
 CALIBRATION = ("ece", "brier")
 # The step that writes each input, for error messages.
@@ -122,6 +132,11 @@ def peer_metrics(languages: Sequence[str], splits_dir: Path, hard_dir: Path, see
 
 def read_model_metrics(metrics_dir: Path, name: str, languages: Sequence[str]) -> Dict[str, Dict[str, float]]:
     """metrics_dir/{name}.json, checked to hold scores for every language."""
+    return with_mean(read_scores(metrics_dir, name, languages), languages)
+
+
+def read_scores(metrics_dir: Path, name: str, languages: Sequence[str]) -> Dict[str, Dict[str, float]]:
+    """The per-language entries of metrics_dir/{name}.json, checked to hold scores for every language."""
     path = metrics_dir / f"{name}.json"
     if not path.is_file():
         raise missing(path, name)
@@ -133,7 +148,7 @@ def read_model_metrics(metrics_dir: Path, name: str, languages: Sequence[str]) -
         for key in (*SCORES, *CALIBRATION, "n"):
             if not isinstance(metrics[lang].get(key), (int, float)):
                 raise ValueError(f"{path}: {lang} has no number for {key!r}")
-    return with_mean(metrics, languages)
+    return metrics
 
 
 def merge_evaluation(models: Dict[str, Dict], languages: Sequence[str]) -> Dict:
@@ -159,12 +174,17 @@ def evaluate(
     output: Path,
     students: Sequence[str],
     seed: int = 0,
+    unlabeled: Sequence[str] = (),
 ) -> Dict:
     """Read the spaCy models' metrics (the ablations' where they exist), train and score the peers,
     write everything."""
+    check_unlabeled(languages, unlabeled)
+    zero_label = [lang for lang in unlabeled if (splits_dir / lang / "test.spacy").is_file()]
+    languages = [lang for lang in languages if lang not in unlabeled]
     ablations = [name for name in ABLATIONS if name not in students and (metrics_dir / f"{name}.json").is_file()]
     models = [*CORE_MODELS, *students, *ablations]
     spacy_metrics = {name: read_model_metrics(metrics_dir, name, languages) for name in models}
+    zero_label_metrics = zero_label_scores(metrics_dir, [TEACHER, *students], ablations, zero_label)
     for path in [splits_dir / lang / f"{split}.spacy" for lang in languages for split in ("train", "test")]:
         if not path.is_file():
             raise missing(path, "splits")
@@ -172,11 +192,54 @@ def evaluate(
         if not (hard_dir / lang / "train.spacy").is_file():
             raise missing(hard_dir / lang / "train.spacy", "hard")
     peers = peer_metrics(languages, splits_dir, hard_dir, seed)
+    if zero_label:
+        distilled = zero_label_peer(zero_label, splits_dir, hard_dir, seed)
+        zero_label_metrics[DISTILLED_PEER] = distilled
+        peers[DISTILLED_PEER] = {**peers[DISTILLED_PEER], **distilled}
     for peer, metrics in peers.items():
         write_json(metrics_dir / f"{peer}.json", metrics)
-    evaluation = merge_evaluation({**spacy_metrics, **peers}, languages)
+    evaluation = merge_evaluation({**spacy_metrics, **{peer: with_mean(metrics, languages) for peer, metrics in
+                                                       peers.items()}}, languages)
+    if unlabeled:
+        merge_evaluation(zero_label_metrics, zero_label)  # the same test sets
+        evaluation["zero_label"] = {"languages": zero_label, "models": zero_label_metrics,
+                                    "no_test_set": [lang for lang in unlabeled if lang not in zero_label]}
     write_json(output, evaluation)
     return evaluation
+
+
+def zero_label_scores(metrics_dir: Path, models: Sequence[str], ablations: Sequence[str],
+                      zero_label: Sequence[str]) -> Dict[str, Dict]:
+    """The zero-label languages' test scores of the teacher and students, and of the ablations trained
+    without their gold labels; each must be marked zero-label in its metrics file."""
+    scores = {}
+    for name in (*models, *ablations):
+        path = metrics_dir / f"{name}.json"
+        entries = json.loads(path.read_text(encoding="utf8")) if path.is_file() else {}
+        unmarked = [lang for lang in zero_label if not entries.get(lang, {}).get("zero_label")]
+        if unmarked and name in ablations:
+            msg.warn(f"{name} has no zero-label scores for {', '.join(unmarked)}: left out of their table")
+            continue
+        if unmarked:
+            raise ValueError(f"{path} has no zero-label scores for {', '.join(unmarked)}: rerun the step that "
+                             f"trains {name} with these unlabeled_languages")
+        entries = read_scores(metrics_dir, name, zero_label)
+        scores[name] = {lang: entries[lang] for lang in zero_label}
+    return scores
+
+
+def zero_label_peer(zero_label: Sequence[str], splits_dir: Path, hard_dir: Path, seed: int) -> Dict[str, Dict]:
+    """TF-IDF + LR on the teacher's labels of a zero-label language's texts, scored on its gold test set."""
+    scores = {}
+    for lang in zero_label:
+        if not (hard_dir / lang / "train.spacy").is_file():
+            raise missing(hard_dir / lang / "train.spacy", "hard")
+        train = read_labelled(hard_dir / lang / "train.spacy")
+        scores[lang] = {**tfidf_lr_scores(train, read_labelled(splits_dir / lang / "test.spacy"), seed),
+                        "zero_label": True}
+        msg.good(f"{lang}: {DISTILLED_PEER} trained on {len(train[0])} texts, test accuracy "
+                 f"{scores[lang]['accuracy']:.3f} (zero-label)")
+    return scores
 
 
 def main(
@@ -187,17 +250,27 @@ def main(
     output: Path = typer.Option(Path("metrics/evaluation.json"), help="Every model's test scores"),
     students: str = typer.Option(..., help="Space-separated students trained by `all`, e.g. 'student_bow'"),
     seed: int = typer.Option(0),
+    unlabeled: str = typer.Option("", help="Space-separated languages whose gold labels no model trained on"),
 ):
     try:
-        evaluation = evaluate(languages, metrics_dir, splits_dir, hard_dir, output, students.split(), seed=seed)
-    except (MissingInput, ValueError) as err:
+        evaluation = evaluate(languages, metrics_dir, splits_dir, hard_dir, output, students.split(), seed=seed,
+                              unlabeled=unlabeled.split())
+    except (MissingInput, ValueError) as err:  # DataError is a ValueError
         msg.fail(str(err), exits=1)
+    languages = evaluation["languages"]
     header = ["test accuracy", *languages, "mean"]
     rows = [
         [name] + [f"{metrics[col]['accuracy']:.3f}" for col in [*languages, "mean"]]
         for name, metrics in evaluation["models"].items()
     ]
     msg.table(rows, header=header, divider=True)
+    zero_label = evaluation.get("zero_label", {})
+    if zero_label.get("languages"):
+        rows = [[name] + [f"{metrics[lang]['accuracy']:.3f}" for lang in zero_label["languages"]]
+                for name, metrics in zero_label["models"].items()]
+        msg.table(rows, header=["zero-label test accuracy", *zero_label["languages"]], divider=True)
+    if zero_label.get("no_test_set"):
+        msg.info(f"No gold test set, so no test scores: {', '.join(zero_label['no_test_set'])}")
     msg.good(f"Every model's test scores are in {output}")
 
 

@@ -11,6 +11,9 @@ from reviews import atomic_path
 
 
 CALIBRATION_BINS = 10
+# How the scores of a language whose gold labels no model trained on are marked, per split: on test
+# the model never saw a gold label of the language; on dev its labels are the teacher's.
+ZERO_LABEL_MARKS = {"test": {"zero_label": True}, "dev": {"zero_label": True, "labels": "teacher-labelled dev"}}
 
 
 def calibration_scores(gold: Sequence[str], probabilities: Sequence[Dict[str, float]]) -> Dict[str, float]:
@@ -61,17 +64,27 @@ def evaluate_textcat(nlp: Language, docbin_path: Path, batch_size: int = 256) ->
 
 
 def evaluate_languages(
-    get_nlp: Callable[[str], Language], languages: List[str], corpus_dir: Path, split: str, metrics_path: Path
+    get_nlp: Callable[[str], Language], languages: List[str], corpus_dir: Path, split: str, metrics_path: Path,
+    zero_label: Optional[Dict[str, Path]] = None,
 ) -> Dict[str, Dict[str, float]]:
     """Score each language's model on corpus_dir/{lang}/{split}.spacy; write the scores and
-    their mean over languages to metrics_path as JSON."""
+    their mean over languages to metrics_path as JSON. `zero_label` languages, whose gold labels no
+    model trained on, are scored on their own DocBin, marked ZERO_LABEL_MARKS[split] and left out of
+    the mean (which then names its languages)."""
     metrics = {}
-    for lang in languages:
-        metrics[lang] = evaluate_textcat(get_nlp(lang), corpus_dir / lang / f"{split}.spacy")
-        msg.good(f"{lang}: {split} accuracy {metrics[lang]['accuracy']:.3f}, macro-F1 {metrics[lang]['macro_f1']:.3f}")
+    docbins = {**{lang: corpus_dir / lang / f"{split}.spacy" for lang in languages}, **(zero_label or {})}
+    for lang, path in docbins.items():
+        metrics[lang] = evaluate_textcat(get_nlp(lang), path)
+        note = ""
+        if lang in (zero_label or {}):
+            metrics[lang].update(ZERO_LABEL_MARKS[split])
+            note = f" ({metrics[lang].get('labels', 'zero-label')})"
+        msg.good(f"{lang}: {split} accuracy {metrics[lang]['accuracy']:.3f}, macro-F1 {metrics[lang]['macro_f1']:.3f}{note}")
     metrics["mean"] = {
         score: sum(metrics[lang][score] for lang in languages) / len(languages) for score in ("accuracy", "macro_f1")
     }
+    if zero_label:
+        metrics["mean"]["languages"] = list(languages)
     with atomic_path(metrics_path) as tmp:
         tmp.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf8")
     msg.good(f"Mean {split} accuracy {metrics['mean']['accuracy']:.3f}; metrics in {metrics_path}")

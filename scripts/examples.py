@@ -136,7 +136,12 @@ def main(
     output: Path = typer.Option(Path("reports/examples.html"), help="The page to write"),
     n_per_group: int = typer.Option(4, help="Reviews per group and language"),
     top_n: int = typer.Option(12, help="Top n-grams per label and language"),
+    unlabeled: str = typer.Option("", help="Space-separated languages that may have no gold test set (then skipped)"),
 ):
+    no_test = [lang for lang in unlabeled.split() if not (splits_dir / lang / "test.spacy").is_file()]
+    if no_test:
+        msg.info(f"No examples for {', '.join(no_test)}: no gold-labelled test reviews")
+        languages = [lang for lang in languages if lang not in no_test]
     if not summary_path.is_file():
         msg.fail(f"Missing {summary_path}: run `spacy project run report` first", exits=1)
     student_name = json.loads(summary_path.read_text(encoding="utf8"))["default_student"]

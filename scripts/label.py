@@ -27,6 +27,12 @@ texts go through the teacher sorted by length (less padding), and come out in th
 When every shard of a language is done, SOFT_DIR/{lang}/train.spacy gets all its docs in order,
 and HARD_DIR/{lang}/train.spacy the same docs with the teacher's argmax as one-hot cats and no
 gold label (a student trained on it learns from the teacher's decisions alone).
+
+An unlabeled language (--unlabeled) has no gold reviews: its texts are the reviews of
+SPLITS/{lang}/pool_train.jsonl (source "pool"; augmentation varied them), the synthetic and
+pool samples, and last the held-out reviews of pool_dev.jsonl (source "dev"), which go, with
+the teacher's argmax as one-hot cats, to {SOFT_DIR,HARD_DIR}/{lang}/dev.spacy: the student's
+teacher-labelled dev set, never trained on.
 """
 import hashlib
 import json
@@ -50,9 +56,11 @@ from thinc.shims import PyTorchShim
 from tqdm import tqdm
 from wasabi import msg
 
-from reviews import LABELS, DataError, atomic_path, check_lang, make_nlp, read_jsonl
+from reviews import LABELS, DataError, atomic_path, check_lang, check_unlabeled, make_nlp, read_jsonl
 
 SOURCES = ("gold", "augmented", "pool")
+# The source of an unlabeled language's held-out reviews, labelled for its student's dev set.
+DEV = "dev"
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 # Floor for a probability that is logged: the smallest positive float32.
@@ -120,12 +128,25 @@ def sample(rows: Sequence[dict], size: int, key: str, what: str) -> List[dict]:
     return [rows[i] for i in (order if size == -1 else order[:size])]
 
 
+def pool_items(path: Path, source: str) -> List[dict]:
+    """The reviews of one of an unlabeled language's pool files, as items of `source`."""
+    rows = read_texts(path, ())
+    if not rows:
+        raise DataError(f"{path}: no reviews: rerun `spacy project run preprocess`")
+    return [{"id": row["id"], "source": source, "text": row["text"]} for row in rows]
+
+
 def collect_items(
-    lang: str, vocab: Vocab, corpus_dir: Path, augmented_dir: Path, pool_size: int, augmented_size: int, seed: int
+    lang: str, vocab: Vocab, corpus_dir: Path, augmented_dir: Path, pool_size: int, augmented_size: int, seed: int,
+    unlabeled: bool = False,
 ) -> List[dict]:
-    """The texts to label, in order: gold, augmented sample, pool sample (each a dict of the
-    text and the provenance that goes to user_data)."""
-    items = gold_items(corpus_dir / lang / "train.spacy", vocab)
+    """The texts to label, in order: gold (of an unlabeled language: pool_train), augmented sample, pool
+    sample, and for an unlabeled language its held-out dev reviews (each a dict of the text and the
+    provenance that goes to user_data)."""
+    if unlabeled:
+        items = pool_items(corpus_dir / lang / "pool_train.jsonl", "pool")
+    else:
+        items = gold_items(corpus_dir / lang / "train.spacy", vocab)
     if augmented_size != 0:
         path = augmented_dir / f"{lang}.jsonl"
         rows = read_texts(path, ("source_id", "ops"))
@@ -141,6 +162,8 @@ def collect_items(
             raise DataError(f"{path}: no pool reviews (set pool_size to 0 to label none)")
         for row in sample(rows, pool_size, f"{seed}:{lang}:pool", f"{lang} pool_size"):
             items.append({"id": row["id"], "source": "pool", "text": row["text"]})
+    if unlabeled:
+        items.extend(pool_items(corpus_dir / lang / "pool_dev.jsonl", DEV))
     return items
 
 
@@ -345,21 +368,35 @@ def hard_doc(doc: Doc) -> Doc:
     return hard
 
 
+def dev_path(train_path: Path) -> Path:
+    """Where the teacher-labelled dev set of an unlabeled language goes, beside its training texts."""
+    return train_path.with_name("dev.spacy")
+
+
 def assemble(lang_dir: Path, items: Sequence[dict], n_shards: int, vocab: Vocab, soft_path: Path, hard_path: Path) -> None:
-    """Concatenate the shards into the soft and hard DocBins, checking that they hold `items`."""
-    soft, hard = DocBin(store_user_data=True), DocBin(store_user_data=True)
+    """Concatenate the shards into the soft and hard DocBins, checking that they hold `items`; the
+    docs of source DEV go, as hard docs, to the dev set beside both."""
+    soft, hard, dev = DocBin(store_user_data=True), DocBin(store_user_data=True), DocBin(store_user_data=True)
     found = []
     for k in range(n_shards):
         for doc in DocBin().from_disk(lang_dir / shard_name(k)).get_docs(vocab):
-            soft.add(doc)
-            hard.add(hard_doc(doc))
+            if doc.user_data.get("source") == DEV:
+                dev.add(hard_doc(doc))
+            else:
+                soft.add(doc)
+                hard.add(hard_doc(doc))
             found.append((doc.user_data.get("id"), doc.text))
     if found != [(item["id"], item["text"]) for item in items]:
         raise DataError(f"The shards in {lang_dir} do not hold the texts of its {MANIFEST}: delete {lang_dir} "
                         "and label again")
-    for docbin, path in ((soft, soft_path), (hard, hard_path)):
-        with atomic_path(path) as tmp:
-            docbin.to_disk(tmp)
+    outputs = [(soft, soft_path), (hard, hard_path)]
+    outputs += [(dev, dev_path(path)) for path in (soft_path, hard_path)]
+    for docbin, path in outputs:
+        if len(docbin):
+            with atomic_path(path) as tmp:
+                docbin.to_disk(tmp)
+        elif path.is_file():  # the dev set of an earlier run in which the language was unlabeled
+            path.unlink()
 
 
 def label_language(
@@ -372,7 +409,8 @@ def label_language(
     lang_dir = shard_dir / lang
     soft_path, hard_path = soft_dir / lang / "train.spacy", hard_dir / lang / "train.spacy"
     manifest = make_manifest(lang, items, shard_size, teacher_id, precision)
-    finished = set(start_shards(lang_dir, manifest, (soft_path, hard_path)))
+    outputs = (soft_path, hard_path, dev_path(soft_path), dev_path(hard_path))
+    finished = set(start_shards(lang_dir, manifest, outputs))
     todo = [k for k in range(manifest["n_shards"]) if k not in finished]
     n_todo = sum(len(items[k * shard_size:(k + 1) * shard_size]) for k in todo)
     if finished:
@@ -397,6 +435,8 @@ def label_language(
         msg.info(f"{lang}: labelled {n_todo} texts in {seconds:.0f}s ({n_todo / seconds:.1f} docs/s, {precision})")
     assemble(lang_dir, items, manifest["n_shards"], nlp.vocab, soft_path, hard_path)
     counts = ", ".join(f"{source} {manifest['sources'].get(source, 0)}" for source in SOURCES)
+    if DEV in manifest["sources"]:
+        counts += f"; {manifest['sources'][DEV]} held out for the teacher-labelled dev set, {dev_path(soft_path)}"
     msg.good(f"{lang}: {len(items)} texts ({counts}) -> {soft_path}, {hard_path}")
     return report
 
@@ -419,20 +459,24 @@ def main(
     precision: str = typer.Option("fp32", help="fp32, bf16 (autocast, checked against fp32) or auto (bf16 where "
                                   "the device computes in it natively)"),
     report_path: Optional[Path] = typer.Option(None, "--report", help="JSON file for the texts/s and bf16 agreement"),
+    unlabeled: str = typer.Option("", help="Space-separated languages without gold train sets (see the module doc)"),
 ):
+    unlabeled = unlabeled.split()
     try:
         check_sizes(pool_size, augmented_size, shard_size, batch_size)
+        check_unlabeled(languages, unlabeled)
         for lang in languages:
             check_lang(lang)
-            for path, step, needed in ((corpus_dir / lang / "train.spacy", "preprocess", True),
+            first = ("pool_train.jsonl", "pool_dev.jsonl") if lang in unlabeled else ("train.spacy",)
+            for path, step, needed in (*((corpus_dir / lang / name, "preprocess", True) for name in first),
                                        (corpus_dir / lang / "pool.jsonl", "preprocess", pool_size != 0),
                                        (augmented_dir / f"{lang}.jsonl", "augment", augmented_size != 0)):
                 if needed and not path.is_file():
                     raise DataError(f"Missing file {path}: run `spacy project run {step}` first")
         check_teacher(teacher_dir)
         vocab = Vocab()
-        items = {lang: collect_items(lang, vocab, corpus_dir, augmented_dir, pool_size, augmented_size, seed)
-                 for lang in languages}
+        items = {lang: collect_items(lang, vocab, corpus_dir, augmented_dir, pool_size, augmented_size, seed,
+                                     lang in unlabeled) for lang in languages}
         setup_gpu(gpu_id)
         teacher = load_teacher(teacher_dir, code)
         teacher_id = teacher_identity(teacher_dir, code)

@@ -7,6 +7,10 @@ the licence of its training data. The wheel requires spaCy and the language's to
 packages, so `pip install` of the wheel alone is enough to `spacy.load("{lang}_{name}")`;
 `python -m {lang}_{name} TEXT` explains a prediction (the --main module).
 
+The student of an --unlabeled language saw no gold label of its language: its meta.json says so
+(`gold_labels`: false, `zero_label`), and where the language has no gold test set its
+performance is its accuracy on the teacher-labelled dev set.
+
 A pipeline saved by `spacy train` keeps every token of its training texts in its string store
 (vocab/strings.json). The student's model needs none of them: its bag-of-words features are
 hashes of the tokens' text. So the pipeline is packaged without them: its strings are those
@@ -97,6 +101,25 @@ def package_meta(nlp: Language, scores: Dict, name: str, version: str, teacher: 
     }
 
 
+def zero_label_meta(meta: Dict, language: str, scores: Dict, teacher_languages: List[str]) -> Dict:
+    """The meta.json of a student that saw no gold label of its language (`scores` are on the gold test
+    set, or marked as on the teacher-labelled dev set)."""
+    said = (f"It saw no gold {language} label: the teacher learned from gold reviews of "
+            f"{', '.join(teacher_languages)} only and labelled {language} reviews, and this student learned from "
+            "those labels alone.")
+    meta = {**meta, "description": f"{meta['description']} {said}", "gold_labels": False, "zero_label": said}
+    if scores.get("labels") == "teacher-labelled dev":
+        meta["performance"] = {"teacher_labelled_dev_accuracy": scores["accuracy"],
+                               "teacher_labelled_dev_macro_f1": scores["macro_f1"]}
+        scored = (f"No gold-labelled {language} test reviews: accuracy {scores['accuracy']:.3f}, macro-F1 "
+                  f"{scores['macro_f1']:.3f}, on {scores['n']} held-out {language} reviews labelled by the teacher "
+                  "(its agreement with the teacher).")
+    else:
+        scored = meta["notes"].split("\n\n")[0] + " Zero-label: no gold label of the language was trained on."
+    meta["notes"] = "\n\n".join([scored, said, *meta["notes"].split("\n\n")[1:]])
+    return meta
+
+
 def build_wheel(package_dir: Path) -> None:
     """Build the wheel as `spacy package` does: with `build`, or where that fails (offline, it cannot
     fetch setuptools into its isolated environment) with `setup.py bdist_wheel`, saying so."""
@@ -119,6 +142,7 @@ def main(
     name: str = typer.Option("review_sentiment", help="Package name, after the language code"),
     version: str = typer.Option("0.1.0"),
     teacher: str = typer.Option(..., help="What the students were distilled from, for meta.json"),
+    unlabeled: str = typer.Option("", help="Space-separated languages whose students saw no gold label"),
 ):
     student = json.loads(summary_path.read_text(encoding="utf8"))["default_student"]
     msg.info(f"Packaging the default student, {student}")
@@ -127,6 +151,12 @@ def main(
     if not metrics_path.is_file():
         msg.fail(f"Missing {metrics_path}: run the step that trains {student} first", exits=1)
     metrics = json.loads(metrics_path.read_text(encoding="utf8"))
+    unlabeled = unlabeled.split()
+    dev_path = metrics_dir / "dev" / f"{student}.json"
+    if any(lang not in metrics for lang in unlabeled) and dev_path.is_file():
+        # An unlabeled language without a gold test set: its scores on the teacher-labelled dev set.
+        dev = json.loads(dev_path.read_text(encoding="utf8"))
+        metrics.update({lang: dev[lang] for lang in unlabeled if lang not in metrics and lang in dev})
     for lang in languages:
         model_dir = training_dir / lang / "model-best"
         if not (model_dir / "meta.json").is_file():
@@ -138,7 +168,11 @@ def main(
     for lang in languages:
         # exclude reaches Vocab.from_disk: the training texts' strings are not loaded.
         nlp = spacy.load(training_dir / lang / "model-best", exclude=["strings"])
-        nlp.meta.update(package_meta(nlp, metrics[lang], name, version, teacher))
+        meta = package_meta(nlp, metrics[lang], name, version, teacher)
+        if lang in unlabeled:
+            teacher_languages = [other for other in languages if other not in unlabeled]
+            meta = zero_label_meta(meta, type(nlp).__name__, metrics[lang], teacher_languages)
+        nlp.meta.update(meta)
         package_dir = output_dir / f"{lang}_{name}-{version}"
         shutil.rmtree(package_dir, ignore_errors=True)  # no stale build files in the new wheel
         with tempfile.TemporaryDirectory() as tmp:

@@ -4,6 +4,12 @@ Per language: test comes from the test split, dev from the validation split (bot
 from train where the source has none), train from train; every train review left over goes
 to the unlabeled pool (labels dropped). Duplicates (same normalized text) are removed first,
 held-out splits taking precedence, so no dev or test text appears in train or the pool.
+
+An unlabeled language (--unlabeled) gets no gold train or dev set: its test set is drawn as a
+labelled language's is (none if its reviews have no labels), and every other review goes to its
+pool, of which a seeded n_dev are held out for the teacher to label as the student's dev set
+(pool_dev.jsonl) and n_train are the reviews augmentation varies (pool_train.jsonl), labelled by
+the teacher with the rest (pool.jsonl).
 """
 import json
 import random
@@ -15,10 +21,13 @@ from spacy.tokens import DocBin
 from tqdm import tqdm
 from wasabi import msg
 
-from reviews import LABELS, DataError, atomic_path, check_lang, make_nlp, normalize_text, read_jsonl, write_jsonl
+from reviews import (LABELS, DataError, atomic_path, check_lang, check_unlabeled, make_nlp, normalize_text, read_jsonl,
+                     write_jsonl)
 
 # Which source split each output is drawn from, in order of precedence for deduplication.
 SOURCE_ORDER = ("test", "validation", "train")
+# An unlabeled language's pool, held-out dev part and augmentation part, as preprocess writes them.
+POOL_FILES = ("pool.jsonl", "pool_dev.jsonl", "pool_train.jsonl")
 
 
 def deduplicate(splits: Dict[str, List[dict]]) -> Tuple[Dict[str, List[dict]], Dict[str, int]]:
@@ -85,6 +94,46 @@ def split_reviews(
     return out, stats
 
 
+def split_unlabeled(
+    splits: Dict[str, List[dict]], *, lang: str, n_train: int, n_dev: int, n_test: int, seed: int
+) -> Tuple[Dict[str, List[dict]], dict]:
+    """Return {test (labelled reviews only), pool_dev, pool_train, pool} and stats for a language whose labels
+    are never trained on; the test set is the one split_reviews draws."""
+    unique, removed = deduplicate(splits)
+    labelled = all("label" in review for reviews in unique.values() for review in reviews)
+    rest = [review for split in SOURCE_ORDER[1:] for review in unique.get(split, [])]
+    out = {}
+    if labelled:
+        rng = random.Random(f"{seed}:{lang}:test")
+        what = f"{lang} test set (from {'test' if 'test' in unique else 'train'})"
+        if "test" in unique:
+            out["test"], _ = balanced_sample(unique["test"], n_test, rng, what)
+        else:
+            out["test"], rest = balanced_sample(unique["train"], n_test, rng, what)
+            rest = unique.get("validation", []) + rest
+    needed = n_dev + n_train
+    if len(rest) < needed:
+        raise DataError(
+            f"Too few reviews for the pool of {lang}, an unlabeled language: there are {len(rest)} reviews "
+            f"outside its test set (after deduplication), {needed} are needed (n_dev {n_dev} for the teacher-labelled "
+            f"dev set and n_train {n_train} for augmentation)"
+        )
+    pool = [{"id": review["id"], "text": review["text"]} for review in rest]
+    random.Random(f"{seed}:{lang}:pool").shuffle(pool)
+    out.update(pool_dev=pool[:n_dev], pool_train=pool[n_dev:needed], pool=pool[needed:])
+    stats = {
+        "language": lang,
+        "seed": seed,
+        "unlabeled": True,
+        "gold_labels": "test only" if labelled else "none",
+        "source_reviews": {split: len(reviews) for split, reviews in splits.items()},
+        "duplicates_removed": removed,
+        "test_from": ("test" if "test" in unique else "train") if labelled else None,
+        "sizes": {name: len(reviews) for name, reviews in out.items()},
+    }
+    return out, stats
+
+
 def write_docbin(nlp, reviews: List[dict], path: Path, desc: str) -> None:
     """Tokenize reviews and save them with one-hot cats and their ids, atomically."""
     doc_bin = DocBin(store_user_data=True)
@@ -105,10 +154,13 @@ def main(
     n_dev: int = typer.Option(1000),
     n_test: int = typer.Option(1000),
     seed: int = typer.Option(0),
+    unlabeled: str = typer.Option("", help="Space-separated languages whose labels are for their test set only"),
 ):
     try:
         for lang in languages:
             check_lang(lang)
+        unlabeled = unlabeled.split()
+        check_unlabeled(languages, unlabeled)
         for lang in languages:
             lang_dir = input_dir / lang
             if not (lang_dir / "train.jsonl").is_file():
@@ -118,18 +170,33 @@ def main(
                 for split in SOURCE_ORDER
                 if (lang_dir / f"{split}.jsonl").is_file()
             }
-            sets, stats = split_reviews(splits, lang=lang, n_train=n_train, n_dev=n_dev, n_test=n_test, seed=seed)
+            split = split_unlabeled if lang in unlabeled else split_reviews
+            sets, stats = split(splits, lang=lang, n_train=n_train, n_dev=n_dev, n_test=n_test, seed=seed)
             nlp = make_nlp(lang)
             out_dir = output_dir / lang
             for name in ("train", "dev", "test"):
-                write_docbin(nlp, sets[name], out_dir / f"{name}.spacy", desc=f"{lang} {name}")
-            write_jsonl(out_dir / "pool.jsonl", sets["pool"])
+                if name in sets:
+                    write_docbin(nlp, sets[name], out_dir / f"{name}.spacy", desc=f"{lang} {name}")
+                elif (out_dir / f"{name}.spacy").exists():  # of an earlier run in which lang had labels
+                    (out_dir / f"{name}.spacy").unlink()
+            for name in POOL_FILES:
+                if name[:-6] in sets:
+                    write_jsonl(out_dir / name, sets[name[:-6]])
+                elif (out_dir / name).exists():
+                    (out_dir / name).unlink()
             with atomic_path(out_dir / "stats.json") as tmp:
                 tmp.write_text(json.dumps(stats, indent=2) + "\n", encoding="utf8")
-            msg.good(
-                f"{lang}: train {n_train}, dev {n_dev}, test {n_test}, pool {len(sets['pool'])}; "
-                f"duplicates removed {sum(stats['duplicates_removed'].values())} -> {out_dir}"
-            )
+            removed = sum(stats["duplicates_removed"].values())
+            if lang in unlabeled:
+                test = f"test {n_test}" if "test" in sets else "no test set (no labels)"
+                pool = sum(len(sets[name[:-6]]) for name in POOL_FILES)
+                msg.good(f"{lang} (unlabeled: no gold train or dev): {test}, pool {pool} (of which dev {n_dev} and "
+                         f"train {n_train} for the teacher to label); duplicates removed {removed} -> {out_dir}")
+            else:
+                msg.good(
+                    f"{lang}: train {n_train}, dev {n_dev}, test {n_test}, pool {len(sets['pool'])}; "
+                    f"duplicates removed {removed} -> {out_dir}"
+                )
     except DataError as err:
         msg.fail(str(err), exits=1)
 

@@ -17,6 +17,13 @@ teacher's: where that is below the teacher target, no pipeline on that tokenizer
 `benchmark` (how it was measured); `ece` and `brier` (calibration on test, per model, language
 and mean); `labelling` (the teacher's labelling: precision, texts/s, agreement with fp32).
 Model `student` is the default student, also present under its own name.
+
+In a run with unlabeled languages, the tables above are of the labelled languages, and
+`zero_label` holds the rest: `languages` (those with a gold test set), `no_test_set`,
+`accuracy[model][lang]` and `macro_f1` of the teacher (zero-shot), the students and
+tfidf_lr_distilled; `reference` (with --reference-metrics, a run that trained these languages on
+their gold labels: its default student's and BOW baseline's test scores); `teacher_labelled_dev`
+(the default student's accuracy on its teacher-labelled dev set, per language).
 """
 import json
 import statistics
@@ -86,7 +93,8 @@ def choose_student(student: str, candidates: Sequence[str], dev_metrics: Dict[st
 
 
 def build_summary(evaluation: Dict, bench: Dict, default_student: str, selection: Optional[Dict] = None,
-                  labelling: Optional[Dict] = None) -> Dict:
+                  labelling: Optional[Dict] = None, reference: Optional[Dict[str, Dict]] = None,
+                  dev_scores: Optional[Dict[str, Dict]] = None) -> Dict:
     """summary.json (see the module doc) from evaluation.json and benchmark.json."""
     languages = list(evaluation["languages"])
     scores = evaluation["models"]
@@ -147,7 +155,38 @@ def build_summary(evaluation: Dict, bench: Dict, default_student: str, selection
         [benched[m]["timed_with"], m] for m in speed_models if m != STUDENT and benched[m].get("timed_with")
     ]
     summary["test_docs"] = {lang: scores[default_student][lang]["n"] for lang in languages}
+    if "zero_label" in evaluation:
+        summary["zero_label"] = zero_label_summary(evaluation["zero_label"], default_student, reference or {},
+                                                   dev_scores or {})
     return summary
+
+
+def zero_label_summary(zero_label: Dict, default_student: str, reference: Dict[str, Dict],
+                       dev_scores: Dict[str, Dict]) -> Dict:
+    """summary.json's `zero_label` (see the module doc) from evaluation.json's, the reference run's test scores
+    ({model: metrics}) and the default student's dev scores."""
+    languages, models = zero_label["languages"], zero_label["models"]
+    if default_student not in models:
+        raise ValueError(f"the evaluation has no zero-label scores for {default_student}: rerun "
+                         "`spacy project run evaluate`")
+    models = {STUDENT: models[default_student], **models}
+    result = {"languages": languages, "no_test_set": zero_label["no_test_set"]}
+    for score in ("accuracy", "macro_f1"):
+        result[score] = {m: {lang: models[m][lang][score] for lang in languages} for m in models}
+    result["reference"] = {}
+    for name, metrics in reference.items():
+        for lang in languages:
+            entry = metrics.get(lang)
+            if entry is None or entry.get("zero_label"):
+                raise ValueError(f"the reference run's {name} has no scores for {lang} trained on its gold labels")
+            if entry["n"] != models[STUDENT][lang]["n"]:
+                raise ValueError(f"the reference run's {name} was scored on {entry['n']} {lang} test reviews, this run "
+                                 f"on {models[STUDENT][lang]['n']}: the runs need the same data, n_test and seed")
+        result["reference"][name] = {score: {lang: metrics[lang][score] for lang in languages}
+                                     for score in ("accuracy", "macro_f1")}
+    unlabeled = languages + zero_label["no_test_set"]
+    result["teacher_labelled_dev"] = {lang: dev_scores[lang]["accuracy"] for lang in unlabeled if lang in dev_scores}
+    return result
 
 
 def _per_language(value, languages: Sequence[str]):
@@ -303,6 +342,42 @@ def labelling_lines(summary: Dict) -> List[str]:
             ""]
 
 
+def zero_label_lines(summary: Dict) -> List[str]:
+    """The section on the unlabeled languages, if any."""
+    if "zero_label" not in summary:
+        return []
+    zero, default = summary["zero_label"], summary["default_student"]
+    reference = zero["reference"]
+    columns = [("teacher, zero-shot", zero["accuracy"][TEACHER]),
+               (f"student, zero-label (`{default}`)", zero["accuracy"][STUDENT])]
+    if "tfidf_lr_distilled" in zero["accuracy"]:
+        columns.append(("TF-IDF + LR, teacher labels", zero["accuracy"]["tfidf_lr_distilled"]))
+    for name, label in ((default, "student distilled with gold (reference run)"),
+                        ("baseline_bow", "baseline BOW, gold (reference run)")):
+        if name in reference:
+            columns.append((label, reference[name]["accuracy"]))
+    rows = [[f"{lang} (zero-label)", *(f"{values[lang]:.3f}" for _, values in columns)]
+            + ([f"{zero['accuracy'][STUDENT][lang] - reference[default]['accuracy'][lang]:+.3f}"]
+               if default in reference else [])
+            for lang in zero["languages"]]
+    header = ["test accuracy", *(label for label, _ in columns)] + (["zero-label − gold student"]
+                                                                    if default in reference else [])
+    lines = ["## Zero-label languages", "",
+             "Languages whose gold labels nothing in this run trained on: the teacher learned from the other "
+             "languages' gold reviews and labelled these languages' reviews, and their students learned from those "
+             "labels alone, with a teacher-labelled dev set. Scored on the same gold test reviews as a run that "
+             "trained on their labels" + (" (the reference run, `reference_metrics`)." if reference else
+                                          "; set `reference_metrics` to such a run's metrics to compare."), ""]
+    if zero["languages"]:
+        lines += [_table(header, rows), ""]
+    for lang in zero["no_test_set"]:
+        dev = zero["teacher_labelled_dev"].get(lang)
+        lines += [f"{lang} (zero-label) has no gold-labelled test reviews" + (
+            f": the student agrees with the teacher on {dev:.1%} of its teacher-labelled dev reviews." if dev is not None
+            else "."), ""]
+    return lines
+
+
 def render_report(summary: Dict, plot_name: str = PLOT_NAME) -> str:
     bench, default = summary["benchmark"], summary["default_student"]
     machine = bench.get("machine") or {}
@@ -331,6 +406,7 @@ def render_report(summary: Dict, plot_name: str = PLOT_NAME) -> str:
         "",
         accuracy_table(summary),
         "",
+        *zero_label_lines(summary),
         "## Test macro-F1",
         "",
         accuracy_table(summary, "macro_f1"),
@@ -526,7 +602,7 @@ def read_json(path: Path, step: str) -> Dict:
 
 def write_report(evaluation_path: Path, benchmark_path: Path, student: str, summary_path: Path, output_dir: Path,
                  candidates: Sequence[str] = (), dev_metrics_dir: Optional[Path] = None,
-                 labelling_path: Optional[Path] = None) -> Path:
+                 labelling_path: Optional[Path] = None, reference_dir: Optional[Path] = None) -> Path:
     """Choose the default student (choose_student), build the summary, the report and the plot; return
     the report's path."""
     evaluation, bench = read_json(evaluation_path, "evaluate"), read_json(benchmark_path, "benchmark")
@@ -534,7 +610,16 @@ def write_report(evaluation_path: Path, benchmark_path: Path, student: str, summ
                    for name in candidates} if dev_metrics_dir is not None else {}
     default_student, selection = choose_student(student, candidates, dev_metrics, bench)
     labelling = read_json(labelling_path, "label") if labelling_path is not None else None
-    summary = build_summary(evaluation, bench, default_student, selection, labelling)
+    reference = None
+    if "zero_label" in evaluation and reference_dir is not None:
+        paths = {name: Path(reference_dir) / f"{name}.json" for name in (default_student, "baseline_bow")}
+        absent = [str(path) for path in paths.values() if not path.is_file()]
+        if absent:
+            raise FileNotFoundError(f"Missing {', '.join(absent)}: reference_metrics must be the metrics directory of "
+                                    "a run that trained these languages on their gold labels")
+        reference = {name: json.loads(path.read_text(encoding="utf8")) for name, path in paths.items()}
+    summary = build_summary(evaluation, bench, default_student, selection, labelling, reference,
+                            dev_metrics.get(default_student))
     with atomic_path(summary_path) as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf8")
     plot_accuracy_vs_speed(summary, output_dir / PLOT_NAME)
@@ -553,10 +638,13 @@ def main(
     labelling_path: Optional[Path] = typer.Option(None, "--labelling", help="The label step's report"),
     summary_path: Path = typer.Option(Path("metrics/summary.json"), "--summary"),
     output_dir: Path = typer.Option(Path("reports"), help="Where report.md and the plot go"),
+    reference_metrics: str = typer.Option("", help="The metrics directory of a run that trained the unlabeled "
+                                          "languages on their gold labels, to compare their students with"),
 ):
     try:
         report_path = write_report(evaluation_path, benchmark_path, student, summary_path, output_dir,
-                                   students.split(), dev_metrics_dir, labelling_path)
+                                   students.split(), dev_metrics_dir, labelling_path,
+                                   Path(reference_metrics) if reference_metrics else None)
     except (FileNotFoundError, ValueError) as err:
         msg.fail(str(err), exits=1)
     msg.good(f"Default student: {json.loads(summary_path.read_text())['default_student']}")

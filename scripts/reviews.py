@@ -8,7 +8,7 @@ import shutil
 import unicodedata
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Optional
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence
 
 import spacy
 from spacy.language import Language
@@ -41,6 +41,19 @@ def check_lang(lang: str) -> None:
             "Use an ISO code spaCy supports, e.g. en, de, es, fr, ja, zh "
             "(https://spacy.io/usage/models#languages)."
         ) from None
+
+
+def check_unlabeled(languages: Sequence[str], unlabeled: Sequence[str]) -> None:
+    """Raise DataError unless every unlabeled language is one of `languages` and one language at least
+    keeps its labels: the teacher learns from the labelled languages alone."""
+    strays = [lang for lang in unlabeled if lang not in languages]
+    if strays:
+        raise DataError(f"unlabeled_languages names {' '.join(strays)}, which languages does not: "
+                        f"add {'them' if len(strays) > 1 else 'it'} to languages")
+    if set(languages) <= set(unlabeled):
+        raise DataError(f"Every language is unlabeled ({' '.join(languages)}): the teacher learns from the gold "
+                        "labels of the other languages, so there would be nothing to train it on. Add a labelled "
+                        "language to languages, or take one out of unlabeled_languages.")
 
 
 def tokenizer_overrides(lang: str, chars: bool = False, wrapped: bool = False) -> Dict[str, object]:
@@ -143,9 +156,12 @@ def lone_surrogate_column(text: str) -> Optional[int]:
 
 
 def read_reviews(
-    path: Path, *, text_field: str = "text", label_field: str = "label", label_scheme: str = "stars0"
+    path: Path, *, text_field: str = "text", label_field: str = "label", label_scheme: str = "stars0",
+    require_labels: bool = True,
 ) -> List[Dict[str, str]]:
-    """Read a JSONL or CSV file of labelled reviews as dicts with id, text and label (POS/NEG)."""
+    """Read a JSONL or CSV file of labelled reviews as dicts with id, text and label (POS/NEG). Without
+    `require_labels`, a file whose records have no label field gives reviews with id and text only (a
+    label for some records and not for others is an error)."""
     path = Path(path)
     if label_scheme not in LABEL_SCHEMES:
         raise DataError(f"Unknown label scheme '{label_scheme}': use one of {', '.join(LABEL_SCHEMES)}")
@@ -154,10 +170,19 @@ def read_reviews(
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     reviews = []
+    labelled = None
     for line_no, row in _rows(path):
-        for field in (text_field, label_field):
-            if field not in row:
-                raise DataError(f"{path}:{line_no}: missing field '{field}'")
+        if text_field not in row:
+            raise DataError(f"{path}:{line_no}: missing field '{text_field}'")
+        if labelled is None:
+            labelled = label_field in row or require_labels
+        if labelled and label_field not in row:
+            hint = ("; a file without labels is for a language of unlabeled_languages only"
+                    if require_labels and not reviews else " (the records before it have one)")
+            raise DataError(f"{path}:{line_no}: missing field '{label_field}'{hint}")
+        if not labelled and label_field in row:
+            raise DataError(f"{path}:{line_no}: field '{label_field}' in a file whose first record has none: "
+                            "give every review a label, or none")
         text = row[text_field]
         if not isinstance(text, str) or not text.strip():
             raise DataError(f"{path}:{line_no}: empty text in field '{text_field}'")
@@ -168,12 +193,13 @@ def read_reviews(
                     f"{path}:{line_no}: the {field} field holds a lone surrogate ({value[column - 1]!r} at "
                     f"column {column}), half of a character (e.g. an emoji cut in two) that UTF-8 cannot encode"
                 )
-        try:
-            label = binary_label(row[label_field], label_scheme)
-        except ValueError as err:
-            raise DataError(f"{path}:{line_no}: {err}") from None
         review_id = str(row.get("id") or f"{path.stem}_{line_no}")
-        reviews.append({"id": review_id, "text": text.strip(), "label": label})
+        reviews.append({"id": review_id, "text": text.strip()})
+        if labelled:
+            try:
+                reviews[-1]["label"] = binary_label(row[label_field], label_scheme)
+            except ValueError as err:
+                raise DataError(f"{path}:{line_no}: {err}") from None
     if not reviews:
         raise DataError(f"{path}: no reviews in file")
     return reviews

@@ -3,6 +3,9 @@ dev sets together for early stopping), then score it per language on dev and tes
 
 The merged train and dev DocBins go to MERGED_DIR. Training is skipped when the config, code,
 data and transformer are unchanged since it last finished.
+
+The --unlabeled languages are left out of its training and dev sets: it is scored on their gold
+test sets, where they have one, as zero-shot (marked zero-label, out of the mean).
 """
 import hashlib
 import time
@@ -17,7 +20,7 @@ from spacy.tokens import DocBin
 from wasabi import msg
 
 from evaluation import evaluate_languages
-from reviews import DataError, atomic_path, check_lang
+from reviews import DataError, atomic_path, check_lang, check_unlabeled
 from train_textcat import fingerprint
 
 
@@ -53,8 +56,17 @@ def main(
     code: Path = typer.Option(..., exists=True, dir_okay=False, help="The config's registered functions"),
     transformer: str = typer.Option(..., help="Hugging Face model directory or name"),
     gpu_id: int = typer.Option(-1, help="GPU id, -1 for CPU"),
+    unlabeled: str = typer.Option("", help="Space-separated languages whose gold labels it never trains on"),
 ):
     import_code(code)
+    unlabeled = unlabeled.split()
+    try:
+        check_unlabeled(languages, unlabeled)
+    except DataError as err:
+        msg.fail(str(err), exits=1)
+    zero_shot = {lang: corpus_dir / lang / "test.spacy" for lang in languages
+                 if lang in unlabeled and (corpus_dir / lang / "test.spacy").is_file()}
+    languages = [lang for lang in languages if lang not in unlabeled]
     for lang in languages:
         try:
             check_lang(lang)
@@ -87,8 +99,8 @@ def main(
         stamp_path.write_text(stamp)
         msg.good(f"Fine-tuned the teacher in {(time.perf_counter() - start) / 60:.1f} min")
     teacher = spacy.load(output_dir / "model-best")
-    for split, path in (("dev", dev_metrics_path), ("test", metrics_path)):
-        evaluate_languages(lambda lang: teacher, languages, corpus_dir, split, path)
+    for split, path, zero_label in (("dev", dev_metrics_path, {}), ("test", metrics_path, zero_shot)):
+        evaluate_languages(lambda lang: teacher, languages, corpus_dir, split, path, zero_label)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,11 @@
 
 Each language is trained into OUTPUT_DIR/{lang}; a language whose config and data are
 unchanged since it last finished is not trained again, so a crashed run resumes.
+
+An --unlabeled language has no gold train or dev set: a model trained on gold labels (no
+--train-dir) skips it; a student takes its dev set from TRAIN_DIR/{lang}/dev.spacy (reviews the
+teacher labelled) and is scored on the language's gold test set where it has one, both marked
+zero-label and left out of the means.
 """
 import hashlib
 import json
@@ -16,7 +21,7 @@ from spacy.util import load_config, registry
 from wasabi import msg
 
 from evaluation import evaluate_languages
-from reviews import CHAR_TOKENIZER, DataError, check_lang, tokenizer_overrides
+from reviews import CHAR_TOKENIZER, DataError, check_lang, check_unlabeled, tokenizer_overrides
 
 
 def fingerprint(config_path: Path, overrides: dict, files: List[Path]) -> str:
@@ -47,8 +52,18 @@ def main(
     char_ngram_size: Optional[int] = typer.Option(
         None, min=1, help="The model's ngram_size for the --char-languages, if not the config's"
     ),
+    unlabeled: str = typer.Option("", help="Space-separated languages without gold train or dev sets (module doc)"),
 ):
     import_code(code)
+    unlabeled = unlabeled.split()
+    try:
+        check_unlabeled(languages, unlabeled)
+    except DataError as err:
+        msg.fail(str(err), exits=1)
+    if train_dir is None and unlabeled:
+        msg.info(f"Not training {config_path.stem} for {', '.join(unlabeled)}: on gold labels, and "
+                 f"{'they are unlabeled languages' if len(unlabeled) > 1 else 'it is an unlabeled language'}")
+        languages = [lang for lang in languages if lang not in unlabeled]
     char_languages = set(char_languages.split())
     if char_languages and CHAR_TOKENIZER["@tokenizers"] not in registry.tokenizers:
         msg.fail(f"--char-languages needs the module that registers {CHAR_TOKENIZER['@tokenizers']}: "
@@ -56,19 +71,20 @@ def main(
     train_dir = train_dir or corpus_dir
     # A tokenizer that wraps another (review_distill.encodable_tokenizer.v1) gets the language's inside it.
     wrapped = "tokenizer" in load_config(config_path)["nlp"].get("tokenizer", {})
+    dev_paths = {lang: (train_dir if lang in unlabeled else corpus_dir) / lang / "dev.spacy" for lang in languages}
     for lang in languages:
         try:
             check_lang(lang)
         except DataError as err:
             msg.fail(str(err), exits=1)
-        for path in (train_dir / lang / "train.spacy", corpus_dir / lang / "dev.spacy", corpus_dir / lang / "test.spacy"):
+        paths = [train_dir / lang / "train.spacy", dev_paths[lang]] + [corpus_dir / lang / "test.spacy"] * (lang not in unlabeled)
+        for path in paths:
             if not path.is_file():
                 msg.fail(f"Missing {path}: run the steps before this one first (`spacy project run all`)", exits=1)
     for lang in languages:
-        lang_corpus = corpus_dir / lang
         overrides = {
             "paths.train": str(train_dir / lang / "train.spacy"),
-            "paths.dev": str(lang_corpus / "dev.spacy"),
+            "paths.dev": str(dev_paths[lang]),
             "nlp.lang": lang,
             **tokenizer_overrides(lang, chars=lang in char_languages, wrapped=wrapped),
         }
@@ -83,8 +99,13 @@ def main(
             msg.divider(f"Training {config_path.stem} for {lang}")
             train(config_path, lang_dir, use_gpu=gpu_id, overrides=overrides)
             stamp_path.write_text(stamp)
+    labelled = [lang for lang in languages if lang not in unlabeled]
+    zero_label = {"dev": {lang: dev_paths[lang] for lang in languages if lang in unlabeled},
+                  "test": {lang: corpus_dir / lang / "test.spacy" for lang in languages
+                           if lang in unlabeled and (corpus_dir / lang / "test.spacy").is_file()}}
     for split, path in (("dev", dev_metrics_path), ("test", metrics_path)):
-        evaluate_languages(lambda lang: spacy.load(output_dir / lang / "model-best"), languages, corpus_dir, split, path)
+        evaluate_languages(lambda lang: spacy.load(output_dir / lang / "model-best"), labelled, corpus_dir, split, path,
+                           zero_label[split])
 
 if __name__ == "__main__":
     typer.run(main)

@@ -326,3 +326,28 @@ def test_auto_precision_is_fp32_without_a_torch_model_or_native_bf16(teacher_dir
         label.resolve_precision("bf16", transformer, gpu=False)
     with pytest.raises(label.DataError, match="precision must be one of"):
         label.resolve_precision("fp16", transformer, gpu=False)
+
+
+def test_an_unlabeled_language_is_labelled_from_its_pool_with_a_held_out_teacher_labelled_dev_set(tmp_path, teacher_dir):
+    """No gold reviews: pool_train's reviews come first, as gold reviews would; pool_dev's go, with the
+    teacher's argmax as one-hot cats, to dev.spacy beside the training texts, never into them."""
+    write_inputs(tmp_path, ("en", "ja"))
+    (tmp_path / "splits" / "ja" / "train.spacy").unlink()
+    write_lines(tmp_path / "splits" / "ja" / "pool_train.jsonl", [{"id": f"ja-r{i}", "text": t} for i, t in enumerate(TEXTS["ja"])])
+    write_lines(tmp_path / "splits" / "ja" / "pool_dev.jsonl", [{"id": f"ja-d{i}", "text": f"{words('ja', i)} d{i}"}
+                                                                for i in range(5)])
+    output = run(tmp_path, teacher_dir, "en", "ja", unlabeled="ja")
+    assert "ja: 27 texts (gold 0, augmented 7, pool 15; 5 held out for the teacher-labelled dev set" in output
+    assert "en: 22 texts (gold 6, augmented 7, pool 9) ->" in output
+    for kind in ("soft", "hard"):
+        train = read(tmp_path / kind / "ja" / "train.spacy", "ja")
+        assert [doc.user_data["source"] for doc in train] == ["pool"] * 6 + ["augmented"] * 7 + ["pool"] * 9
+        assert [doc.text for doc in train[:6]] == TEXTS["ja"]
+        dev = read(tmp_path / kind / "ja" / "dev.spacy", "ja")
+        assert [doc.user_data["id"] for doc in dev] == [f"ja-d{i}" for i in range(5)]
+        assert all(sorted(doc.cats.values()) == [0.0, 1.0] for doc in dev)
+        assert not (tmp_path / kind / "en" / "dev.spacy").exists()
+    (tmp_path / "splits" / "ja" / "pool_dev.jsonl").unlink()
+    output = run(tmp_path, teacher_dir, "en", "ja", unlabeled="ja", expect=1)
+    assert "pool_dev.jsonl: run `spacy project run preprocess` first" in output
+    assert "Every language is unlabeled (en ja)" in run(tmp_path, teacher_dir, "en", "ja", unlabeled="en ja", expect=1)

@@ -43,7 +43,7 @@ def project(tmp_path_factory):
     summary.write_text(json.dumps({"default_student": "student_bow"}))
     package_main(
         training.parent, tmp / "packages", list(WORDS), summary_path=summary, metrics_dir=metrics.parent, code=MODULE,
-        main_module=MAIN, name="review_sentiment", version="0.1.0", teacher=TEACHER,
+        main_module=MAIN, name="review_sentiment", version="0.1.0", teacher=TEACHER, unlabeled="",
     )
     # The word-split students' training texts (a character may turn up in any binary file).
     texts = {lang: [eg.text for eg in train] for lang, (train, _) in corpora.items() if lang not in CHAR_LANGUAGES}
@@ -167,7 +167,7 @@ print(json.dumps({{"cats": nlp({REVIEW!r}).cats, "meta": nlp.meta, "torch": bool
 def test_clear_errors(project, tmp_path, capsys):
     tmp, training, metrics, _ = project
     options = dict(summary_path=tmp / "metrics" / "summary.json", metrics_dir=metrics.parent, code=MODULE,
-                   main_module=MAIN, name="review_sentiment", version="0.1.0", teacher=TEACHER)
+                   main_module=MAIN, name="review_sentiment", version="0.1.0", teacher=TEACHER, unlabeled="")
 
     def failure(languages, **changed):
         with pytest.raises(SystemExit):
@@ -185,3 +185,20 @@ def test_clear_errors(project, tmp_path, capsys):
     assert f"Missing {metrics.parent / 'student_xl.json'}: run the step that trains student_xl first" in failure(
         ["de"], summary_path=other)
     assert not (tmp_path / "out").exists()  # nothing packaged before the checks
+
+
+def test_a_zero_label_students_meta_says_it_saw_no_gold_labels(project):
+    from package import package_meta, zero_label_meta
+
+    tmp, training, metrics, _ = project
+    nlp = spacy.load(training / "de" / "model-best")
+    scores = {"accuracy": 0.9, "macro_f1": 0.89, "n": 40}
+    meta = package_meta(nlp, scores, "review_sentiment", "0.1.0", TEACHER)
+    tested = zero_label_meta(meta, "German", {**scores, "zero_label": True}, ["en", "ja"])
+    assert tested["gold_labels"] is False and tested["performance"] == meta["performance"]
+    assert "saw no gold German label: the teacher learned from gold reviews of en, ja only" in tested["zero_label"]
+    assert tested["zero_label"] in tested["description"] and tested["zero_label"] in tested["notes"]
+    assert tested["notes"].startswith("Test accuracy 0.900") and "Zero-label" in tested["notes"]
+    dev = zero_label_meta(meta, "German", {**scores, "labels": "teacher-labelled dev"}, ["en"])
+    assert dev["performance"] == {"teacher_labelled_dev_accuracy": 0.9, "teacher_labelled_dev_macro_f1": 0.89}
+    assert dev["notes"].startswith("No gold-labelled German test reviews") and meta["data_caveat"] in dev["notes"]

@@ -7,7 +7,7 @@ import pytest
 from spacy.tokens import DocBin
 
 from conftest import ROOT, make_reviews, write_lines
-from preprocess import split_reviews
+from preprocess import split_reviews, split_unlabeled
 from reviews import DataError, make_nlp, normalize_text
 
 
@@ -180,3 +180,79 @@ def test_project_run_data_names_the_bad_line_of_a_users_file(tmp_path, name, con
     output = " ".join((result.stdout + result.stderr).split())
     assert result.returncode == 1 and error in output and "Traceback" not in output
     assert not (tmp_path / "assets" / "reviews").exists()
+
+
+def test_an_unlabeled_language_gets_the_same_test_set_and_every_other_review_in_its_pool():
+    for splits in (make_splits(), make_splits(with_validation=True), {"train": make_reviews(60, "tr")}):
+        labelled, _ = split(splits)
+        sets, stats = split_unlabeled(splits, lang="en", seed=0, n_train=20, n_dev=20, n_test=20)
+        assert sets["test"] == labelled["test"]
+        pool = [review for name in ("pool_dev", "pool_train", "pool") for review in sets[name]]
+        assert all(set(review) == {"id", "text"} for review in pool)
+        assert sorted(review["id"] for review in pool + sets["test"]) == sorted(
+            review["id"] for reviews in splits.values() for review in reviews if review not in splits.get("test", [])
+            or review in sets["test"])
+        assert (len(sets["pool_dev"]), len(sets["pool_train"])) == (20, 20)
+        assert stats["unlabeled"] and stats["gold_labels"] == "test only"
+
+
+def test_an_unlabeled_language_without_labels_has_no_test_set_and_too_few_reviews_say_how_many():
+    text_only = {"train": [{"id": f"x{i}", "text": f"tekst {i}"} for i in range(50)]}
+    sets, stats = split_unlabeled(text_only, lang="nl", seed=0, n_train=20, n_dev=20, n_test=20)
+    assert set(sets) == {"pool_dev", "pool_train", "pool"} and stats["gold_labels"] == "none"
+    assert stats["sizes"] == {"pool_dev": 20, "pool_train": 20, "pool": 10} and stats["test_from"] is None
+    with pytest.raises(DataError, match=r"pool of nl, an unlabeled language: there are 50 reviews outside its test "
+                                        r"set \(after deduplication\), 60 are needed"):
+        split_unlabeled(text_only, lang="nl", seed=0, n_train=40, n_dev=20, n_test=20)
+
+
+def test_preprocess_cli_splits_an_unlabeled_language_and_removes_its_gold_sets_of_an_earlier_run(tmp_path):
+    write_lines(tmp_path / "reviews" / "en" / "train.jsonl", make_reviews(40, "tr"))
+    write_lines(tmp_path / "reviews" / "nl" / "train.jsonl", [{"id": f"n{i}", "text": f"tekst {i}"} for i in range(50)])
+    args = ["--input-dir", "reviews", "--output-dir", "corpus", "--n-train", "10", "--n-dev", "10", "--n-test", "10"]
+    assert run_script("preprocess.py", "en", "nl", *args, cwd=tmp_path)[0] == 1  # nl has no labels
+    (tmp_path / "corpus" / "nl").mkdir(parents=True)
+    (tmp_path / "corpus" / "nl" / "train.spacy").write_text("of an earlier run")
+    code, output = run_script("preprocess.py", "en", "nl", *args, "--unlabeled", "nl", cwd=tmp_path)
+    assert code == 0, output
+    assert "nl (unlabeled: no gold train or dev): no test set (no labels), pool 50 (of which dev 10 and train 10" in output
+    assert sorted(path.name for path in (tmp_path / "corpus" / "nl").iterdir()) == [
+        "pool.jsonl", "pool_dev.jsonl", "pool_train.jsonl", "stats.json"]
+    assert (tmp_path / "corpus" / "en" / "train.spacy").is_file()
+    code, output = run_script("preprocess.py", "en", "nl", *args, "--unlabeled", "en nl", cwd=tmp_path)
+    assert code == 1 and "Every language is unlabeled (en nl)" in output
+
+
+def test_get_reviews_cli_reads_marc_and_a_text_only_file_for_an_unlabeled_language(tmp_path):
+    for lang in ("en", "ja"):
+        for split_name in ("train", "test"):
+            write_lines(tmp_path / "marc" / lang / f"{split_name}.jsonl", [{"text": f"{lang} {split_name}", "label": 4}])
+    write_lines(tmp_path / "nl.jsonl", [{"body": "Prima"}, {"body": "Kapot"}])
+    code, output = run_script("get_reviews.py", "en", "ja", "nl", "--data-dir", "marc", "--source", "local nl=file",
+                              "--data-file", "nl.jsonl", "--text-field", "body", "--unlabeled", "ja nl", cwd=tmp_path)
+    assert code == 0, output
+    assert "ja is unlabeled: its labels are used for its test set only, never for training" in output
+    assert "nl is unlabeled: its reviews have no labels, so it has no test set" in output
+    rows = [json.loads(line) for line in (tmp_path / "assets/reviews/nl/train.jsonl").read_text().splitlines()]
+    assert rows == [{"id": "nl_1", "text": "Prima"}, {"id": "nl_2", "text": "Kapot"}]
+    ja = json.loads((tmp_path / "assets/reviews/ja/test.jsonl").read_text(encoding="utf8").splitlines()[0])
+    assert set(ja) == {"id", "text", "label"}  # MARC in the mirror's layout, whatever the file's columns
+    code, output = run_script("get_reviews.py", "en", "ja", "nl", "--data-dir", "marc", "--source", "local nl=file",
+                              "--data-file", "nl.jsonl", "--text-field", "body", "--unlabeled", "ja", cwd=tmp_path)
+    assert code == 1 and "nl.jsonl:1: missing field 'label'; a file without labels is for a language of" in output
+
+
+@pytest.mark.parametrize(
+    "args,error",
+    [(["en", "nl", "--source", "local file"], "data_source 'local file' has two defaults, local and file"),
+     (["en", "nl", "--source", "nl=file"], "data_source 'nl=file' gives no source for en"),
+     (["en", "--source", "local nl=file"], "data_source names nl, which languages does not"),
+     (["en", "nl", "--source", "local nl=ftp"], "Unknown data_source 'ftp'"),
+     (["en", "nl", "--source", "file"], "data_source=file reads one file in one language, but en nl read from a file"),
+     (["en", "nl", "--source", "local nl=file", "--data-file", "en=a.csv"], "data_file names en, which data_source does"),
+     (["en", "nl", "--unlabeled", "en nl"], "Every language is unlabeled (en nl)"),
+     (["en", "--unlabeled", "nl"], "unlabeled_languages names nl, which languages does not")],
+)
+def test_get_reviews_cli_per_language_sources_and_unlabeled_errors(tmp_path, args, error):
+    code, output = run_script("get_reviews.py", *args, cwd=tmp_path)
+    assert code == 1 and error in output, output

@@ -432,3 +432,26 @@ def test_benchmark_says_what_is_missing(tmp_path):
                                                 "--training-dir", str(tmp_path), "--students", "student_bow"])
     assert result.exit_code == 1
     assert "test.spacy: run `spacy project run preprocess` first" in " ".join(result.output.split())
+
+
+def test_zero_label_languages_get_a_section_of_their_own_beside_a_reference_run():
+    from report import STUDENT, zero_label_lines, zero_label_summary
+
+    scores = {"accuracy": 0.8, "macro_f1": 0.79, "n": 1000, "zero_label": True}
+    zero_label = {"languages": ["zh"], "no_test_set": ["nl"],
+                  "models": {name: {"zh": dict(scores, accuracy=value)} for name, value in
+                             (("teacher", 0.81), ("student_bow", 0.78), ("tfidf_lr_distilled", 0.76))}}
+    reference = {"student_bow": {"zh": {"accuracy": 0.79, "macro_f1": 0.79, "n": 1000}},
+                 "baseline_bow": {"zh": {"accuracy": 0.72, "macro_f1": 0.71, "n": 1000}}}
+    dev = {"nl": {"accuracy": 0.9, "labels": "teacher-labelled dev"}}
+    zero = zero_label_summary(zero_label, "student_bow", reference, dev)
+    assert zero["accuracy"][STUDENT] == {"zh": 0.78} and zero["reference"]["baseline_bow"]["accuracy"] == {"zh": 0.72}
+    assert zero["teacher_labelled_dev"] == {"nl": 0.9}
+    text = "\n".join(zero_label_lines({"zero_label": zero, "default_student": "student_bow"}))
+    assert "| zh (zero-label) | 0.810 | 0.780 | 0.760 | 0.790 | 0.720 | -0.010 |" in text
+    assert "nl (zero-label) has no gold-labelled test reviews: the student agrees with the teacher on 90.0%" in text
+    assert "reference_metrics" in text and zero_label_lines({"default_student": "student_bow"}) == []
+    with pytest.raises(ValueError, match="reference run's student_bow was scored on 2000 zh test reviews, this run on 1000"):
+        zero_label_summary(zero_label, "student_bow", {"student_bow": {"zh": dict(scores, zero_label=False, n=2000)}}, {})
+    with pytest.raises(ValueError, match="reference run's student_bow has no scores for zh trained on its gold labels"):
+        zero_label_summary(zero_label, "student_bow", {"student_bow": {"zh": scores}}, {})

@@ -1,7 +1,10 @@
+import re
+
 import pytest
 
 from conftest import write_lines
-from reviews import DataError, atomic_path, binary_label, check_lang, make_nlp, normalize_text, read_reviews
+from reviews import (DataError, atomic_path, binary_label, check_lang, check_unlabeled, make_nlp, normalize_text,
+                     read_reviews)
 
 
 @pytest.mark.parametrize(
@@ -109,3 +112,29 @@ def test_atomic_path_replaces_a_directory_whole(tmp_path):
 )
 def test_cjk_tokenizers_segment_words(lang, text, words):
     assert [token.text for token in make_nlp(lang)(text)] == words
+
+
+def test_a_file_without_labels_is_read_as_text_only_where_labels_are_not_required(tmp_path):
+    path = write_lines(tmp_path / "nl.jsonl", [{"text": "Prima"}, {"id": "b", "text": "Kapot"}])
+    assert read_reviews(path, require_labels=False) == [{"id": "nl_1", "text": "Prima"}, {"id": "b", "text": "Kapot"}]
+    labelled = write_lines(tmp_path / "labelled.jsonl", [{"text": "Prima", "label": 4}])
+    assert read_reviews(labelled, require_labels=False) == [{"id": "labelled_1", "text": "Prima", "label": "POS"}]
+    with pytest.raises(DataError, match=r"nl.jsonl:1: missing field 'label'; a file without labels is for a language "
+                                        "of unlabeled_languages only"):
+        read_reviews(path)
+    mixed = write_lines(tmp_path / "mixed.jsonl", [{"text": "Prima"}, {"text": "Kapot", "label": 0}])
+    with pytest.raises(DataError, match=r"mixed.jsonl:2: field 'label' in a file whose first record has none"):
+        read_reviews(mixed, require_labels=False)
+    mixed = write_lines(tmp_path / "mixed.jsonl", [{"text": "Prima", "label": 4}, {"text": "Kapot"}])
+    with pytest.raises(DataError, match=r"mixed.jsonl:2: missing field 'label' \(the records before it have one\)"):
+        read_reviews(mixed, require_labels=False)
+
+
+@pytest.mark.parametrize("languages,unlabeled,error", [
+    (["en", "zh"], ["en", "zh"], "Every language is unlabeled (en zh): the teacher learns from the gold labels"),
+    (["en"], ["nl"], "unlabeled_languages names nl, which languages does not: add it to languages"),
+])
+def test_check_unlabeled(languages, unlabeled, error):
+    with pytest.raises(DataError, match=re.escape(error)):
+        check_unlabeled(languages, unlabeled)
+    check_unlabeled(["en", "nl"], ["nl"])

@@ -547,6 +547,7 @@ def train_toy_students(tmp_path, config_name, corpora, alpha=0.0, char_languages
         code=MODULE,
         char_languages=char_languages,
         char_ngram_size=char_ngram_size,
+        unlabeled="",
     )
     return training, metrics
 

