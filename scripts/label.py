@@ -27,6 +27,9 @@ texts go through the teacher sorted by length (less padding), and come out in th
 When every shard of a language is done, SOFT_DIR/{lang}/train.spacy gets all its docs in order,
 and HARD_DIR/{lang}/train.spacy the same docs with the teacher's argmax as one-hot cats and no
 gold label (a student trained on it learns from the teacher's decisions alone).
+
+The teacher runs in this process (`--backend local`) or on a pool of Ray actors (`--backend ray`,
+label_ray.py, which imports Ray): the same shards, manifests and docs either way.
 """
 import hashlib
 import json
@@ -62,6 +65,7 @@ MIN_PROB = 1e-45
 CHANGES = {"version": "manifest version", "lang": "language", "teacher": "teacher",
            "texts": "texts to label", "shard_size": "shard size", "precision": "precision"}
 PRECISIONS = ("auto", "fp32", "bf16")
+BACKENDS = ("local", "ray")
 # The bf16 teacher's labels of this many texts per language are checked against its fp32 labels.
 AGREEMENT_SAMPLE = 500
 MIN_AGREEMENT = 0.995
@@ -460,9 +464,24 @@ def main(
     precision: str = typer.Option("fp32", help="fp32, bf16 (autocast, checked against fp32) or auto (bf16 where "
                                   "the device computes in it natively)"),
     report_path: Optional[Path] = typer.Option(None, "--report", help="JSON file for the texts/s and bf16 agreement"),
+    backend: str = typer.Option("local", help="local (this process) or ray (a pool of actors on a Ray cluster)"),
+    ray_address: str = typer.Option("", help="Ray backend: empty to start Ray on this machine with all its cores, "
+                                    "or a cluster's address (auto, ray://host:port)"),
+    ray_actors: int = typer.Option(0, help="Ray backend: actors, each with the teacher loaded (0: as many as the "
+                                   "cluster's CPUs and GPUs hold)"),
+    ray_cpus: float = typer.Option(1.0, help="Ray backend: CPUs per actor"),
+    ray_gpus: float = typer.Option(0.0, help="Ray backend: GPUs per actor (Ray assigns them; --gpu-id is the "
+                                   "local backend's)"),
 ):
     try:
         check_sizes(pool_size, augmented_size, shard_size, batch_size)
+        if backend not in BACKENDS:
+            raise DataError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if backend == "ray":
+            import label_ray  # Ray is an optional dependency: only this backend imports it
+
+            ray_options = label_ray.RayOptions(ray_address, ray_actors, ray_cpus, ray_gpus)
+            label_ray.check_options(ray_options, gpu_id)
         for lang in languages:
             check_lang(lang)
             for path, step, needed in ((corpus_dir / lang / "train.spacy", "preprocess", True),
@@ -474,6 +493,12 @@ def main(
         vocab = Vocab()
         items = {lang: collect_items(lang, vocab, corpus_dir, augmented_dir, pool_size, augmented_size, seed)
                  for lang in languages}
+        if backend == "ray":
+            reports = label_ray.label_languages(
+                teacher_dir, code, items, ray_options, shard_dir=shard_dir, soft_dir=soft_dir, hard_dir=hard_dir,
+                shard_size=shard_size, batch_size=batch_size, precision=precision)
+            write_report(report_path, reports)
+            return
         setup_gpu(gpu_id)
         teacher = load_teacher(teacher_dir, code)
         teacher_id = teacher_identity(teacher_dir, code)
