@@ -272,7 +272,7 @@ def label_shards(
     if pending:
         raise DataError(f"Ray returned no labels for the shards {pending}")
     seconds = time.perf_counter() - start
-    msg.info(f"Labelled {n_texts} texts in {seconds:.0f}s: {n_texts / seconds:.1f} texts/s with {actors} Ray "
-             f"workers ({precision})")
+    msg.info(f"Labelled {n_texts} texts in {seconds:.0f}s, the actors' start included: {n_texts / seconds:.1f} "
+             f"texts/s with {actors} Ray workers ({precision})")
     return seconds
 
