@@ -33,6 +33,9 @@ SPLITS/{lang}/pool_train.jsonl (source "pool"; augmentation varied them), the sy
 pool samples, and last the held-out reviews of pool_dev.jsonl (source "dev"), which go, with
 the teacher's argmax as one-hot cats, to {SOFT_DIR,HARD_DIR}/{lang}/dev.spacy: the student's
 teacher-labelled dev set, never trained on.
+
+The teacher runs in this process (`--backend local`) or on a pool of Ray actors (`--backend ray`,
+label_ray.py, which imports Ray): the same shards, manifests and docs either way.
 """
 import hashlib
 import json
@@ -70,6 +73,7 @@ MIN_PROB = 1e-45
 CHANGES = {"version": "manifest version", "lang": "language", "teacher": "teacher",
            "texts": "texts to label", "shard_size": "shard size", "precision": "precision"}
 PRECISIONS = ("auto", "fp32", "bf16")
+BACKENDS = ("local", "ray")
 # The bf16 teacher's labels of this many texts per language are checked against its fp32 labels.
 AGREEMENT_SAMPLE = 500
 MIN_AGREEMENT = 0.995
@@ -318,12 +322,9 @@ def predict(teacher: Language, texts: Sequence[str], batch_size: int, progress: 
     return labels
 
 
-def label_shard(
-    teacher: Language, make_doc: Callable[[str], Doc], items: Sequence[dict], batch_size: int,
-    progress: Optional[tqdm] = None,
-) -> DocBin:
+def shard_docbin(make_doc: Callable[[str], Doc], items: Sequence[dict], labels: Sequence[Labels]) -> DocBin:
+    """The shard's docs: each text as `make_doc` splits it, with the teacher's labels and its provenance."""
     docbin = DocBin(store_user_data=True)
-    labels = predict(teacher, [item["text"] for item in items], batch_size, progress)
     for item, (cats, logits) in zip(items, labels):
         doc = make_doc(item["text"])
         doc.cats = cats
@@ -331,6 +332,18 @@ def label_shard(
         doc.user_data["teacher_logits"] = logits
         docbin.add(doc)
     return docbin
+
+
+def label_shard(
+    teacher: Language, make_doc: Callable[[str], Doc], items: Sequence[dict], batch_size: int,
+    progress: Optional[tqdm] = None,
+) -> DocBin:
+    return shard_docbin(make_doc, items, predict(teacher, [item["text"] for item in items], batch_size, progress))
+
+
+def write_shard(lang_dir: Path, k: int, docbin: DocBin) -> None:
+    with atomic_path(lang_dir / shard_name(k)) as tmp:
+        docbin.to_disk(tmp)
 
 
 def start_shards(lang_dir: Path, manifest: dict, outputs: Iterable[Path]) -> List[int]:
@@ -399,46 +412,78 @@ def assemble(lang_dir: Path, items: Sequence[dict], n_shards: int, vocab: Vocab,
             path.unlink()
 
 
+def output_paths(lang: str, soft_dir: Path, hard_dir: Path) -> Tuple[Path, Path]:
+    return soft_dir / lang / "train.spacy", hard_dir / lang / "train.spacy"
+
+
+def plan_language(
+    lang: str, teacher_id: str, items: Sequence[dict], *, shard_dir: Path, soft_dir: Path, hard_dir: Path,
+    shard_size: int, precision: str,
+) -> Tuple[dict, List[int], dict]:
+    """The language's manifest, the shards still to label (start_shards keeps those of an earlier run
+    with this manifest) and the start of its report."""
+    manifest = make_manifest(lang, items, shard_size, teacher_id, precision)
+    outputs = output_paths(lang, soft_dir, hard_dir)
+    finished = set(start_shards(shard_dir / lang, manifest, (*outputs, *map(dev_path, outputs))))
+    todo = [k for k in range(manifest["n_shards"]) if k not in finished]
+    if finished:
+        msg.info(f"{lang}: {len(finished)} of {manifest['n_shards']} shards already labelled in {shard_dir / lang}")
+    n_todo = sum(len(shard_items(items, shard_size, k)) for k in todo)
+    return manifest, todo, {"precision": precision, "n_texts": len(items), "n_labelled": n_todo}
+
+
+def shard_items(items: Sequence[dict], shard_size: int, k: int) -> Sequence[dict]:
+    return items[k * shard_size:(k + 1) * shard_size]
+
+
+def agreement_info(lang: str, precision: str, check: dict) -> None:
+    msg.info(f"{lang}: the {precision} teacher agrees with the fp32 teacher on {check['argmax_agreement']:.1%} of "
+             f"{check['n']} texts (mean |difference| in p(POS) {check['mean_abs_diff_pos']:.2g})")
+
+
+def finish_language(lang: str, items: Sequence[dict], manifest: dict, *, shard_dir: Path, soft_dir: Path,
+                    hard_dir: Path) -> None:
+    """Assemble the language's soft and hard DocBins from its shards."""
+    nlp = make_nlp(lang)
+    soft_path, hard_path = output_paths(lang, soft_dir, hard_dir)
+    assemble(shard_dir / lang, items, manifest["n_shards"], nlp.vocab, soft_path, hard_path)
+    counts = ", ".join(f"{source} {manifest['sources'].get(source, 0)}" for source in SOURCES)
+    if DEV in manifest["sources"]:
+        counts += f"; {manifest['sources'][DEV]} held out for the teacher-labelled dev set, {dev_path(soft_path)}"
+    msg.good(f"{lang}: {len(items)} texts ({counts}) -> {soft_path}, {hard_path}")
+
+
 def label_language(
     lang: str, teacher: Language, teacher_id: str, items: Sequence[dict], *, shard_dir: Path, soft_dir: Path,
     hard_dir: Path, shard_size: int, batch_size: int, precision: str = "fp32", gpu: bool = False,
 ) -> dict:
     """Label the missing shards of a language, then assemble its soft and hard DocBins; return what
     was labelled, how fast, and (bf16) the agreement with the fp32 teacher."""
-    nlp = make_nlp(lang)
-    lang_dir = shard_dir / lang
-    soft_path, hard_path = soft_dir / lang / "train.spacy", hard_dir / lang / "train.spacy"
-    manifest = make_manifest(lang, items, shard_size, teacher_id, precision)
-    outputs = (soft_path, hard_path, dev_path(soft_path), dev_path(hard_path))
-    finished = set(start_shards(lang_dir, manifest, outputs))
-    todo = [k for k in range(manifest["n_shards"]) if k not in finished]
-    n_todo = sum(len(items[k * shard_size:(k + 1) * shard_size]) for k in todo)
-    if finished:
-        msg.info(f"{lang}: {len(finished)} of {manifest['n_shards']} shards already labelled in {lang_dir}")
-    report = {"precision": precision, "n_texts": len(items), "n_labelled": n_todo}
+    dirs = {"shard_dir": shard_dir, "soft_dir": soft_dir, "hard_dir": hard_dir}
+    manifest, todo, report = plan_language(lang, teacher_id, items, shard_size=shard_size, precision=precision, **dirs)
+    n_todo = report["n_labelled"]
     if n_todo and precision != "fp32":
         report["fp32_check"] = check_agreement(teacher, items, precision, gpu, batch_size)
-        msg.info(f"{lang}: the {precision} teacher agrees with the fp32 teacher on "
-                 f"{report['fp32_check']['argmax_agreement']:.1%} of {report['fp32_check']['n']} texts "
-                 f"(mean |difference| in p(POS) {report['fp32_check']['mean_abs_diff_pos']:.2g})")
+        agreement_info(lang, precision, report["fp32_check"])
+    make_doc = make_nlp(lang).make_doc
     start = time.perf_counter()
     with tqdm(total=len(items), initial=len(items) - n_todo, desc=f"{lang} label", unit="doc",
               leave=False, disable=None) as progress, inference_precision(teacher, precision, gpu):
         for k in todo:
-            docbin = label_shard(teacher, nlp.make_doc, items[k * shard_size:(k + 1) * shard_size], batch_size,
-                                 progress)
-            with atomic_path(lang_dir / shard_name(k)) as tmp:
-                docbin.to_disk(tmp)
+            write_shard(shard_dir / lang, k, label_shard(teacher, make_doc, shard_items(items, shard_size, k),
+                                                         batch_size, progress))
     seconds = time.perf_counter() - start
     if n_todo:
         report.update(seconds=seconds, texts_per_s=n_todo / seconds)
         msg.info(f"{lang}: labelled {n_todo} texts in {seconds:.0f}s ({n_todo / seconds:.1f} docs/s, {precision})")
-    assemble(lang_dir, items, manifest["n_shards"], nlp.vocab, soft_path, hard_path)
-    counts = ", ".join(f"{source} {manifest['sources'].get(source, 0)}" for source in SOURCES)
-    if DEV in manifest["sources"]:
-        counts += f"; {manifest['sources'][DEV]} held out for the teacher-labelled dev set, {dev_path(soft_path)}"
-    msg.good(f"{lang}: {len(items)} texts ({counts}) -> {soft_path}, {hard_path}")
+    finish_language(lang, items, manifest, **dirs)
     return report
+
+
+def write_report(path: Optional[Path], reports: dict) -> None:
+    if path is not None:
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(reports, indent=2) + "\n", encoding="utf8")
 
 
 def main(
@@ -460,11 +505,26 @@ def main(
                                   "the device computes in it natively)"),
     report_path: Optional[Path] = typer.Option(None, "--report", help="JSON file for the texts/s and bf16 agreement"),
     unlabeled: str = typer.Option("", help="Space-separated languages without gold train sets (see the module doc)"),
+    backend: str = typer.Option("local", help="local (this process) or ray (a pool of actors on a Ray cluster)"),
+    ray_address: str = typer.Option("", help="Ray backend: empty to start Ray on this machine with all its cores, "
+                                    "or a cluster's address (auto, ray://host:port)"),
+    ray_actors: int = typer.Option(0, help="Ray backend: actors, each with the teacher loaded (0: as many as the "
+                                   "cluster's CPUs and GPUs hold)"),
+    ray_cpus: float = typer.Option(1.0, help="Ray backend: CPUs per actor"),
+    ray_gpus: float = typer.Option(0.0, help="Ray backend: GPUs per actor (Ray assigns them; --gpu-id is the "
+                                   "local backend's)"),
 ):
     unlabeled = unlabeled.split()
     try:
         check_sizes(pool_size, augmented_size, shard_size, batch_size)
         check_unlabeled(languages, unlabeled)
+        if backend not in BACKENDS:
+            raise DataError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if backend == "ray":
+            import label_ray  # Ray is an optional dependency: only this backend imports it
+
+            ray_options = label_ray.RayOptions(ray_address, ray_actors, ray_cpus, ray_gpus)
+            label_ray.check_options(ray_options, gpu_id)
         for lang in languages:
             check_lang(lang)
             first = ("pool_train.jsonl", "pool_dev.jsonl") if lang in unlabeled else ("train.spacy",)
@@ -477,6 +537,12 @@ def main(
         vocab = Vocab()
         items = {lang: collect_items(lang, vocab, corpus_dir, augmented_dir, pool_size, augmented_size, seed,
                                      lang in unlabeled) for lang in languages}
+        if backend == "ray":
+            reports = label_ray.label_languages(
+                teacher_dir, code, items, ray_options, shard_dir=shard_dir, soft_dir=soft_dir, hard_dir=hard_dir,
+                shard_size=shard_size, batch_size=batch_size, precision=precision)
+            write_report(report_path, reports)
+            return
         setup_gpu(gpu_id)
         teacher = load_teacher(teacher_dir, code)
         teacher_id = teacher_identity(teacher_dir, code)
@@ -487,9 +553,7 @@ def main(
             reports[lang] = label_language(lang, teacher, teacher_id, items[lang], shard_dir=shard_dir,
                                            soft_dir=soft_dir, hard_dir=hard_dir, shard_size=shard_size,
                                            batch_size=batch_size, precision=precision, gpu=gpu_id >= 0)
-        if report_path is not None:
-            with atomic_path(report_path) as tmp:
-                tmp.write_text(json.dumps(reports, indent=2) + "\n", encoding="utf8")
+        write_report(report_path, reports)
     except DataError as err:
         msg.fail(str(err), exits=1)
 

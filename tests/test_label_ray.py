@@ -1,0 +1,190 @@
+"""The `label` step's Ray backend (scripts/label_ray.py) on a local Ray of 2 CPUs, started once for
+the module: the same DocBins as the local backend, resuming after a killed driver, a dead worker
+retried, a shard that fails twice stopping the run, and the backend's errors.
+
+Faults are injected on the workers through the teacher's --code file, which each worker imports
+when it loads the teacher: it wraps label.predict to sleep, die or raise on a shard."""
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import spacy
+
+from conftest import ROOT
+from reviews import LABELS
+from test_label import TEXTS, read, run, save_tiny_transformer_teacher, teacher_dir, write_inputs  # noqa: F401
+from test_teacher import tiny_transformer  # noqa: F401  (a fixture)
+
+ray = pytest.importorskip("ray")
+
+FAULT = '''
+import os
+import time
+from pathlib import Path
+
+import label
+
+_predict = label.predict
+LOG = Path({log!r})
+
+
+def predict(teacher, texts, *args, **kwargs):
+    if {trigger!r} in texts:
+        with LOG.open("a") as file:
+            file.write("attempt\\n")
+        if {action!r} == "die" and len(LOG.read_text().splitlines()) == 1:
+            os._exit(1)
+        if {action!r} == "raise":
+            raise ValueError("boom")
+    time.sleep({sleep})
+    return _predict(teacher, texts, *args, **kwargs)
+
+
+label.predict = predict
+'''
+TRIGGER = TEXTS["en"][4]  # a gold review: in shard 1 of 4 texts
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+def fault_code(tmp_path, action="", sleep=0.0):
+    """A --code file that makes the workers' label.predict `action` (die: once, raise: always) on
+    the shard with TRIGGER, after `sleep` seconds per shard; each attempt at it is a line in the log."""
+    path = tmp_path / "fault.py"
+    path.write_text(FAULT.format(log=str(tmp_path / "attempts.log"), trigger=TRIGGER, action=action, sleep=sleep))
+    return path
+
+
+def attempts(tmp_path):
+    log = tmp_path / "attempts.log"
+    return len(log.read_text().splitlines()) if log.is_file() else 0
+
+
+def assert_same_docs(root, expected_root, languages=("en",)):
+    """The soft and hard DocBins under `root` are those under `expected_root`, the teacher's
+    probabilities and logits to 1e-6 (the actors run torch on one thread each)."""
+    for lang in languages:
+        for kind in ("soft", "hard"):
+            docs = read(root / kind / lang / "train.spacy", lang)
+            expected = read(expected_root / kind / lang / "train.spacy", lang)
+            assert [(doc.text, [t.text for t in doc]) for doc in docs] == [
+                (doc.text, [t.text for t in doc]) for doc in expected]
+            for doc, other in zip(docs, expected):
+                assert {key: value for key, value in doc.user_data.items() if key != "teacher_logits"} == {
+                    key: value for key, value in other.user_data.items() if key != "teacher_logits"}
+                for ours, theirs in ((doc.cats, other.cats),
+                                     (doc.user_data["teacher_logits"], other.user_data["teacher_logits"])):
+                    assert ours.keys() == theirs.keys() == set(LABELS)
+                    assert all(ours[key] == pytest.approx(theirs[key], abs=1e-6) for key in LABELS)
+                assert sum(doc.cats.values()) == 1.0
+
+
+def test_ray_labels_as_the_local_backend(tmp_path, tiny_transformer):  # noqa: F811
+    """The project's teacher config on a tiny BERT, 2 actors: the DocBins of the local backend."""
+    save_tiny_transformer_teacher(tmp_path / "teacher", tiny_transformer)
+    code = ROOT / "scripts" / "teacher_code.py"
+    for backend in ("local", "ray"):
+        write_inputs(tmp_path / backend, ("en", "ja"))
+    run(tmp_path / "local", tmp_path / "teacher", "en", "ja", code=code)
+    output = run(tmp_path / "ray", tmp_path / "teacher", "en", "ja", code=code, backend="ray", ray_actors=2,
+                 report=tmp_path / "report.json")
+    assert "Teacher precision: fp32 (2 Ray actors of 1 CPUs, 0 GPUs)" in output
+    assert "Labelled 44 texts in" in output and "texts/s with 2 Ray workers (fp32)" in output
+    assert_same_docs(tmp_path / "ray", tmp_path / "local", ("en", "ja"))
+    for lang in ("en", "ja"):
+        shards = sorted(path.name for path in (tmp_path / "ray" / "labels" / lang).iterdir())
+        assert shards == sorted(path.name for path in (tmp_path / "local" / "labels" / lang).iterdir())
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["en"]["n_labelled"] == 22 and report["en"]["workers"] == 2 and report["en"]["texts_per_s"] > 0
+    assert not list(tmp_path.rglob(".*.tmp"))
+    # The manifest does not name the backend: the local run's shards are the Ray backend's too.
+    output = run(tmp_path / "local", tmp_path / "teacher", "en", "ja", code=code, backend="ray", ray_actors=2)
+    assert "6 of 6 shards already labelled" in output and "Labelled" not in output
+
+
+def test_auto_precision_is_resolved_on_the_workers_as_the_local_backend_resolves_it(tmp_path, tiny_transformer):  # noqa: F811
+    save_tiny_transformer_teacher(tmp_path / "teacher", tiny_transformer)
+    code = ROOT / "scripts" / "teacher_code.py"
+    write_inputs(tmp_path)
+    import label
+
+    local = label.resolve_precision("auto", label.load_teacher(tmp_path / "teacher", code), gpu=False)
+    output = run(tmp_path, tmp_path / "teacher", code=code, backend="ray", ray_actors=1, precision="auto",
+                 report=tmp_path / "report.json")
+    assert f"Teacher precision: {local} " in output
+    report = json.loads((tmp_path / "report.json").read_text())["en"]
+    assert report["precision"] == local and ("fp32_check" in report) == (local == "bf16")
+
+
+def test_a_killed_driver_resumes_with_no_lost_or_duplicated_texts(tmp_path, teacher_dir, local_ray):  # noqa: F811
+    """The driver, labelling on the module's Ray, is killed (SIGKILL) once two shards are written;
+    the rerun labels the rest and ends with the uninterrupted local run's DocBins."""
+    write_inputs(tmp_path / "local")
+    run(tmp_path / "local", teacher_dir)
+    root = tmp_path / "ray"
+    write_inputs(root)
+    code = fault_code(tmp_path, sleep=1.0)
+    args = [sys.executable, str(ROOT / "scripts" / "label.py"), str(teacher_dir), "en", "--code", str(code),
+            "--corpus-dir", str(root / "splits"), "--augmented-dir", str(root / "augmented"),
+            "--shard-dir", str(root / "labels"), "--soft-dir", str(root / "soft"), "--hard-dir", str(root / "hard"),
+            "--pool-size", "9", "--augmented-size", "7", "--shard-size", "4", "--batch-size", "3",
+            "--backend", "ray", "--ray-address", local_ray, "--ray-actors", "2"]
+    driver = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    shards = root / "labels" / "en"
+    deadline = time.time() + 120
+    while len(list(shards.glob("shard-*.spacy"))) < 2 and driver.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    os.kill(driver.pid, signal.SIGKILL)
+    driver.wait()
+    missing = [k for k in range(6) if not (shards / f"shard-{k:05d}.spacy").is_file()]
+    assert 0 < len(missing) <= 4 and not (root / "soft").exists()
+    output = run(root, teacher_dir, code=code, backend="ray", ray_actors=2)
+    assert f"{6 - len(missing)} of 6 shards already labelled" in output
+    assert f"Labelled {sum(2 if k == 5 else 4 for k in missing)} texts in" in output
+    assert_same_docs(root, tmp_path / "local")
+
+
+def test_a_dead_worker_is_retried_and_a_shard_that_fails_twice_stops_the_run(tmp_path, teacher_dir):  # noqa: F811
+    write_inputs(tmp_path / "local")
+    run(tmp_path / "local", teacher_dir)
+    write_inputs(tmp_path / "die")
+    output = run(tmp_path / "die", teacher_dir, code=fault_code(tmp_path / "die", "die"), backend="ray", ray_actors=2)
+    assert attempts(tmp_path / "die") == 2 and "Labelled 22 texts" in output
+    assert_same_docs(tmp_path / "die", tmp_path / "local")
+    write_inputs(tmp_path / "raise")
+    output = run(tmp_path / "raise", teacher_dir, code=fault_code(tmp_path / "raise", "raise"), backend="ray",
+                 ray_actors=2, expect=1)
+    assert "en shard 1 failed: ValueError: boom (tried 2 times)" in output
+    assert attempts(tmp_path / "raise") == 2
+    assert not (tmp_path / "raise" / "labels" / "en" / "shard-00001.spacy").exists()
+    assert not (tmp_path / "raise" / "soft").exists()
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"backend": "spark"}, "backend must be one of local, ray, got 'spark'"),
+    ({"backend": "ray", "ray_actors": 3}, "The Ray cluster has 2 CPUs and 0 GPUs: not enough for 3 actors"),
+    ({"backend": "ray", "ray_gpus": 1}, "not enough for 1 actors of 1 CPUs and 1 GPUs each"),
+    ({"backend": "ray", "gpu_id": 0}, "gpu_id 0 with the ray backend"),
+    ({"backend": "ray", "ray_cpus": 0}, "CPUs > 0"),
+])
+def test_ray_errors_are_clear_and_write_nothing(tmp_path, teacher_dir, options, message):  # noqa: F811
+    write_inputs(tmp_path)
+    assert message in run(tmp_path, teacher_dir, expect=1, **options)
+    assert not any((tmp_path / folder).exists() for folder in ("labels", "soft", "hard"))
+
+
+def test_the_teacher_is_checked_on_a_worker(tmp_path):
+    write_inputs(tmp_path)
+    spacy.blank("xx").to_disk(tmp_path / "blank")
+    output = run(tmp_path, tmp_path / "blank", backend="ray", expect=1)
+    assert "has no exclusive textcat predicting POS and NEG" in output
