@@ -37,7 +37,7 @@ from spacy.vocab import Vocab
 from wasabi import msg
 
 from evaluation import classification_scores
-from reviews import DataError, atomic_path, check_unlabeled
+from reviews import atomic_path, check_unlabeled
 
 # The spaCy models whose test metrics `all` writes, metrics/{name}.json, besides the students; and
 # those of the `ablations` workflow, evaluated where they have been trained.

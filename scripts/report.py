@@ -399,7 +399,7 @@ def render_report(summary: Dict, plot_name: str = PLOT_NAME) -> str:
         "",
         f"![Mean test accuracy against words per second]({plot_name})",
         "",
-        f"## Test accuracy",
+        "## Test accuracy",
         "",
         f"Balanced test sets (reviews: {n_test}); the TF-IDF + logistic regression peers are trained by "
         "`evaluate` on the gold train set and on the teacher's labels of the students' training texts.",
