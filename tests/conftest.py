@@ -1,12 +1,10 @@
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data" / "amazon_reviews_multi"
-sys.path.insert(0, str(ROOT / "scripts"))
 
 
 @pytest.fixture

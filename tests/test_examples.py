@@ -1,5 +1,5 @@
 """scripts/examples.py: the page of explained test reviews."""
-from examples import highlight, pick, render_page, weight_style
+from review_distill.examples import highlight, pick, render_page, weight_style
 
 
 def test_groups_are_disjoint_and_short_reviews_come_first():

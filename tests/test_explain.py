@@ -4,9 +4,9 @@ import math
 import pytest
 import spacy
 
-from reviews import tokenizer_overrides
+from review_distill.reviews import tokenizer_overrides
 from test_textcat_distill import BOW, BOW_DAN_V2, BOW_V3, ENSEMBLE, MODELS, randomize
-from textcat_distill import encodable, explain, explain_cli, format_explanation
+from review_distill.textcat_distill import encodable, explain, explain_cli, format_explanation
 
 # The architectures explain() supports, and the students' own settings of them.
 EXPLAINED = {

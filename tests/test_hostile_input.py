@@ -8,7 +8,7 @@ import spacy
 
 from conftest import ROOT
 from fuzz import assert_same_everywhere, fuzz_texts, one_megabyte_text
-from test_package import project  # noqa: F401  (the packaged toy students, a fixture)
+from test_packaging import project  # noqa: F401  (the packaged toy students, a fixture)
 from test_textcat_distill import MODELS, randomize, soft_examples
 
 ENCODABLE = {"@tokenizers": "review_distill.encodable_tokenizer.v1", "tokenizer": {"@tokenizers": "spacy.Tokenizer.v1"}}

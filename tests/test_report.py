@@ -8,10 +8,10 @@ import typer
 from spacy.tokens import DocBin
 from typer.testing import CliRunner
 
-import benchmark
-import evaluate
-import report
-from benchmark import ModelSpec
+from review_distill import benchmark
+from review_distill import evaluation
+from review_distill import report
+from review_distill.benchmark import ModelSpec
 from conftest import ROOT
 
 LANGS = ["en", "ja"]
@@ -250,12 +250,12 @@ def toy_project(tmp_path, languages=LANGS, flip_hard=True):
         write_docbin(tmp_path / "splits" / lang / "train.spacy", toy_docs(40))
         write_docbin(tmp_path / "splits" / lang / "test.spacy", toy_docs(20, offset=3))
         write_docbin(tmp_path / "hard" / lang / "train.spacy", toy_docs(40, offset=1, flip=flip_hard))
-    for name in (*evaluate.CORE_MODELS, *STUDENTS, *evaluate.ABLATIONS):
+    for name in (*evaluation.CORE_MODELS, *STUDENTS, *evaluation.ABLATIONS):
         write_json(tmp_path / "metrics" / f"{name}.json", model_metrics(ACCURACY[name], languages, n=20))
 
 
 def run_evaluate(tmp_path, languages=LANGS):
-    return evaluate.evaluate(languages, tmp_path / "metrics", tmp_path / "splits", tmp_path / "hard",
+    return evaluation.evaluate(languages, tmp_path / "metrics", tmp_path / "splits", tmp_path / "hard",
                              tmp_path / "metrics" / "evaluation.json", STUDENTS, seed=0)
 
 
@@ -267,7 +267,7 @@ def test_tfidf_peers_learn_the_gold_and_the_teachers_labels(tmp_path):
     on_disk = json.loads((tmp_path / "metrics" / "evaluation.json").read_text())
     assert on_disk == json.loads(json.dumps(result))
     assert on_disk["languages"] == LANGS and on_disk["split"] == "test"
-    assert set(on_disk["models"]) == {*evaluate.CORE_MODELS, *STUDENTS, *evaluate.ABLATIONS, "tfidf_lr_gold",
+    assert set(on_disk["models"]) == {*evaluation.CORE_MODELS, *STUDENTS, *evaluation.ABLATIONS, "tfidf_lr_gold",
                                       "tfidf_lr_distilled"}
     assert on_disk["models"]["teacher"]["ja"]["accuracy"] == pytest.approx(0.86)  # read, not recomputed
     for peer in ("tfidf_lr_gold", "tfidf_lr_distilled"):
@@ -288,7 +288,7 @@ def test_a_peer_trained_on_one_class_predicts_it_for_every_text(capsys):
     """A teacher that labels everything NEG (as a few-step one in the workflow test does)."""
     train = (["good stuff", "bad stuff", "great"], ["NEG", "NEG", "NEG"])
     test = (["good", "bad", "awful", "fine"], ["POS", "NEG", "NEG", "POS"])
-    scores = evaluate.tfidf_lr_scores(train, test, seed=0)
+    scores = evaluation.tfidf_lr_scores(train, test, seed=0)
     assert scores["accuracy"] == 0.5 and scores["n"] == 4
     assert "Every training text is labelled NEG" in capsys.readouterr().out
 
@@ -296,14 +296,14 @@ def test_a_peer_trained_on_one_class_predicts_it_for_every_text(capsys):
 def test_evaluate_says_which_step_to_run(tmp_path):
     toy_project(tmp_path, ["en"])
     (tmp_path / "metrics" / "teacher.json").unlink()
-    with pytest.raises(evaluate.MissingInput, match="teacher.json: run train-teacher first"):
+    with pytest.raises(evaluation.MissingInput, match="teacher.json: run teacher-train first"):
         run_evaluate(tmp_path, ["en"])
-    result = CliRunner().invoke(_app(evaluate.main), ["en", "--metrics-dir", str(tmp_path / "metrics"),
+    result = CliRunner().invoke(_app(evaluation.main), ["en", "--metrics-dir", str(tmp_path / "metrics"),
                                                       "--students", "student_bow"])
-    assert result.exit_code == 1 and "train-teacher" in result.output
+    assert result.exit_code == 1 and "teacher-train" in result.output
     toy_project(tmp_path, ["en"])
     (tmp_path / "hard" / "en" / "train.spacy").unlink()
-    with pytest.raises(evaluate.MissingInput, match="run the teacher's labelling step first"):
+    with pytest.raises(evaluation.MissingInput, match="run the teacher's labelling step first"):
         run_evaluate(tmp_path, ["en"])
     toy_project(tmp_path, ["en"])
     with pytest.raises(ValueError, match="baseline_bow.json has no scores for ja"):
@@ -368,7 +368,7 @@ def test_benchmark_measures_each_model_in_a_process_of_its_own(tmp_path):
     """A multilingual "teacher" (one process for both languages), per-language students with
     the textcat_distill factory (its code imported in the child) and the students' bare
     tokenizer: their pipelines without components, which load without that code."""
-    import textcat_distill  # noqa: F401  (registers the factory)
+    from review_distill import textcat_distill  # noqa: F401  (registers the factory)
 
     languages = ["en", "de"]
     tiny_pipeline("xx").to_disk(tmp_path / "teacher")
@@ -378,9 +378,9 @@ def test_benchmark_measures_each_model_in_a_process_of_its_own(tmp_path):
     specs = [
         ModelSpec("teacher", {lang: tmp_path / "teacher" for lang in languages}, True, None, 4, 1),
         ModelSpec("student_bow", {lang: tmp_path / "student" / lang for lang in languages}, False,
-                  ROOT / "scripts" / "textcat_distill.py", 8, 2),
+                  ROOT / "review_distill" / "textcat_distill.py", 8, 2),
         ModelSpec("tokenizer", {lang: tmp_path / "student" / lang for lang in languages}, False,
-                  ROOT / "scripts" / "textcat_distill.py", 8, 2, tokenizer_only=True, timed_with="student_bow"),
+                  ROOT / "review_distill" / "textcat_distill.py", 8, 2, tokenizer_only=True, timed_with="student_bow"),
     ]
     texts = {lang: [doc.text for doc in toy_docs(12)] for lang in languages}
     result = benchmark.benchmark_models(specs, texts, warmup=3)
@@ -435,7 +435,7 @@ def test_benchmark_says_what_is_missing(tmp_path):
 
 
 def test_zero_label_languages_get_a_section_of_their_own_beside_a_reference_run():
-    from report import STUDENT, zero_label_lines, zero_label_summary
+    from review_distill.report import STUDENT, zero_label_lines, zero_label_summary
 
     scores = {"accuracy": 0.8, "macro_f1": 0.79, "n": 1000, "zero_label": True}
     zero_label = {"languages": ["zh"], "no_test_set": ["nl"],

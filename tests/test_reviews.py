@@ -3,7 +3,7 @@ import re
 import pytest
 
 from conftest import write_lines
-from reviews import (DataError, atomic_path, binary_label, check_lang, check_unlabeled, make_nlp, normalize_text,
+from review_distill.reviews import (DataError, atomic_path, binary_label, check_lang, check_unlabeled, make_nlp, normalize_text,
                      read_reviews)
 
 

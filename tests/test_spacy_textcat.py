@@ -7,7 +7,7 @@ import pytest
 from spacy.language import Language
 from spacy.tests.pipeline import test_textcat as spacy_tests
 
-import textcat_distill  # noqa: F401  (registers the factory)
+from review_distill import textcat_distill  # noqa: F401  (registers the factory)
 
 _add_pipe = Language.add_pipe
 

@@ -12,12 +12,12 @@ from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 from typer.testing import CliRunner
 
-import teacher_code  # noqa: F401  (registers the config's functions)
-import teacher_gate
-import train_teacher
+from review_distill import teacher_functions  # noqa: F401  (registers the config's functions)
+from review_distill import gate
+from review_distill import teacher
 from conftest import ROOT
-from teacher_code import char_windows
-from teacher_gate import dev_margins
+from review_distill.teacher_functions import char_windows
+from review_distill.gate import dev_margins
 
 WORDS = ["great", "love", "bad", "broken", "it", "is", ".", "!", "良", "い", "悪", "质", "量", "差"]
 
@@ -95,7 +95,7 @@ def test_short_reviews_and_single_long_tokens_stay_whole():
 
 def test_span_getter_rejects_a_window_of_nothing():
     with pytest.raises(ValueError, match="max_chars"):
-        teacher_code.configure_char_windows(0)
+        teacher_functions.configure_char_windows(0)
 
 
 def test_teacher_config_trains_with_frozen_word_embeddings(tmp_path, tiny_transformer):
@@ -130,17 +130,17 @@ def test_train_teacher_trains_once_on_all_languages_and_scores_each(tmp_path, ti
     config.write_text(re.sub(r"eval_frequency = \d+", "eval_frequency = 2", re.sub(r"max_steps = \d+", "max_steps = 4", text)))
     args = [str(config), str(tmp_path / "training"), str(tmp_path / "test.json"), "en", "zh",
             "--dev-metrics", str(tmp_path / "dev.json"), "--corpus-dir", str(tmp_path / "corpus"),
-            "--merged-dir", str(tmp_path / "merged"), "--code", str(ROOT / "scripts" / "teacher_code.py"),
+            "--merged-dir", str(tmp_path / "merged"), "--code", str(ROOT / "review_distill" / "teacher_functions.py"),
             "--transformer", str(tiny_transformer)]
     app = CliRunner()
-    result = app.invoke(_app(train_teacher.main), args)
+    result = app.invoke(_app(teacher.main), args)
     assert result.exit_code == 0, result.output
     assert len(DocBin().from_disk(tmp_path / "merged" / "train.spacy")) == 2 * len(reviews())
     for name in ("test.json", "dev.json"):
         metrics = json.loads((tmp_path / name).read_text())
         assert set(metrics) == {"en", "zh", "mean"} and metrics["en"]["n"] == len(reviews())
     assert "Fine-tuned the teacher" in result.output
-    again = app.invoke(_app(train_teacher.main), args)
+    again = app.invoke(_app(teacher.main), args)
     assert again.exit_code == 0 and "up to date, not training again" in " ".join(again.output.split())
 
 
@@ -157,7 +157,7 @@ def test_gate_stops_a_teacher_that_does_not_beat_the_baseline_by_the_margin(tmp_
     (tmp_path / "teacher.json").write_text(json.dumps(teacher))
     (tmp_path / "baseline.json").write_text(json.dumps(baseline))
     result = CliRunner().invoke(
-        _app(teacher_gate.main), [str(tmp_path / "teacher.json"), str(tmp_path / "baseline.json"), "--margin", "0.02"]
+        _app(gate.main), [str(tmp_path / "teacher.json"), str(tmp_path / "baseline.json"), "--margin", "0.02"]
     )
     assert (result.exit_code == 0) == passes, result.output
     if not passes:

@@ -20,12 +20,12 @@ from spacy.util import get_words_and_spaces, registry
 from thinc.api import Adam, Ops, Softmax, set_dropout_rate, softmax_activation
 
 from conftest import ROOT
-from reviews import CHAR_TOKENIZER, make_nlp
-from textcat_distill import ATTR_SALTS, CHAR_NGRAM_SALT, LOSSES, DistillTextCategorizer, extract_ngrams_batched
-from train_textcat import fingerprint
-from train_textcat import main as train_main
+from review_distill.reviews import CHAR_TOKENIZER, make_nlp
+from review_distill.textcat_distill import ATTR_SALTS, CHAR_NGRAM_SALT, LOSSES, DistillTextCategorizer, extract_ngrams_batched
+from review_distill.training import fingerprint
+from review_distill.training import main as train_main
 
-MODULE = ROOT / "scripts" / "textcat_distill.py"
+MODULE = ROOT / "review_distill" / "textcat_distill.py"
 LABELS = ("POS", "NEG")
 BOW = {
     "@architectures": "spacy.TextCatBOW.v3",
@@ -646,7 +646,7 @@ def test_char_tokenizer_keeps_whitespace_as_spacy_does():
     """Tokens and trailing spaces as spaCy's get_words_and_spaces makes them of the same
     words, on random strings of spaces, tabs, newlines, ideographic spaces and characters."""
     nlp = spacy.blank("zh", config={"nlp": {"tokenizer": CHAR_TOKENIZER}})
-    from textcat_distill import CHAR_TOKEN
+    from review_distill.textcat_distill import CHAR_TOKEN
 
     rng = numpy.random.default_rng(0)
     alphabet = list(" \t\n\u3000aZ1_、。本日はカﾀ😀-")
@@ -711,8 +711,7 @@ import spacy
 nlp = spacy.blank("en")
 pipe = nlp.add_pipe("textcat_distill", config={{"loss": "mse", "temperature": 3.0}})
 assert isinstance(pipe, module.DistillTextCategorizer) and pipe.temperature == 3.0
-project = {{"reviews", "evaluation", "preprocess", "train_textcat", "textcat_distill"}}
-assert not project & set(sys.modules), project & set(sys.modules)
+assert not [name for name in sys.modules if name.split(".")[0] == "review_distill"], sys.modules
 assert not any("scripts" in path for path in sys.path), sys.path
 """
     result = subprocess.run([sys.executable, "-I", "-c", script], cwd=tmp_path, capture_output=True, text=True)

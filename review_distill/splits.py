@@ -1,16 +1,10 @@
-"""Deduplicate reviews and split them into balanced train/dev/test DocBins and an unlabeled pool.
+"""The `preprocess` step: deduplicate the reviews and split them into balanced train/dev/test
+DocBins and an unlabeled pool.
 
-Per language: test comes from the test split, dev from the validation split (both carved
-from train where the source has none), train from train; every train review left over goes
-to the unlabeled pool (labels dropped). Duplicates (same normalized text) are removed first,
-held-out splits taking precedence, so no dev or test text appears in train or the pool.
-
-An unlabeled language (--unlabeled) gets no gold train or dev set: its test set is drawn as a
-labelled language's is (none if its reviews have no labels), and every other review goes to its
-pool, of which a seeded n_dev are held out for the teacher to label as the student's dev set
-(pool_dev.jsonl) and n_train are the reviews augmentation varies (pool_train.jsonl), labelled by
-the teacher with the rest (pool.jsonl).
-"""
+Test comes from the test split, dev from validation, train from train (carved from train where a
+split is missing); every other review goes to the pool. Held-out splits win over train when
+deduplicating. An unlabeled language gets a test set and a pool only, with `pool_dev.jsonl` and
+`pool_train.jsonl` held out of it. The method: docs/method.md, "The data"."""
 import json
 import random
 from pathlib import Path
@@ -21,7 +15,7 @@ from spacy.tokens import DocBin
 from tqdm import tqdm
 from wasabi import msg
 
-from reviews import (LABELS, DataError, atomic_path, check_lang, check_unlabeled, make_nlp, normalize_text, read_jsonl,
+from .reviews import (LABELS, DataError, atomic_path, check_lang, check_unlabeled, make_nlp, normalize_text, read_jsonl,
                      write_jsonl)
 
 # Which source split each output is drawn from, in order of precedence for deduplication.
@@ -148,7 +142,7 @@ def write_docbin(nlp, reviews: List[dict], path: Path, desc: str) -> None:
 
 def main(
     languages: List[str] = typer.Argument(..., help="Language codes"),
-    input_dir: Path = typer.Option(Path("assets/reviews"), help="{lang}/{split}.jsonl from get_reviews.py"),
+    input_dir: Path = typer.Option(Path("assets/reviews"), help="{lang}/{split}.jsonl from the data step"),
     output_dir: Path = typer.Option(Path("corpus"), help="Where to write {lang}/..."),
     n_train: int = typer.Option(1000),
     n_dev: int = typer.Option(1000),
@@ -199,7 +193,3 @@ def main(
                 )
     except DataError as err:
         msg.fail(str(err), exits=1)
-
-
-if __name__ == "__main__":
-    typer.run(main)

@@ -1,21 +1,9 @@
-"""Package each language's student pipeline as a pip-installable wheel with `spacy package`.
+"""The `package` step: each language's student as a pip-installable wheel, built with `spacy package`.
 
-Per language, TRAINING_DIR/{lang}/model-best becomes OUTPUT_DIR/{lang}_{name}-{version}/dist/
-{lang}_{name}-{version}-py3-none-any.whl, with the --code module inside and a meta.json that
-says what the pipeline is, its labels, its test scores, the teacher it was distilled from and
-the licence of its training data. The wheel requires spaCy and the language's tokenizer
-packages, so `pip install` of the wheel alone is enough to `spacy.load("{lang}_{name}")`;
-`python -m {lang}_{name} TEXT` explains a prediction (the --main module).
-
-The student of an --unlabeled language saw no gold label of its language: its meta.json says so
-(`gold_labels`: false, `zero_label`), and where the language has no gold test set its
-performance is its accuracy on the teacher-labelled dev set.
-
-A pipeline saved by `spacy train` keeps every token of its training texts in its string store
-(vocab/strings.json). The student's model needs none of them: its bag-of-words features are
-hashes of the tokens' text. So the pipeline is packaged without them: its strings are those
-of a blank pipeline of its language.
-"""
+The wheel holds the pipeline, the `textcat_distill` module (--code), a `__main__.py` that explains
+a prediction (`python -m {lang}_{name} TEXT`) and a meta.json with the labels, test scores, the
+teacher and the data licence; it requires spaCy and the language's tokenizer packages. A zero-label
+student's meta.json says it saw no gold labels. The method: docs/method.md, "Packaging"."""
 import json
 import shutil
 import subprocess
@@ -185,7 +173,3 @@ def main(
         build_wheel(package_dir)
         wheel = next((package_dir / "dist").glob("*.whl"))
         msg.good(f"{lang}: {wheel} ({wheel.stat().st_size / 1e6:.2f} MB)")
-
-
-if __name__ == "__main__":
-    typer.run(main)

@@ -19,9 +19,9 @@ from spacy.cli.train import train
 from spacy.tokens import DocBin
 from wasabi import msg
 
-from evaluation import evaluate_languages
-from reviews import DataError, atomic_path, check_lang, check_unlabeled
-from train_textcat import fingerprint
+from .scores import evaluate_languages
+from .reviews import DataError, atomic_path, check_lang, check_unlabeled
+from .training import fingerprint
 
 
 def merge_docbins(paths: List[Path], output_path: Path) -> int:
@@ -78,7 +78,7 @@ def main(
     if not Path(transformer).is_dir():
         msg.warn(
             f"{transformer} is not a local directory, so it will be fetched from the Hugging Face hub, "
-            "which needs network access (`spacy project run teacher-model` builds the offline default)"
+            "which needs network access (`spacy project run teacher-encoder` builds the offline default)"
         )
     for split in ("train", "dev"):
         n_docs = merge_docbins([corpus_dir / lang / f"{split}.spacy" for lang in languages], merged_dir / f"{split}.spacy")
@@ -101,7 +101,3 @@ def main(
     teacher = spacy.load(output_dir / "model-best")
     for split, path, zero_label in (("dev", dev_metrics_path, {}), ("test", metrics_path, zero_shot)):
         evaluate_languages(lambda lang: teacher, languages, corpus_dir, split, path, zero_label)
-
-
-if __name__ == "__main__":
-    typer.run(main)

@@ -18,8 +18,8 @@ from spacy.tokens import DocBin
 from tqdm import tqdm
 from wasabi import msg
 
-from reviews import LABELS, atomic_path
-from textcat_distill import explain, top_features
+from .reviews import LABELS, atomic_path
+from .textcat_distill import explain, top_features
 
 POS, NEG = LABELS
 GROUPS = {
@@ -162,7 +162,3 @@ def main(
     with atomic_path(output) as tmp:
         tmp.write_text(render_page(sections, f"Why the student said it: {student_name} on test reviews"), encoding="utf8")
     msg.good(f"Wrote {output}")
-
-
-if __name__ == "__main__":
-    typer.run(main)

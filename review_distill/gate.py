@@ -46,7 +46,3 @@ def main(
             exits=1,
         )
     msg.good(f"The teacher beats the baseline by {mean_margin * 100:.1f} points on mean dev accuracy: worth distilling")
-
-
-if __name__ == "__main__":
-    typer.run(main)

@@ -1,42 +1,11 @@
-"""Label each language's training texts with the teacher's probabilities: the students' soft labels.
+"""The `label` step: label each language's training texts with the teacher's probabilities.
 
-Per language the texts are, in this order: every gold training review (SPLITS/{lang}/train.spacy),
-a seeded sample of `augmented_size` synthetic texts (AUGMENTED/{lang}.jsonl; 0: none, -1: all)
-and a seeded sample of `pool_size` unlabelled pool reviews (SPLITS/{lang}/pool.jsonl; -1: all).
-A sample is a prefix of a seeded shuffle, so a larger size's sample starts with a smaller one's.
-
-Each doc is the text as the language's own tokenizer splits it (reviews.make_nlp: SudachiPy for
-ja, jieba for zh), for the student's `spacy train`; the teacher reads the raw text with its own
-pipeline. A doc has:
-- doc.cats: the teacher's probabilities {"POS": p, "NEG": 1 - p}, floats summing to 1 exactly;
-- user_data["teacher_logits"]: {label: log-probability}. The teacher's textcat ends in a
-  softmax, so its log-probabilities are its logits up to a constant per doc, which softmax (and
-  so any loss on softmax(logits / T)) ignores; they keep the tail that p rounds away (for a NEG
-  probability below ~1e-16, p is 1.0 and 1 - p is 0; the log-probability is not);
-- user_data["id"], ["source"] ("gold", "augmented" or "pool"); for augmented texts also
-  ["source_id"] and ["ops"]; for gold reviews ["gold_label"] (POS or NEG).
-
-Resumable: the texts go through the teacher in shards of `shard_size` consecutive texts
-(SHARD_DIR/{lang}/shard-00000.spacy, ...), each written atomically once complete, next to a
-manifest of what they label (a hash of the exact texts, ids and provenance, the shard size and a
-hash of the teacher's files and code). A rerun with the same manifest labels only the missing
-shards, so a run killed at any point and run again gives the same docs as an uninterrupted one;
-a rerun with other texts, teacher or shard size starts that language over. Within a shard the
-texts go through the teacher sorted by length (less padding), and come out in their order.
-
-When every shard of a language is done, SOFT_DIR/{lang}/train.spacy gets all its docs in order,
-and HARD_DIR/{lang}/train.spacy the same docs with the teacher's argmax as one-hot cats and no
-gold label (a student trained on it learns from the teacher's decisions alone).
-
-An unlabeled language (--unlabeled) has no gold reviews: its texts are the reviews of
-SPLITS/{lang}/pool_train.jsonl (source "pool"; augmentation varied them), the synthetic and
-pool samples, and last the held-out reviews of pool_dev.jsonl (source "dev"), which go, with
-the teacher's argmax as one-hot cats, to {SOFT_DIR,HARD_DIR}/{lang}/dev.spacy: the student's
-teacher-labelled dev set, never trained on.
-
-The teacher runs in this process (`--backend local`) or on a pool of Ray actors (`--backend ray`,
-label_ray.py, which imports Ray): the same shards, manifests and docs either way.
-"""
+Per language the texts are the gold train reviews, a seeded sample of the synthetic texts and of
+the pool; each becomes a doc with the teacher's probabilities as `doc.cats` and its
+log-probabilities in `user_data["teacher_logits"]`. The teacher labels them in resumable shards
+(a rerun labels only the missing ones), in this process or on Ray actors (`labelling_ray`).
+Writes SOFT_DIR/{lang}/train.spacy and, with argmax one-hot cats, HARD_DIR/{lang}/train.spacy.
+The method: docs/method.md, "Soft labels"."""
 import hashlib
 import json
 import math
@@ -59,7 +28,7 @@ from thinc.shims import PyTorchShim
 from tqdm import tqdm
 from wasabi import msg
 
-from reviews import LABELS, DataError, atomic_path, check_lang, check_unlabeled, make_nlp, read_jsonl
+from .reviews import LABELS, DataError, atomic_path, check_lang, check_unlabeled, make_nlp, read_jsonl
 
 SOURCES = ("gold", "augmented", "pool")
 # The source of an unlabeled language's held-out reviews, labelled for its student's dev set.
@@ -173,7 +142,7 @@ def collect_items(
 
 def check_teacher(path: Path) -> None:
     if not (path / "config.cfg").is_file():
-        raise DataError(f"No teacher pipeline at {path}: run `spacy project run train-teacher` first")
+        raise DataError(f"No teacher pipeline at {path}: run `spacy project run teacher-train` first")
 
 
 def load_teacher(path: Path, code: Optional[Path]) -> Language:
@@ -487,10 +456,10 @@ def write_report(path: Optional[Path], reports: dict) -> None:
 
 
 def main(
-    teacher_dir: Path = typer.Argument(..., help="The teacher pipeline (train-teacher's model-best)"),
+    teacher_dir: Path = typer.Argument(..., help="The teacher pipeline (teacher-train's model-best)"),
     languages: List[str] = typer.Argument(..., help="Language codes"),
     code: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="The teacher config's registered functions"),
-    corpus_dir: Path = typer.Option(Path("corpus/splits"), help="{lang}/train.spacy and pool.jsonl from preprocess.py"),
+    corpus_dir: Path = typer.Option(Path("corpus/splits"), help="{lang}/train.spacy and pool.jsonl from the preprocess step"),
     augmented_dir: Path = typer.Option(Path("corpus/augmented"), help="{lang}.jsonl from augment.py"),
     shard_dir: Path = typer.Option(Path("corpus/labels"), help="Where the shards and their manifest go, per language"),
     soft_dir: Path = typer.Option(Path("corpus/soft"), help="Where {lang}/train.spacy with the probabilities goes"),
@@ -521,7 +490,7 @@ def main(
         if backend not in BACKENDS:
             raise DataError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         if backend == "ray":
-            import label_ray  # Ray is an optional dependency: only this backend imports it
+            from . import labelling_ray as label_ray  # Ray is an optional dependency: only this backend imports it
 
             ray_options = label_ray.RayOptions(ray_address, ray_actors, ray_cpus, ray_gpus)
             label_ray.check_options(ray_options, gpu_id)
@@ -556,7 +525,3 @@ def main(
         write_report(report_path, reports)
     except DataError as err:
         msg.fail(str(err), exits=1)
-
-
-if __name__ == "__main__":
-    typer.run(main)

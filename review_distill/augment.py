@@ -1,29 +1,10 @@
-"""Generate synthetic variants of the training reviews for the teacher to label (Tang et al. 2019).
+"""The `augment` step: synthetic variants of the training reviews for the teacher to label.
 
-For each review, n_iter times: every word w_i draws X_i ~ U[0,1]; X_i < p_mask replaces it
-with the teacher tokenizer's mask token, p_mask <= X_i < p_mask + p_pos with another word
-of its kind (below). Then one more draw Y ~ U[0,1]: Y < p_ng replaces the example by a
-random n-gram of it (n uniform in 1-5), p_ng <= Y < p_ng + p_sent (Peirsman 2019) by a
-random proper subset of its sentences, in order (only for reviews of two or more
-sentences). Variants equal to a training review, seen before, or without a single unmasked
-word are dropped.
-
-Words are the language's spaCy tokens (SudachiPy for ja, jieba for zh); punctuation and
-whitespace tokens are never masked or replaced, and texts are rebuilt with each token's own
-trailing whitespace, so nothing is inserted into Japanese or Chinese. Sentences come from
-spaCy's rule-based sentencizer.
-
-A replacement is drawn from the words with the same tag seen at least MIN_COUNT times in the
-language's train + pool reviews (the first MAX_POOL of the pool), in proportion to their
-frequency (Tang's unigram distribution renormalized by tag). The tags, in order of preference:
-- a spaCy pipeline named in --tagger-models: its fine-grained tag (tagger) or POS and
-  morphological features (morphologizer);
-- ja: SudachiPy's part of speech and conjugation form, which spaCy's Japanese tokenizer sets
-  without any trained model;
-- zh: jieba's part-of-speech dictionary (jieba.posseg's tags for jieba's words);
-- any other language: distributional word classes learnt from its train + pool reviews
-  (Schuetze 1995): words whose left and right neighbours are alike are words of a kind.
-"""
+Per review, `n_iter` draws (Tang et al. 2019): each word masked with `p_mask` or replaced by a word
+of its kind with `p_pos`, then the example cut to an n-gram with `p_ng` or to a subset of its
+sentences with `p_sent` (Peirsman 2019). Words of a kind share a tag: a spaCy tagger's, SudachiPy's
+(ja), jieba's (zh) or a distributional word class learnt from the language's reviews.
+The method: docs/method.md, "Augmentation"."""
 import os
 
 # Before numpy loads: multi-threaded LAPACK crawls on a busy machine (seconds, not milliseconds,
@@ -51,7 +32,7 @@ from tqdm import tqdm
 from transformers import AutoTokenizer
 from wasabi import msg
 
-from reviews import DataError, check_lang, check_unlabeled, make_nlp, read_jsonl, write_jsonl
+from .reviews import DataError, check_lang, check_unlabeled, make_nlp, read_jsonl, write_jsonl
 
 MASK, POS, NGRAM, SENTENCES = "mask", "pos", "ngram", "sentences"
 MAX_N = 5  # n-grams of 1-5 words
@@ -362,7 +343,7 @@ def prepare(
 def mask_token(teacher_model: Path) -> str:
     """The mask token of the teacher's tokenizer."""
     if not (teacher_model / "tokenizer_config.json").is_file():
-        raise DataError(f"No teacher tokenizer at {teacher_model}: run `spacy project run teacher-model` first")
+        raise DataError(f"No teacher tokenizer at {teacher_model}: run `spacy project run teacher-encoder` first")
     token = AutoTokenizer.from_pretrained(teacher_model).mask_token
     if not token:
         raise DataError(f"The tokenizer at {teacher_model} has no mask token")
@@ -423,7 +404,7 @@ def read_corpus(
 
 def main(
     languages: List[str] = typer.Argument(..., help="Language codes"),
-    corpus_dir: Path = typer.Option(Path("corpus/splits"), help="{lang}/train.spacy and pool.jsonl from preprocess.py"),
+    corpus_dir: Path = typer.Option(Path("corpus/splits"), help="{lang}/train.spacy and pool.jsonl from the preprocess step"),
     output_dir: Path = typer.Option(Path("corpus/augmented"), help="Where to write {lang}.jsonl"),
     teacher_model: Path = typer.Option(Path("assets/teacher_model"), help="The teacher's model dir (its mask token)"),
     p_mask: float = typer.Option(0.1, help="Probability of masking a word"),
@@ -460,7 +441,3 @@ def main(
                      f"in {time.perf_counter() - start:.0f}s -> {output_dir / f'{lang}.jsonl'}")
     except DataError as err:
         msg.fail(str(err), exits=1)
-
-
-if __name__ == "__main__":
-    typer.run(main)

@@ -1,79 +1,13 @@
 """`textcat_distill`: an exclusive text classifier that learns from a teacher's soft labels.
 
-spaCy's `textcat` only accepts cats of 0.0 or 1.0 (error E851), so it cannot learn from
-a teacher's probabilities. `DistillTextCategorizer` subclasses spaCy's `TextCategorizer`:
-it predicts, sets `doc.cats` and scores exactly like it, and differs only in what it
-accepts as training data and in its loss.
+spaCy's `textcat` only accepts cats of 0.0 or 1.0 (error E851). `DistillTextCategorizer`
+subclasses its `TextCategorizer`: it predicts, sets `doc.cats` and scores like it, and takes the
+teacher's probabilities in `doc.cats` as training data, with the losses "ce", "mse" and
+"logit_mse" and an optional gold term (`alpha`). The module also registers the students'
+bag-of-words architectures, their character and encodable tokenizers, and `explain`.
 
-Training data. `doc.cats` holds the teacher's probabilities, e.g. {"POS": 0.8, "NEG": 0.2}:
-values in [0, 1], summing to 1 (one-hot gold cats are valid too). A doc without cats is
-missing annotation and adds no loss; a missing label is 0 where the others sum to 1, the rest
-where it is the only one missing. A doc with a gold label has it in
-`doc.user_data["gold_label"]` (save the DocBin with `store_user_data=True`; spaCy's Corpus
-reader keeps it). Where this differs from spaCy's textcat: docs/method.md.
-
-Losses (`loss` in the config), per doc, with q the student's and p the teacher's
-probabilities:
-- "ce": T² · CE(p_T, q_T), where x_T = softmax(log x / T) softens a distribution by the
-  temperature T (Hinton et al. 2015). The teacher's probabilities suffice:
-  softmax(log p / T) = softmax(logits / T). Its gradient w.r.t. the student's logits
-  is T · (q_T - p_T).
-- "mse": spaCy's own textcat loss: the mean squared error of q against p, with the
-  gradient d_scores = q - p handed to the model as spaCy's textcat does (see below).
-- "logit_mse": ½·Σ_k d_k² with d = c(log q) - c(z), the squared distance of the student's
-  logits from the teacher's (Tang et al. 2019), both centred (c(x) = x - mean(x): softmax
-  ignores a constant, so logits are only defined up to one). z is
-  doc.user_data["teacher_logits"] where the doc has them, else log p. The gradient w.r.t. the
-  student's logits is d. T is not used.
-With `alpha` > 0 a doc with a gold label y gets α · CE(y, q) + (1 - α) · L_distill
-(Tang et al. 2019), weighted per doc; a doc without one gets L_distill alone. The hard
-term is not softened (T = 1); its gradient w.r.t. the logits is q - y.
-
-The loss returned is the mean over the batch's docs; the gradient is that of the sum
-over the docs, as in spaCy's textcat (whose gradient q - y is not divided by the batch
-size either).
-
-Gradient forms. The model's output layer decides what its backprop expects:
-- "softmax_activation" (spaCy.TextCatBOW.v3 with exclusive classes) applies the softmax
-  Jacobian to the gradient w.r.t. the probabilities: J·d = q ⊙ (d - <q, d>). A gradient
-  g w.r.t. the logits whose rows sum to zero (true of T · (q_T - p_T) and q - y) is
-  passed as d = g / q, which the Jacobian maps back to g exactly. Where a probability
-  underflows (below 1e-30, a logit gap of ~69) the Jacobian passes almost nothing to that
-  logit, whatever is handed to it.
-- "softmax", a parametric thinc Softmax layer (spaCy.TextCatEnsemble.v2,
-  spaCy.TextCatReduce.v1, spaCy.TextCatParametricAttention.v1), takes the gradient
-  w.r.t. its logits as given, so g is passed unchanged.
-The head is found by walking the model's last layers through chain, with_cpu and
-resizable wrappers; any other head (multilabel, no output layer, a Softmax with a
-temperature) is an error, but for "mse" with alpha 0, which passes it q - p. "mse" keeps
-spaCy's convention for both heads: q - p is passed as it is. Through softmax_activation that
-is the gradient of ½·Σ(q - p)²; a parametric Softmax layer takes it as the gradient w.r.t.
-its logits, which makes it the gradient of the cross-entropy CE(p, q) -- what spaCy's
-textcat with such a head optimizes too.
-
-Model. `review_distill.TextCatBOWBatched.v2` is spaCy's `TextCatBOW.v3` made faster at
-inference, with the same scores (same hashes, same weights): spaCy's finds each doc's n-grams
-and counts them with numpy calls per doc, which costs more than tokenizing the doc; this one
-hashes the n-grams of the whole batch at once and lets the sparse linear layer sum repeated
-keys. Nor does it wrap its layers in `with_cpu`, which walks every doc of every batch to
-move it to the CPU and the scores back, for a model that runs on the CPU anyway.
-`review_distill.TextCatBOWBatched.v3` and `review_distill.TextCatBOWEmbed.v2` (the students) take
-the features a linear model learns best from: lowercased n-grams, each doc's keys weighted to
-about unit length, optionally character n-grams (README, "The distillation component").
-
-Tokenizer. `review_distill.char_tokenizer.v1` splits Japanese and Chinese text into
-characters: a word segmenter (SudachiPy, jieba) is several times slower than the whole
-bag-of-words model, and character n-grams carry much of what its words do.
-`review_distill.encodable_tokenizer.v1` wraps the students' tokenizers: it replaces lone
-surrogates, on which spaCy's tokenizers raise UnicodeEncodeError, by U+FFFD.
-
-Explanations. `explain` gives each n-gram's exact contribution to a bag-of-words student's
-logit difference, with its character offsets in the text; `top_features` the n-grams that weigh
-most; `explain_cli` is the packaged pipeline's `python -m {package} TEXT` (docs/method.md).
-
-This module is shipped inside the packaged pipeline (`spacy package --code`), so it
-imports nothing but spaCy, thinc, numpy and the standard library.
-"""
+It ships inside each packaged pipeline (`spacy package --code`), so it imports nothing but spaCy,
+thinc, numpy and the standard library. The method: docs/method.md, "The distillation component"."""
 import math
 import numbers
 import re
@@ -264,7 +198,7 @@ class DistillTextCategorizer(TextCategorizer):
 
     def set_annotations(self, docs: Iterable[Doc], scores) -> None:
         """Set doc.cats to the same values as TextCategorizer does, a doc's row of scores at
-        a time instead of one score at a time: 2-3% faster for the bag-of-words student.
+        a time instead of one score at a time (faster; docs/results.md).
 
         docs (Iterable[Doc]): The documents to modify.
         scores: The scores to set, produced by TextCategorizer.predict.

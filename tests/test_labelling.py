@@ -15,11 +15,11 @@ from spacy.training import Example
 from thinc.api import Adam
 from typer.testing import CliRunner
 
-import label
+from review_distill import labelling
 from conftest import ROOT, write_lines
-from label import collect_items, soft_labels
-from preprocess import write_docbin
-from reviews import LABELS, make_nlp
+from review_distill.labelling import collect_items, soft_labels
+from review_distill.splits import write_docbin
+from review_distill.reviews import LABELS, make_nlp
 from test_teacher import tiny_transformer  # noqa: F401  (a fixture)
 
 TEXTS = {
@@ -70,7 +70,7 @@ def run(root, teacher, *languages, expect=0, **options):
     for name, value in options.items():
         args += [f"--{name.replace('_', '-')}", str(value)]
     app = typer.Typer()
-    app.command()(label.main)
+    app.command()(labelling.main)
     result = CliRunner().invoke(app, args)
     output = " ".join(result.output.split())
     if expect is not None:
@@ -88,8 +88,8 @@ def summary(docs):
 
 @pytest.fixture
 def count_predictions(monkeypatch):
-    """The texts the teacher labels, per call of label.predict; raise on call `fail_on` if set."""
-    calls, original = [], label.predict
+    """The texts the teacher labels, per call of labelling.predict; raise on call `fail_on` if set."""
+    calls, original = [], labelling.predict
     state = {"fail_on": None}
 
     def counting(teacher, texts, *args, **kwargs):
@@ -98,7 +98,7 @@ def count_predictions(monkeypatch):
             raise RuntimeError("killed")
         return original(teacher, texts, *args, **kwargs)
 
-    monkeypatch.setattr(label, "predict", counting)
+    monkeypatch.setattr(labelling, "predict", counting)
     return calls, state
 
 
@@ -110,7 +110,7 @@ def test_soft_labels_sum_to_one_exactly_and_keep_the_logits():
         assert cats["POS"] + cats["NEG"] == 1.0 and 0 <= cats["NEG"] <= 1
     cats, logits = soft_labels({"POS": 1.0, "NEG": 1e-20})  # the tail p rounds away, the logits keep
     assert cats == {"POS": 1.0, "NEG": 0.0} and logits == {"POS": 0.0, "NEG": pytest.approx(math.log(1e-20))}
-    assert soft_labels({"POS": 1.0, "NEG": 0.0})[1]["NEG"] == pytest.approx(math.log(label.MIN_PROB))
+    assert soft_labels({"POS": 1.0, "NEG": 0.0})[1]["NEG"] == pytest.approx(math.log(labelling.MIN_PROB))
     with pytest.raises(ValueError, match="not probabilities"):
         soft_labels({"POS": float("nan"), "NEG": 0.5})
 
@@ -159,11 +159,11 @@ def test_samples_are_seeded_nested_and_sized(tmp_path):
 
     def ids(pool_size, augmented_size, seed=0):
         items = collect_items("en", vocab, splits, augmented, pool_size, augmented_size, seed)
-        return {source: [item["id"] for item in items if item["source"] == source] for source in label.SOURCES}
+        return {source: [item["id"] for item in items if item["source"] == source] for source in labelling.SOURCES}
 
     assert ids(10, 5) == ids(10, 5)
     assert ids(10, 5, seed=1) != ids(10, 5)
-    assert [len(ids(10, 5)[source]) for source in label.SOURCES] == [6, 5, 10]
+    assert [len(ids(10, 5)[source]) for source in labelling.SOURCES] == [6, 5, 10]
     assert ids(0, 0) == {"gold": [f"en-t{i}" for i in range(6)], "augmented": [], "pool": []}
     everything = ids(-1, -1)
     assert sorted(everything["pool"]) == sorted(f"en-p{i}" for i in range(30)) and len(everything["augmented"]) == 20
@@ -248,7 +248,7 @@ def test_the_project_teacher_config_labels_through_its_code(tmp_path, tiny_trans
     """configs/teacher.cfg on a tiny random BERT, loaded with --code scripts/teacher_code.py."""
     save_tiny_transformer_teacher(tmp_path / "teacher", tiny_transformer)
     write_inputs(tmp_path)
-    run(tmp_path, tmp_path / "teacher", code=ROOT / "scripts" / "teacher_code.py")
+    run(tmp_path, tmp_path / "teacher", code=ROOT / "review_distill" / "teacher_functions.py")
     teacher = spacy.load(tmp_path / "teacher")
     docs = read(tmp_path / "soft" / "en" / "train.spacy")
     assert len(docs) == 22 and len({doc.cats["POS"] for doc in docs}) > 1
@@ -257,7 +257,7 @@ def test_the_project_teacher_config_labels_through_its_code(tmp_path, tiny_trans
 
 
 @pytest.mark.parametrize("setup, options, message", [
-    ("no teacher", {}, "run `spacy project run train-teacher` first"),
+    ("no teacher", {}, "run `spacy project run teacher-train` first"),
     ("no augmented", {}, "augmented/en.jsonl: run `spacy project run augment` first"),
     ("no train", {}, "train.spacy: run `spacy project run preprocess` first"),
     ("empty pool", {}, "pool.jsonl: no pool reviews"),
@@ -298,14 +298,14 @@ def test_bf16_labels_agree_with_fp32_and_are_checked_and_reported(tmp_path, tiny
     within bf16's precision of fp32; the agreement check and the speed go to the report."""
     save_tiny_transformer_teacher(tmp_path / "teacher", tiny_transformer)
     write_inputs(tmp_path)
-    monkeypatch.setattr(label, "bf16_supported", lambda gpu: True)
-    code = ROOT / "scripts" / "teacher_code.py"
+    monkeypatch.setattr(labelling, "bf16_supported", lambda gpu: True)
+    code = ROOT / "review_distill" / "teacher_functions.py"
     output = run(tmp_path, tmp_path / "teacher", code=code, precision="bf16", report=tmp_path / "report.json")
     assert "Teacher precision: bf16" in output
     report = json.loads((tmp_path / "report.json").read_text())["en"]
     assert report["precision"] == "bf16" and report["n_labelled"] == 22 and report["texts_per_s"] > 0
-    assert report["fp32_check"]["argmax_agreement"] >= label.MIN_AGREEMENT
-    teacher = label.load_teacher(tmp_path / "teacher", code)
+    assert report["fp32_check"]["argmax_agreement"] >= labelling.MIN_AGREEMENT
+    teacher = labelling.load_teacher(tmp_path / "teacher", code)
     for doc in read(tmp_path / "soft" / "en" / "train.spacy"):
         assert doc.cats["POS"] == pytest.approx(teacher(doc.text).cats["POS"], abs=0.02)
     # Another precision is another labelling: the shards start over.
@@ -316,16 +316,16 @@ def test_bf16_labels_agree_with_fp32_and_are_checked_and_reported(tmp_path, tiny
 def test_auto_precision_is_fp32_without_a_torch_model_or_native_bf16(teacher_dir, tiny_transformer, tmp_path,  # noqa: F811
                                                                     monkeypatch):
     blank_textcat = spacy.load(teacher_dir)
-    assert label.resolve_precision("auto", blank_textcat, gpu=False) == "fp32"
+    assert labelling.resolve_precision("auto", blank_textcat, gpu=False) == "fp32"
     save_tiny_transformer_teacher(tmp_path / "teacher", tiny_transformer)
-    transformer = label.load_teacher(tmp_path / "teacher", ROOT / "scripts" / "teacher_code.py")
+    transformer = labelling.load_teacher(tmp_path / "teacher", ROOT / "review_distill" / "teacher_functions.py")
     for native in (True, False):
-        monkeypatch.setattr(label, "bf16_supported", lambda gpu: native)
-        assert label.resolve_precision("auto", transformer, gpu=False) == ("bf16" if native else "fp32")
-    with pytest.raises(label.DataError, match="no native bfloat16"):
-        label.resolve_precision("bf16", transformer, gpu=False)
-    with pytest.raises(label.DataError, match="precision must be one of"):
-        label.resolve_precision("fp16", transformer, gpu=False)
+        monkeypatch.setattr(labelling, "bf16_supported", lambda gpu: native)
+        assert labelling.resolve_precision("auto", transformer, gpu=False) == ("bf16" if native else "fp32")
+    with pytest.raises(labelling.DataError, match="no native bfloat16"):
+        labelling.resolve_precision("bf16", transformer, gpu=False)
+    with pytest.raises(labelling.DataError, match="precision must be one of"):
+        labelling.resolve_precision("fp16", transformer, gpu=False)
 
 
 def test_an_unlabeled_language_is_labelled_from_its_pool_with_a_held_out_teacher_labelled_dev_set(tmp_path, teacher_dir):

@@ -18,7 +18,7 @@ import typer
 from tqdm import tqdm
 from wasabi import msg
 
-from reviews import DataError, atomic_path, check_lang, check_unlabeled, read_reviews, write_jsonl
+from .reviews import DataError, atomic_path, check_lang, check_unlabeled, read_reviews, write_jsonl
 
 SPLITS = ("train", "validation", "test")
 SOURCES = ("local", "mirror", "file")
@@ -164,7 +164,3 @@ def main(
                     "teacher labelled"))
     except DataError as err:
         msg.fail(str(err), exits=1)
-
-
-if __name__ == "__main__":
-    typer.run(main)

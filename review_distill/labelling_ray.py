@@ -1,20 +1,10 @@
-"""The `label` step on a Ray cluster: Ray Data's map_batches over a pool of actors that each load the
-teacher once, on CPUs or GPUs.
+"""The `label` step's Ray backend: a pool of actors, each with the teacher loaded once, on CPUs
+or GPUs.
 
-The driver (the process that runs label.py) does all but the teacher's inference, as the local backend
-does: the manifests and which shards are missing (label.plan_language), the docs (each language's
-tokenizer and provenance) and the atomic write of each shard as soon as its labels come back, so a
-killed driver resumes like a killed local run. A row of the Ray Dataset is one missing shard; an
-actor labels it with label.predict (the local backend's batches, shortest first) at the driver's
-precision and sends back the probabilities and log-probabilities. A shard whose actor raises or dies is
-tried once more (Ray restarts a dead actor); a shard that fails twice stops the run with the shard and
-the error, and the shards already written stay.
-
-`auto` precision and the bf16 check against fp32 run on a worker with an actor's resources, so that
-they are about the actors' devices, not the driver's. The workers read scripts/, the teacher and its
-code at the driver's paths: on a cluster every node needs them there (a shared filesystem, or the same
-copy on each node).
-"""
+The driver does all but the teacher's inference, as the local backend does (plan, docs, atomic
+shard writes), so both give the same shards and a killed driver resumes like a killed local run.
+Every node needs the project, the teacher and its code at the driver's paths.
+The method: docs/method.md, "Labelling on a cluster"."""
 import logging
 import os
 import time
@@ -28,8 +18,8 @@ import spacy
 from tqdm import tqdm
 from wasabi import msg
 
-import label
-from reviews import LABELS, DataError, make_nlp
+from . import labelling
+from .reviews import LABELS, DataError, make_nlp
 
 try:
     import ray
@@ -41,7 +31,7 @@ except ImportError:  # an optional dependency: only this backend needs it
 POS, NEG = LABELS
 # The workers import this module, label.py and reviews.py from the driver's scripts/.
 RUNTIME_ENV = {"env_vars": {"PYTHONPATH": os.pathsep.join(
-    path for path in (str(Path(__file__).resolve().parent), os.environ.get("PYTHONPATH")) if path)}}
+    path for path in (str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")) if path)}}
 # Tries per shard: a shard whose actor raises or dies is labelled again once.
 ATTEMPTS = 2
 
@@ -75,18 +65,18 @@ def check_options(options: RayOptions, gpu_id: int) -> None:
 def _load_teacher(teacher_dir: Path, code: Optional[Path], gpu: bool) -> spacy.language.Language:
     if gpu:
         spacy.require_gpu(0)  # Ray shows a worker only its own GPUs
-    return label.load_teacher(teacher_dir, code)
+    return labelling.load_teacher(teacher_dir, code)
 
 
 def teacher_checks(teacher_dir: Path, code: Optional[Path], precision: str, gpu: bool, batch_size: int,
                    samples: Dict[str, Sequence[dict]]) -> tuple:
     """On a worker: the precision `precision` resolves to there and, below fp32, the agreement with the
-    fp32 teacher on each language's `samples` (label.check_agreement)."""
+    fp32 teacher on each language's `samples` (labelling.check_agreement)."""
     teacher = _load_teacher(teacher_dir, code, gpu)
-    precision = label.resolve_precision(precision, teacher, gpu)
+    precision = labelling.resolve_precision(precision, teacher, gpu)
     if precision == "fp32":
         return precision, {}
-    return precision, {lang: label.check_agreement(teacher, items, precision, gpu, batch_size)
+    return precision, {lang: labelling.check_agreement(teacher, items, precision, gpu, batch_size)
                        for lang, items in samples.items()}
 
 
@@ -95,15 +85,15 @@ class TeacherActor:
 
     def __init__(self, teacher_dir: Path, code: Optional[Path], precision: str, gpu: bool, batch_size: int):
         self.teacher = _load_teacher(teacher_dir, code, gpu)
-        self.precision = label.resolve_precision(precision, self.teacher, gpu)  # bf16 on a node without it: an error
+        self.precision = labelling.resolve_precision(precision, self.teacher, gpu)  # bf16 on a node without it: an error
         self.gpu, self.batch_size = gpu, batch_size
 
     def __call__(self, batch: Dict[str, numpy.ndarray]) -> Dict[str, list]:
         out: Dict[str, list] = {"lang": [], "shard": [], "labels": []}
         for lang, k, texts in zip(batch["lang"], batch["shard"], batch["texts"]):
             try:
-                with label.inference_precision(self.teacher, self.precision, self.gpu):
-                    labels = label.predict(self.teacher, [str(text) for text in texts], self.batch_size)
+                with labelling.inference_precision(self.teacher, self.precision, self.gpu):
+                    labels = labelling.predict(self.teacher, [str(text) for text in texts], self.batch_size)
             except Exception as err:
                 raise ShardError(f"{lang} shard {k} failed: {type(err).__name__}: {err}") from err
             out["lang"].append(str(lang))
@@ -113,8 +103,8 @@ class TeacherActor:
         return out
 
 
-def as_labels(rows: numpy.ndarray) -> List[label.Labels]:
-    """An actor's output for a shard as label.predict's (cats, teacher_logits) per text."""
+def as_labels(rows: numpy.ndarray) -> List[labelling.Labels]:
+    """An actor's output for a shard as labelling.predict's (cats, teacher_logits) per text."""
     return [({POS: pos, NEG: neg}, {POS: log_pos, NEG: log_neg}) for pos, neg, log_pos, log_neg in rows.tolist()]
 
 
@@ -194,9 +184,9 @@ def label_languages(
     shard_dir: Path, soft_dir: Path, hard_dir: Path, shard_size: int, batch_size: int, precision: str,
 ) -> Dict[str, dict]:
     """Label the missing shards of every language on Ray, then assemble each language's soft and hard
-    DocBins; return label.label_language's report per language, with the whole run's texts/s."""
+    DocBins; return labelling.label_language's report per language, with the whole run's texts/s."""
     teacher_dir, code = teacher_dir.resolve(), code.resolve() if code is not None else None
-    teacher_id = label.teacher_identity(teacher_dir, code)
+    teacher_id = labelling.teacher_identity(teacher_dir, code)
     started = start_ray(options)
     try:
         actors = n_actors(options)
@@ -204,7 +194,7 @@ def label_languages(
         precision, _ = remote_teacher_checks(options, teacher_dir, code, precision, gpu, batch_size, {})
         msg.info(f"Teacher precision: {precision} ({actors} Ray actors of {options.cpus:g} CPUs, {options.gpus:g} GPUs)")
         dirs = {"shard_dir": shard_dir, "soft_dir": soft_dir, "hard_dir": hard_dir}
-        plans = {lang: label.plan_language(lang, teacher_id, items[lang], shard_size=shard_size, precision=precision,
+        plans = {lang: labelling.plan_language(lang, teacher_id, items[lang], shard_size=shard_size, precision=precision,
                                            **dirs) for lang in items}
         todo = [(lang, k) for lang, (_, shards, _) in plans.items() for k in shards]
         if todo and precision != "fp32":
@@ -212,7 +202,7 @@ def label_languages(
             _, checks = remote_teacher_checks(options, teacher_dir, code, precision, gpu, batch_size, samples)
             for lang, check in checks.items():
                 plans[lang][2]["fp32_check"] = check
-                label.agreement_info(lang, precision, check)
+                labelling.agreement_info(lang, precision, check)
         if todo:
             seconds = label_shards(teacher_dir, code, items, todo, options, actors, shard_dir=shard_dir,
                                    shard_size=shard_size, batch_size=batch_size, precision=precision)
@@ -224,7 +214,7 @@ def label_languages(
         if started:
             ray.shutdown()
     for lang, (manifest, _, _) in plans.items():
-        label.finish_language(lang, items[lang], manifest, **dirs)
+        labelling.finish_language(lang, items[lang], manifest, **dirs)
     return {lang: report for lang, (_, _, report) in plans.items()}
 
 
@@ -242,7 +232,7 @@ def label_shards(
     context.actor_task_retry_on_errors = True  # an exception in a shard, like a dead actor, gets a retry
     context.raise_original_map_exception = True  # the ShardError, not Ray Data's wrapper of it
     logging.getLogger("ray.data").setLevel(logging.WARNING)
-    rows = [{"lang": lang, "shard": k, "texts": [item["text"] for item in label.shard_items(items[lang], shard_size, k)]}
+    rows = [{"lang": lang, "shard": k, "texts": [item["text"] for item in labelling.shard_items(items[lang], shard_size, k)]}
             for lang, k in todo]
     make_docs = {lang: make_nlp(lang).make_doc for lang in {lang for lang, _ in todo}}
     with warnings.catch_warnings():
@@ -264,8 +254,8 @@ def label_shards(
               disable=None) as progress:
         with closing(labelled_shards(labelled, pending)) as shards:
             for lang, k, labels in shards:
-                shard = label.shard_items(items[lang], shard_size, k)
-                label.write_shard(shard_dir / lang, k, label.shard_docbin(make_docs[lang], shard, labels))
+                shard = labelling.shard_items(items[lang], shard_size, k)
+                labelling.write_shard(shard_dir / lang, k, labelling.shard_docbin(make_docs[lang], shard, labels))
                 pending.remove((lang, k))
                 progress.update(len(shard))
                 progress.set_postfix(shards=f"{len(todo) - len(pending)}/{len(todo)}")

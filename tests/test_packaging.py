@@ -10,13 +10,13 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from spacy.util import get_minor_version_range
 
-from package import main as package_main
-from package import tokenizer_requirements
-from reviews import make_nlp
+from review_distill.packaging import main as package_main
+from review_distill.packaging import tokenizer_requirements
+from review_distill.reviews import make_nlp
 from conftest import ROOT
 from test_textcat_distill import MODULE, toy_corpus, train_toy_students
 
-MAIN = ROOT / "scripts" / "package_main.py"
+MAIN = ROOT / "review_distill" / "wheel_main.py"
 TEACHER = "a toy teacher"
 REVIEW = "Tolles Produkt, schnelle Lieferung!"
 WORDS = {
@@ -188,7 +188,7 @@ def test_clear_errors(project, tmp_path, capsys):
 
 
 def test_a_zero_label_students_meta_says_it_saw_no_gold_labels(project):
-    from package import package_meta, zero_label_meta
+    from review_distill.packaging import package_meta, zero_label_meta
 
     tmp, training, metrics, _ = project
     nlp = spacy.load(training / "de" / "model-best")

@@ -1,39 +1,10 @@
-"""Speed, size on disk, load time and peak memory of the teacher and the spaCy students (and
-baselines), on the same test texts, in one run, next to the bare tokenizers.
+"""The `benchmark` step: words/s, size on disk, load time and peak memory of the teacher, the
+students and the baselines, on the same test texts in one run, next to the bare tokenizers.
 
-Method, per language:
-- Texts: the first N reviews of corpus/splits/{lang}/test.spacy (N = --n-docs, default the
-  whole test set), the same for every model and for the tokenizer.
-- Words: the tokens of the language's word tokenizer (reviews.make_nlp: SudachiPy for ja, jieba
-  for zh), counted once, so every model is credited with the same words for the same texts,
-  whatever its own tokenizer makes of them (the teacher's and the ja/zh students' split every
-  CJK character off).
-- Tokenizers: `tokenizer` is the first student's pipeline loaded without its components, its
-  bare tokenizer, the ceiling of its speed; `word_tokenizer` the language's word tokenizer (the
-  same as `tokenizer` where the students do not split text into characters).
-- Timing: `nlp.pipe` over the raw texts in one process, tokenization included, after a
-  warm-up pass over the first --warmup texts; docs/s and words/s of a whole pass over the N
-  texts, the median of the timed passes: at least --repeats (fewer for the slow teacher), and
-  more until --min-seconds have been timed, as a pass of a student or tokenizer over 1,000
-  reviews takes only some 10-70 ms, too short for one pass to say much. The first student
-  and its bare tokenizer are timed together, in alternating passes in the tokenizer's process:
-  this machine's speed drifts by 10-20% from process to process and minute to minute, which
-  would pass for a difference between the two if they were timed apart. `spacy benchmark speed`
-  is not used as it is: it makes the Docs before it starts the clock, which leaves out the
-  tokenizer, the very ceiling a student is compared with. Its bootstrap gives the 95% CI of
-  the mean words/s of the batches, kept as a check on the spread.
-- Load time and peak memory: each model is loaded and timed in a fresh Python process of its
-  own (`benchmark.py measure`), so its peak resident memory (ru_maxrss, Python and spaCy
-  included) and its `spacy.load` wall time are its own; the bare tokenizer's process shows what
-  Python and spaCy alone take. The teacher is multilingual: one process loads it once and runs
-  every language. Threads are left at their defaults; the CPU time over the wall time of the
-  timed passes shows how many cores a model kept busy.
-- Size: the bytes of the files under the model directory (installed libraries, such as torch
-  or the SudachiPy dictionary, not counted).
-
-Writes metrics/benchmark.json and prints the table and, per language, each student's words/s
-over the teacher's (target >= 100) and the first student's over its bare tokenizer's.
-"""
+Every model is credited with the words of its language's word tokenizer for the same texts.
+`nlp.pipe` is timed over raw texts, tokenization included; load time and peak memory come from
+a fresh process per model (`python -m review_distill.benchmark measure`). Writes
+metrics/benchmark.json. How it measures: docs/method.md, "The benchmark"."""
 import json
 import os
 import platform
@@ -47,14 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy
 import typer
 from spacy.language import Language
 from wasabi import msg
 
-from reviews import atomic_path, make_nlp
+from .reviews import atomic_path, make_nlp
 
 TOKENIZER = "tokenizer"
 WORD_TOKENIZER = "word_tokenizer"
@@ -64,7 +35,7 @@ BASELINE = "baseline_bow"
 ABLATIONS = ("baseline_ensemble", "student_dan", "student_ensemble", "student_hard")
 # A student ships only at this many times the teacher's words/s or more.
 TEACHER_TARGET = 100.0
-SCRIPT = Path(__file__).resolve()
+HERE = Path(__file__).resolve().parent
 
 app = typer.Typer(add_completion=False, help=__doc__.split("\n\n")[0])
 
@@ -206,7 +177,7 @@ def measure_in_subprocess(job: Dict) -> Dict:
         job_path, output_path = Path(tmp) / "job.json", Path(tmp) / "result.json"
         job_path.write_text(json.dumps(job, ensure_ascii=False), encoding="utf8")
         process = subprocess.run(
-            [sys.executable, str(SCRIPT), "measure", str(job_path), str(output_path)], capture_output=True, text=True
+            [sys.executable, "-m", __name__, "measure", str(job_path), str(output_path)], capture_output=True, text=True
         )
         if process.returncode != 0 or not output_path.is_file():
             raise RuntimeError(f"measuring {job['model'] or 'the word tokenizer'} failed:\n{process.stderr[-3000:]}")
@@ -237,11 +208,9 @@ def count_words(lang: str, texts: Sequence[str]) -> List[int]:
     return [len(doc) for doc in nlp.pipe(texts)]
 
 
-def benchmark_models(
-    specs: Sequence[ModelSpec], texts: Dict[str, List[str]], warmup: int = 100, min_seconds: float = 0.0
-) -> Dict:
-    """Measure every model on every language's texts; the result as benchmark.json holds it."""
-    languages = list(texts)
+def check_specs(specs: Sequence[ModelSpec], languages: Sequence[str]) -> None:
+    """Raise MissingInput for a model not trained, ValueError for a model timed in turns with one
+    that is not a per-language model benchmarked before it."""
     for spec in specs:
         for lang in languages:
             path = spec.paths.get(lang, "absent")
@@ -255,6 +224,48 @@ def benchmark_models(
         if spec.timed_with and (spec.multilingual or spec.timed_with not in earlier):
             raise ValueError(f"{spec.name} can only be timed with a per-language model benchmarked before it, "
                              f"not {spec.timed_with!r}")
+
+
+def measure_multilingual(spec: ModelSpec, job: Dict, runs: Dict[str, Dict]) -> Tuple[Dict, Dict, Dict]:
+    """One process loads the model once and runs every language: (fields, speed, {})."""
+    languages = list(runs)
+    path = spec.paths[languages[0]]
+    msg.text(f"Measuring {spec.name} ({path}) on {', '.join(languages)}")
+    result = measure_in_subprocess({**job, "model": str(path), "runs": [runs[lang] for lang in languages]})
+    fields = {key: result[key] for key in ("load_seconds", "peak_rss_bytes", "torch_threads")}
+    fields["size_bytes"] = dir_size(path)
+    return fields, result["languages"], {}
+
+
+def measure_per_language(spec: ModelSpec, job: Dict, runs: Dict[str, Dict], paths: Dict[str, Dict]
+                         ) -> Tuple[Dict, Dict, Dict]:
+    """A process per language: (fields, speed, the speed of the model it was timed in turns with)."""
+    fields = {key: {} for key in ("load_seconds", "peak_rss_bytes", "torch_threads", "size_bytes")}
+    speed, timed_with_speed = {}, {}
+    for lang in runs:
+        path = spec.paths[lang]
+        shown = f"{path}, without its components" if spec.tokenizer_only else path or "the word tokenizer"
+        if spec.timed_with:
+            shown += f", in turns with {spec.timed_with}"
+        msg.text(f"Measuring {spec.name} for {lang} ({shown})")
+        model = str(path) if path is not None else None
+        timed_with = str(paths[spec.timed_with][lang]) if spec.timed_with else None
+        result = measure_in_subprocess({**job, "model": model, "timed_with": timed_with, "runs": [runs[lang]]})
+        for key in ("load_seconds", "peak_rss_bytes", "torch_threads"):
+            fields[key][lang] = result[key]
+        fields["size_bytes"][lang] = dir_size(path) if path is not None and not spec.tokenizer_only else None
+        speed[lang] = result["languages"][lang]
+        if spec.timed_with:
+            timed_with_speed[lang] = result["timed_with_languages"][lang]
+    return fields, speed, timed_with_speed
+
+
+def benchmark_models(
+    specs: Sequence[ModelSpec], texts: Dict[str, List[str]], warmup: int = 100, min_seconds: float = 0.0
+) -> Dict:
+    """Measure every model on every language's texts; the result as benchmark.json holds it."""
+    languages = list(texts)
+    check_specs(specs, languages)
     paths = {spec.name: spec.paths for spec in specs}
     words = {lang: count_words(lang, texts[lang]) for lang in languages}
     runs = {lang: {"lang": lang, "texts": texts[lang], "words": words[lang]} for lang in languages}
@@ -264,30 +275,9 @@ def benchmark_models(
                "repeats": spec.repeats, "warmup": warmup, "min_seconds": min_seconds,
                "tokenizer_only": spec.tokenizer_only}
         if spec.multilingual:
-            path = spec.paths[languages[0]]
-            msg.text(f"Measuring {spec.name} ({path}) on {', '.join(languages)}")
-            result = measure_in_subprocess({**job, "model": str(path), "runs": [runs[lang] for lang in languages]})
-            fields = {key: result[key] for key in ("load_seconds", "peak_rss_bytes", "torch_threads")}
-            fields["size_bytes"] = dir_size(path)
-            speed = result["languages"]
+            fields, speed, timed_with_speed = measure_multilingual(spec, job, runs)
         else:
-            fields = {key: {} for key in ("load_seconds", "peak_rss_bytes", "torch_threads", "size_bytes")}
-            speed, timed_with_speed = {}, {}
-            for lang in languages:
-                path = spec.paths[lang]
-                shown = f"{path}, without its components" if spec.tokenizer_only else path or "the word tokenizer"
-                if spec.timed_with:
-                    shown += f", in turns with {spec.timed_with}"
-                msg.text(f"Measuring {spec.name} for {lang} ({shown})")
-                model = str(path) if path is not None else None
-                timed_with = str(paths[spec.timed_with][lang]) if spec.timed_with else None
-                result = measure_in_subprocess({**job, "model": model, "timed_with": timed_with, "runs": [runs[lang]]})
-                for key in ("load_seconds", "peak_rss_bytes", "torch_threads"):
-                    fields[key][lang] = result[key]
-                fields["size_bytes"][lang] = dir_size(path) if path is not None and not spec.tokenizer_only else None
-                speed[lang] = result["languages"][lang]
-                if spec.timed_with:
-                    timed_with_speed[lang] = result["timed_with_languages"][lang]
+            fields, speed, timed_with_speed = measure_per_language(spec, job, runs, paths)
         models[spec.name] = {
             "multilingual": spec.multilingual,
             "batch_size": spec.batch_size,
@@ -408,8 +398,8 @@ def run_cli(
     teacher_repeats: int = typer.Option(1, min=1, help="Timed passes per language at least (teacher)"),
     warmup: int = typer.Option(100, min=0, help="Texts of the warm-up pass"),
     min_seconds: float = typer.Option(3.0, min=0.0, help="Time more passes until this many seconds have been timed"),
-    teacher_code: Path = typer.Option(SCRIPT.parent / "teacher_code.py", help="The teacher's registered functions"),
-    student_code: Path = typer.Option(SCRIPT.parent / "textcat_distill.py", help="The students' component"),
+    teacher_code: Path = typer.Option(HERE / "teacher_functions.py", help="The teacher's registered functions"),
+    student_code: Path = typer.Option(HERE / "textcat_distill.py", help="The students' component"),
     unlabeled: str = typer.Option("", help="Space-separated languages left out: they have no baseline, and their "
                                   "students are the models of their language that the others' are"),
 ):

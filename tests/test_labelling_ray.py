@@ -3,7 +3,7 @@ the module: the same DocBins as the local backend, resuming after a killed drive
 retried, a shard that fails twice stopping the run, and the backend's errors.
 
 Faults are injected on the workers through the teacher's --code file, which each worker imports
-when it loads the teacher: it wraps label.predict to sleep, die or raise on a shard."""
+when it loads the teacher: it wraps labelling.predict to sleep, die or raise on a shard."""
 import json
 import logging
 import os
@@ -16,8 +16,8 @@ import pytest
 import spacy
 
 from conftest import ROOT
-from reviews import LABELS
-from test_label import TEXTS, read, run, save_tiny_transformer_teacher, teacher_dir, write_inputs  # noqa: F401
+from review_distill.reviews import LABELS
+from test_labelling import TEXTS, read, run, save_tiny_transformer_teacher, teacher_dir, write_inputs  # noqa: F401
 from test_teacher import tiny_transformer  # noqa: F401  (a fixture)
 
 ray = pytest.importorskip("ray")
@@ -27,9 +27,9 @@ import os
 import time
 from pathlib import Path
 
-import label
+from review_distill import labelling
 
-_predict = label.predict
+_predict = labelling.predict
 LOG = Path({log!r})
 
 
@@ -45,7 +45,7 @@ def predict(teacher, texts, *args, **kwargs):
     return _predict(teacher, texts, *args, **kwargs)
 
 
-label.predict = predict
+labelling.predict = predict
 '''
 TRIGGER = TEXTS["en"][4]  # a gold review: in shard 1 of 4 texts
 
@@ -58,7 +58,7 @@ def local_ray():
 
 
 def fault_code(tmp_path, action="", sleep=0.0):
-    """A --code file that makes the workers' label.predict `action` (die: once, raise: always) on
+    """A --code file that makes the workers' labelling.predict `action` (die: once, raise: always) on
     the shard with TRIGGER, after `sleep` seconds per shard; each attempt at it is a line in the log."""
     path = tmp_path / "fault.py"
     path.write_text(FAULT.format(log=str(tmp_path / "attempts.log"), trigger=TRIGGER, action=action, sleep=sleep))
@@ -92,7 +92,7 @@ def assert_same_docs(root, expected_root, languages=("en",)):
 def test_ray_labels_as_the_local_backend(tmp_path, tiny_transformer):  # noqa: F811
     """The project's teacher config on a tiny BERT, 2 actors: the DocBins of the local backend."""
     save_tiny_transformer_teacher(tmp_path / "teacher", tiny_transformer)
-    code = ROOT / "scripts" / "teacher_code.py"
+    code = ROOT / "review_distill" / "teacher_functions.py"
     for backend in ("local", "ray"):
         write_inputs(tmp_path / backend, ("en", "ja"))
     run(tmp_path / "local", tmp_path / "teacher", "en", "ja", code=code)
@@ -114,11 +114,11 @@ def test_ray_labels_as_the_local_backend(tmp_path, tiny_transformer):  # noqa: F
 
 def test_auto_precision_is_resolved_on_the_workers_as_the_local_backend_resolves_it(tmp_path, tiny_transformer):  # noqa: F811
     save_tiny_transformer_teacher(tmp_path / "teacher", tiny_transformer)
-    code = ROOT / "scripts" / "teacher_code.py"
+    code = ROOT / "review_distill" / "teacher_functions.py"
     write_inputs(tmp_path)
-    import label
+    from review_distill import labelling
 
-    local = label.resolve_precision("auto", label.load_teacher(tmp_path / "teacher", code), gpu=False)
+    local = labelling.resolve_precision("auto", labelling.load_teacher(tmp_path / "teacher", code), gpu=False)
     output = run(tmp_path, tmp_path / "teacher", code=code, backend="ray", ray_actors=1, precision="auto",
                  report=tmp_path / "report.json")
     assert f"Teacher precision: {local} " in output
