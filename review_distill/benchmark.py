@@ -4,7 +4,7 @@ students and the baselines, on the same test texts in one run, next to the bare 
 Every model is credited with the words of its language's word tokenizer for the same texts.
 `nlp.pipe` is timed over raw texts, tokenization included; load time and peak memory come from
 a fresh process per model (`python -m review_distill.benchmark measure`). Writes
-metrics/benchmark.json. How it measures: docs/method.md, "The benchmark"."""
+metrics/benchmark.json. How it measures: docs/method.md, "Reading the report"."""
 import json
 import os
 import platform

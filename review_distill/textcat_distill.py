@@ -426,7 +426,7 @@ def build_bow_embed_text_classifier(
     features, the 1- to ngram_size-grams of the tokens' `attr` and the tokens' `unigram_attrs`
     (e.g. SUFFIX): the bag-of-words linear layer of TextCatBOWBatched.v2, and the mean of the
     features' hashed embeddings through a hidden ReLU layer and a linear layer (a deep averaging
-    network); then a softmax. See the README, "The DAN student"."""
+    network); then a softmax. See docs/method.md, "The students' models"."""
     if length < 1:
         raise ValueError(Errors.E1056.format(length=length))
     if len(unigram_attrs) > len(ATTR_SALTS):
