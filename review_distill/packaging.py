@@ -19,7 +19,7 @@ from packaging.version import Version
 from spacy.cli._util import import_code
 from spacy.cli.package import package
 from spacy.language import Language
-from spacy.util import get_minor_version_range
+from spacy.util import get_minor_version_range, split_requirement
 from wasabi import msg
 
 # Packages that spaCy's own tokenizers import: `spacy package` only lists the packages of
@@ -29,6 +29,8 @@ TOKENIZER_PACKAGES = {
     ("spacy.zh.ChineseTokenizer", "jieba"): ["jieba"],
     ("spacy.zh.ChineseTokenizer", "pkuseg"): ["spacy-pkuseg"],
 }
+# The distribution of this project's own code (pyproject.toml), which no wheel needs.
+PROJECT_DISTRIBUTION = "review-distill"
 LICENSE = "No licence set; non-commercial research use only (see data_caveat)"
 MARC_LICENSE_URL = "https://docs.opendata.aws/amazon-reviews-ml/license.txt"
 SOURCE = {
@@ -108,6 +110,17 @@ def zero_label_meta(meta: Dict, language: str, scores: Dict, teacher_languages: 
     return meta
 
 
+def drop_project_requirement(package_dir: Path) -> None:
+    """Take this project's own distribution out of the package's requirements. spaCy requires the
+    distribution of each registered function's module; where the process imported
+    review_distill.textcat_distill before the --code copy, the component's functions are that
+    module's, but the wheel needs no more than the copy it ships."""
+    meta_path = package_dir / "meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf8"))
+    meta["requirements"] = [req for req in meta["requirements"] if split_requirement(req)[0] != PROJECT_DISTRIBUTION]
+    meta_path.write_text(json.dumps(meta, indent=2), encoding="utf8")
+
+
 def build_wheel(package_dir: Path) -> None:
     """Build the wheel as `spacy package` does: with `build`, or where that fails (offline, it cannot
     fetch setuptools into its isolated environment) with `setup.py bdist_wheel`, saying so."""
@@ -169,6 +182,7 @@ def main(
                 Path(tmp), output_dir, code_paths=[code], create_sdist=False, create_wheel=False,
                 require_parent=True, force=True, silent=False,
             )
+        drop_project_requirement(package_dir)
         shutil.copy(main_module, package_dir / f"{lang}_{name}" / "__main__.py")
         build_wheel(package_dir)
         wheel = next((package_dir / "dist").glob("*.whl"))
