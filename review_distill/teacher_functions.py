@@ -1,7 +1,7 @@
 """Registered functions for the teacher's config (configs/teacher.cfg).
 
-Pass this file with `--code` wherever the teacher is trained or loaded. It imports nothing
-from the project.
+Pass this file with `--code` wherever the teacher is trained or loaded. Of the project, it imports
+the CJK characters it shares with the students' tokenizer (textcat_distill).
 """
 from typing import Callable, Iterable, List
 
@@ -11,8 +11,11 @@ from spacy.tokens import Doc, Span
 from spacy.util import compile_infix_regex
 from spacy_transformers.util import registry  # spaCy's registry, plus span_getters
 
-# Kana, CJK ideographs and fullwidth punctuation: each one is a token of its own.
-CJK_CHAR = r"[\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff01-\uff65]"
+from review_distill.textcat_distill import CJK_BLOCKS
+
+# The students' CJK blocks, the ideographic space and the fullwidth forms (punctuation, digits, letters):
+# each one is a token of its own.
+CJK_CHAR = f"[\u3000{CJK_BLOCKS}\uff01-\uff65]"
 
 
 @registry.tokenizers("review_distill.cjk_chars_tokenizer.v1")

@@ -683,8 +683,12 @@ def _extract_ngrams_batched_forward(model: Model, docs: List[Doc], is_train: boo
     return (batch_keys, batch_values, lengths), backprop
 
 
-# Kana, CJK ideographs and CJK punctuation (not the ideographic space): each is a token of its own.
-CJK_CHARS = "\u3001-\u303f\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f"
+# The CJK characters that both the students' and the teacher's tokenizers (teacher_functions.py) make
+# tokens of their own: CJK punctuation (not the ideographic space), kana and CJK ideographs.
+CJK_BLOCKS = "\u3001-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# The students' CJK characters: those, and katakana extensions, halfwidth katakana and the ideographs
+# beyond the Basic Multilingual Plane.
+CJK_CHARS = CJK_BLOCKS + "\u31f0-\u31ff\uff66-\uff9f\U00020000-\U0003134f"
 # A CJK character; a run of other letters and digits (a Latin word, a number); any other
 # character but whitespace (punctuation, a symbol, an emoji).
 CHAR_TOKEN = re.compile(rf"[{CJK_CHARS}]|[^\W_{CJK_CHARS}]+|\S")
