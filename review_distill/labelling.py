@@ -28,7 +28,9 @@ from thinc.shims import PyTorchShim
 from tqdm import tqdm
 from wasabi import msg
 
-from .reviews import LABELS, DataError, atomic_path, check_lang, check_unlabeled, make_nlp, read_jsonl
+from .errors import DataError
+from .files import atomic_path
+from .reviews import LABELS, check_lang, check_unlabeled, make_nlp, read_jsonl
 
 SOURCES = ("gold", "augmented", "pool")
 # The source of an unlabeled language's held-out reviews, labelled for its student's dev set.

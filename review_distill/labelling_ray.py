@@ -19,7 +19,8 @@ from tqdm import tqdm
 from wasabi import msg
 
 from . import labelling
-from .reviews import LABELS, DataError, make_nlp
+from .errors import DataError
+from .reviews import LABELS, make_nlp
 
 try:
     import ray

@@ -12,7 +12,7 @@ import typer
 from wasabi import msg
 
 from .benchmark import TEACHER, TEACHER_TARGET, TOKENIZER, WORD_TOKENIZER, speed_ratios
-from .reviews import atomic_path
+from .files import atomic_path
 
 STUDENT = "student"
 # Table order; any other model in the metrics follows these.

@@ -2,17 +2,16 @@
 import csv
 import io
 import json
-import os
 import re
-import shutil
 import unicodedata
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence
 
 import spacy
 from spacy.language import Language
 from spacy.util import get_lang_class
+
+from .errors import DataError
 
 LABELS = ("POS", "NEG")
 # Stars in the mirror's `label` field are stars - 1: 0-1 (1-2 stars) are negative.
@@ -25,10 +24,6 @@ TOKENIZERS = {"zh": {"@tokenizers": "spacy.zh.ChineseTokenizer", "segmenter": "j
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # The students' character tokenizer, registered by scripts/textcat_distill.py.
 CHAR_TOKENIZER = {"@tokenizers": "review_distill.char_tokenizer.v1"}
-
-
-class DataError(ValueError):
-    """Bad input data: the message says which file, line and field."""
 
 
 def check_lang(lang: str) -> None:
@@ -203,38 +198,6 @@ def read_reviews(
     if not reviews:
         raise DataError(f"{path}: no reviews in file")
     return reviews
-
-
-@contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path` to write a file or directory to; move it into
-    place, replacing `path`, only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    _remove(tmp)  # left by an interrupted run
-    try:
-        yield tmp
-        if tmp.is_dir():
-            _remove(path)  # os.replace cannot replace a non-empty directory
-        os.replace(tmp, path)
-    finally:
-        _remove(tmp)
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path)
-    elif path.exists():
-        path.unlink()
-
-
-def write_jsonl(path: Path, records: Iterable[dict]) -> None:
-    """Write records as JSON lines, atomically."""
-    with atomic_path(path) as tmp:
-        with tmp.open("w", encoding="utf8") as file_:
-            for record in records:
-                file_.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def read_jsonl(path: Path) -> List[dict]:

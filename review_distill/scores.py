@@ -7,7 +7,7 @@ from spacy.language import Language
 from spacy.tokens import DocBin
 from wasabi import msg
 
-from .reviews import atomic_path
+from .files import atomic_path
 
 
 CALIBRATION_BINS = 10

@@ -18,7 +18,9 @@ import typer
 from tqdm import tqdm
 from wasabi import msg
 
-from .reviews import DataError, atomic_path, check_lang, check_unlabeled, read_reviews, write_jsonl
+from .errors import DataError
+from .files import atomic_path, write_jsonl
+from .reviews import check_lang, check_unlabeled, read_reviews
 
 SPLITS = ("train", "validation", "test")
 SOURCES = ("local", "mirror", "file")

@@ -15,8 +15,9 @@ from spacy.tokens import DocBin
 from tqdm import tqdm
 from wasabi import msg
 
-from .reviews import (LABELS, DataError, atomic_path, check_lang, check_unlabeled, make_nlp, normalize_text, read_jsonl,
-                     write_jsonl)
+from .errors import DataError
+from .files import atomic_path, write_jsonl
+from .reviews import LABELS, check_lang, check_unlabeled, make_nlp, normalize_text, read_jsonl
 
 # Which source split each output is drawn from, in order of precedence for deduplication.
 SOURCE_ORDER = ("test", "validation", "train")

@@ -20,7 +20,9 @@ from spacy.tokens import DocBin
 from wasabi import msg
 
 from .scores import evaluate_languages
-from .reviews import DataError, atomic_path, check_lang, check_unlabeled
+from .errors import DataError
+from .files import atomic_path
+from .reviews import check_lang, check_unlabeled
 from .training import fingerprint
 
 

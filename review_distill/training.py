@@ -21,7 +21,8 @@ from spacy.util import load_config, registry
 from wasabi import msg
 
 from .scores import evaluate_languages
-from .reviews import CHAR_TOKENIZER, DataError, check_lang, check_unlabeled, tokenizer_overrides
+from .errors import DataError
+from .reviews import CHAR_TOKENIZER, check_lang, check_unlabeled, tokenizer_overrides
 
 
 def fingerprint(config_path: Path, overrides: dict, files: List[Path]) -> str:

@@ -32,7 +32,8 @@ from review_distill.augment import (
 )
 from conftest import ROOT
 from review_distill.splits import write_docbin
-from review_distill.reviews import make_nlp, write_jsonl
+from review_distill.files import write_jsonl
+from review_distill.reviews import make_nlp
 from review_distill.encoder import build_tokenizer, find_or_download_wheel, parse_model_file, read_model_file
 
 MASK = "[M]"  # any string serves the pure functions; the command takes the teacher's

@@ -3,8 +3,9 @@ import re
 import pytest
 
 from conftest import write_lines
-from review_distill.reviews import (DataError, atomic_path, binary_label, check_lang, check_unlabeled, make_nlp, normalize_text,
-                     read_reviews)
+from review_distill.errors import DataError
+from review_distill.files import atomic_path
+from review_distill.reviews import binary_label, check_lang, check_unlabeled, make_nlp, normalize_text, read_reviews
 
 
 @pytest.mark.parametrize(

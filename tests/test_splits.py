@@ -8,7 +8,8 @@ from spacy.tokens import DocBin
 
 from conftest import ROOT, make_reviews, write_lines
 from review_distill.splits import split_reviews, split_unlabeled
-from review_distill.reviews import DataError, make_nlp, normalize_text
+from review_distill.errors import DataError
+from review_distill.reviews import make_nlp, normalize_text
 
 
 def make_splits(with_validation=False):
