@@ -25,6 +25,7 @@ import typer
 from spacy.language import Language
 from wasabi import msg
 
+from .code_files import code_paths, import_code_paths
 from .files import atomic_path
 from .reviews import make_nlp
 
@@ -124,9 +125,8 @@ def run_job(job: Dict) -> Dict:
     directory, that model is loaded after the peak memory is taken (and a pass over every
     text made) and timed in turns with the first. Meant to run in a fresh process."""
     import spacy
-    from spacy.cli._util import import_code
 
-    import_code(job.get("code"))
+    import_code_paths(code_paths(job.get("code")))
     start = time.perf_counter()
     if job["model"] is None:
         (lang,) = [run["lang"] for run in job["runs"]]

@@ -1,9 +1,9 @@
 """reports/examples.html: why the default student labelled test reviews as it did, beside the teacher.
 
 Per language, test reviews the student got right, got wrong and disagrees with the teacher on,
-each with its words coloured by what they add to the student's decision (textcat_distill.explain:
+each with its words coloured by what they add to the student's decision (textcat_explain.explain:
 green towards POS, red towards NEG), and the n-grams of the test reviews that weigh most
-(textcat_distill.top_features). One self-contained HTML file: inline CSS, no scripts, no links.
+(textcat_explain.top_features). One self-contained HTML file: inline CSS, no scripts, no links.
 """
 import html
 import json
@@ -20,7 +20,7 @@ from wasabi import msg
 
 from .files import atomic_path
 from .reviews import LABELS
-from .textcat_distill import explain, top_features
+from .textcat_explain import explain, top_features
 
 POS, NEG = LABELS
 GROUPS = {

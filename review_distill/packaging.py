@@ -1,8 +1,8 @@
 """The `package` step: each language's student as a pip-installable wheel, built with `spacy package`.
 
-The wheel holds the pipeline, the `textcat_distill` module (--code), a `__main__.py` that explains
-a prediction (`python -m {lang}_{name} TEXT`) and a meta.json with the labels, test scores, the
-teacher and the data licence; it requires spaCy and the language's tokenizer packages. A zero-label
+The wheel holds the pipeline, the component's modules (--code: textcat_distill and the textcat_*
+modules it imports), a `__main__.py` that explains a prediction (`python -m {lang}_{name} TEXT`) and
+a meta.json with the labels, test scores, the teacher and the data licence; it requires spaCy and the language's tokenizer packages. A zero-label
 student's meta.json says it saw no gold labels. The method: docs/method.md, "The packages"."""
 import json
 import shutil
@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Dict, List
 
 import spacy
-import typer
 from packaging.version import Version
-from spacy.cli._util import import_code
-from spacy.cli.package import package
+from spacy.cli.package import TEMPLATE_INIT, package
 from spacy.language import Language
 from spacy.util import get_minor_version_range, split_requirement
 from wasabi import msg
+
+from .code_files import import_code_paths
+from .errors import MissingInput, ProjectError
 
 # Packages that spaCy's own tokenizers import: `spacy package` only lists the packages of
 # registered functions that live outside spaCy, so a wheel would miss these.
@@ -112,13 +113,23 @@ def zero_label_meta(meta: Dict, language: str, scores: Dict, teacher_languages: 
 
 def drop_project_requirement(package_dir: Path) -> None:
     """Take this project's own distribution out of the package's requirements. spaCy requires the
-    distribution of each registered function's module; where the process imported
-    review_distill.textcat_distill before the --code copy, the component's functions are that
-    module's, but the wheel needs no more than the copy it ships."""
+    distribution of each registered function's module, and the component's functions are those of
+    this package's modules (review_distill.textcat_distill, ...); the wheel needs no more than the
+    copies of them it ships."""
     meta_path = package_dir / "meta.json"
     meta = json.loads(meta_path.read_text(encoding="utf8"))
     meta["requirements"] = [req for req in meta["requirements"] if split_requirement(req)[0] != PROJECT_DISTRIBUTION]
     meta_path.write_text(json.dumps(meta, indent=2), encoding="utf8")
+
+
+def add_code(package_path: Path, code: List[Path]) -> None:
+    """Copy the code files into the package and import them in its __init__.py, as `spacy package
+    --code` does. spaCy's would first import each file on its own, as a top-level module, where the
+    component's relative imports between its modules fail."""
+    for path in code:
+        shutil.copy(path, package_path)
+    imports = "\n".join(f"from . import {path.stem}" for path in code)
+    (package_path / "__init__.py").write_text(TEMPLATE_INIT.format(imports=imports), encoding="utf-8")
 
 
 def build_wheel(package_dir: Path) -> None:
@@ -127,32 +138,33 @@ def build_wheel(package_dir: Path) -> None:
     if subprocess.run([sys.executable, "-m", "build", ".", "--wheel"], cwd=package_dir).returncode:
         msg.warn("Building the wheel with `python -m build` failed: trying `python setup.py bdist_wheel`")
         if subprocess.run([sys.executable, "setup.py", "bdist_wheel"], cwd=package_dir).returncode:
-            msg.fail(f"Building the wheel in {package_dir} failed (see above)", exits=1)
+            raise ProjectError(f"Building the wheel in {package_dir} failed (see above)")
 
 
-def main(
-    training_dir: Path = typer.Argument(..., help="Holds {student}/{lang}/model-best, the trained students"),
-    output_dir: Path = typer.Argument(..., help="Packages go to OUTPUT_DIR/{lang}_{name}-{version}"),
-    languages: List[str] = typer.Argument(...),
-    summary_path: Path = typer.Option(..., "--summary", exists=True, dir_okay=False,
-                                      help="The report's summary.json, which names the default student"),
-    metrics_dir: Path = typer.Option(Path("metrics"), help="Holds {student}.json, the students' test scores"),
-    code: Path = typer.Option(..., exists=True, dir_okay=False, help="The students' component module, shipped in the package"),
-    main_module: Path = typer.Option(..., "--main", exists=True, dir_okay=False,
-                                     help="The package's __main__.py: `python -m {package} TEXT` explains a prediction"),
-    name: str = typer.Option("review_sentiment", help="Package name, after the language code"),
-    version: str = typer.Option("0.1.0"),
-    teacher: str = typer.Option(..., help="What the students were distilled from, for meta.json"),
-    unlabeled: str = typer.Option("", help="Space-separated languages whose students saw no gold label"),
-):
+def package_students(
+    training_dir: Path,
+    output_dir: Path,
+    languages: List[str],
+    *,
+    summary_path: Path,
+    metrics_dir: Path,
+    code: List[Path],
+    main_module: Path,
+    name: str,
+    version: str,
+    teacher: str,
+    unlabeled: List[str],
+) -> None:
+    """Package the default student (summary_path's) of each language as a wheel, in
+    OUTPUT_DIR/{lang}_{name}-{version}/dist, shipping the `code` files and `main_module` as its
+    __main__.py; the `unlabeled` languages' students saw no gold label."""
     student = json.loads(summary_path.read_text(encoding="utf8"))["default_student"]
     msg.info(f"Packaging the default student, {student}")
     training_dir = training_dir / student
     metrics_path = metrics_dir / f"{student}.json"
     if not metrics_path.is_file():
-        msg.fail(f"Missing {metrics_path}: run the step that trains {student} first", exits=1)
+        raise MissingInput(f"Missing {metrics_path}: run the step that trains {student} first")
     metrics = json.loads(metrics_path.read_text(encoding="utf8"))
-    unlabeled = unlabeled.split()
     dev_path = metrics_dir / "dev" / f"{student}.json"
     if any(lang not in metrics for lang in unlabeled) and dev_path.is_file():
         # An unlabeled language without a gold test set: its scores on the teacher-labelled dev set.
@@ -161,10 +173,10 @@ def main(
     for lang in languages:
         model_dir = training_dir / lang / "model-best"
         if not (model_dir / "meta.json").is_file():
-            msg.fail(f"No trained student at {model_dir}: run the student's training step for {lang} first", exits=1)
+            raise MissingInput(f"No trained student at {model_dir}: run the student's training step for {lang} first")
         if lang not in metrics:
-            msg.fail(f"{metrics_path} has no test scores for {lang}: evaluate the student for {lang} first", exits=1)
-    import_code(code)
+            raise MissingInput(f"{metrics_path} has no test scores for {lang}: evaluate the student for {lang} first")
+    import_code_paths(code)
     output_dir.mkdir(parents=True, exist_ok=True)
     for lang in languages:
         # exclude reaches Vocab.from_disk: the training texts' strings are not loaded.
@@ -179,10 +191,11 @@ def main(
         with tempfile.TemporaryDirectory() as tmp:
             nlp.to_disk(Path(tmp))
             package(
-                Path(tmp), output_dir, code_paths=[code], create_sdist=False, create_wheel=False,
-                require_parent=True, force=True, silent=False,
+                Path(tmp), output_dir, create_sdist=False, create_wheel=False, require_parent=True, force=True,
+                silent=False,
             )
         drop_project_requirement(package_dir)
+        add_code(package_dir / f"{lang}_{name}", code)
         shutil.copy(main_module, package_dir / f"{lang}_{name}" / "__main__.py")
         build_wheel(package_dir)
         wheel = next((package_dir / "dist").glob("*.whl"))

@@ -2,7 +2,6 @@
 import csv
 import io
 import json
-import re
 import unicodedata
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence
@@ -12,6 +11,7 @@ from spacy.language import Language
 from spacy.util import get_lang_class
 
 from .errors import DataError
+from .textcat_tokenizers import LONE_SURROGATE
 
 LABELS = ("POS", "NEG")
 # Stars in the mirror's `label` field are stars - 1: 0-1 (1-2 stars) are negative.
@@ -19,10 +19,7 @@ LABEL_SCHEMES = ("stars0", "stars", "binary")
 # Tokenizers that differ from the language's default: spaCy's Chinese tokenizer
 # splits into characters unless told to segment words.
 TOKENIZERS = {"zh": {"@tokenizers": "spacy.zh.ChineseTokenizer", "segmenter": "jieba"}}
-# Half of a character that UTF-8 cannot encode (as in scripts/textcat_distill.py, which the data
-# steps do not import: its changes would make them run again).
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-# The students' character tokenizer, registered by scripts/textcat_distill.py.
+# The students' character tokenizer, registered by textcat_tokenizers.
 CHAR_TOKENIZER = {"@tokenizers": "review_distill.char_tokenizer.v1"}
 
 

@@ -1,7 +1,7 @@
 """Registered functions for the teacher's config (configs/teacher.cfg).
 
 Pass this file with `--code` wherever the teacher is trained or loaded. Of the project, it imports
-the CJK characters it shares with the students' tokenizer (textcat_distill).
+the CJK characters it shares with the students' tokenizer (textcat_tokenizers).
 """
 from typing import Callable, Iterable, List
 
@@ -11,7 +11,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import compile_infix_regex
 from spacy_transformers.util import registry  # spaCy's registry, plus span_getters
 
-from review_distill.textcat_distill import CJK_BLOCKS
+from review_distill.textcat_tokenizers import CJK_BLOCKS
 
 # The students' CJK blocks, the ideographic space and the fullwidth forms (punctuation, digits, letters):
 # each one is a token of its own.

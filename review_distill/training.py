@@ -15,14 +15,14 @@ from typing import List, Optional
 
 import spacy
 import typer
-from spacy.cli._util import import_code
 from spacy.cli.train import train
-from spacy.util import load_config, registry
+from spacy.util import load_config
 from wasabi import msg
 
+from .code_files import code_paths, import_code_paths
+from .errors import DataError, MissingInput
 from .scores import evaluate_languages
-from .errors import DataError
-from .reviews import CHAR_TOKENIZER, check_lang, check_unlabeled, tokenizer_overrides
+from .reviews import check_lang, check_unlabeled, tokenizer_overrides
 
 
 def fingerprint(config_path: Path, overrides: dict, files: List[Path]) -> str:
@@ -44,18 +44,22 @@ def main(
     corpus_dir: Path = typer.Option(Path("corpus"), help="Holds {lang}/{train,dev,test}.spacy"),
     train_dir: Optional[Path] = typer.Option(None, help="Holds {lang}/train.spacy, if not the corpus dir"),
     gpu_id: int = typer.Option(-1, help="GPU id, -1 for CPU"),
-    code: Optional[Path] = typer.Option(
-        None, exists=True, dir_okay=False, help="Python file with the config's custom functions, e.g. a factory"
+    code: Optional[str] = typer.Option(
+        None, help="Comma-separated Python files with the config's custom functions, e.g. a factory"
     ),
     char_languages: str = typer.Option(
-        "", help="Space-separated languages to tokenize into characters (the tokenizer is in review_distill/textcat_distill.py)"
+        "", help="Space-separated languages to tokenize into characters (the tokenizer is in review_distill/textcat_tokenizers.py)"
     ),
     char_ngram_size: Optional[int] = typer.Option(
         None, min=1, help="The model's ngram_size for the --char-languages, if not the config's"
     ),
     unlabeled: str = typer.Option("", help="Space-separated languages without gold train or dev sets (module doc)"),
 ):
-    import_code(code)
+    try:
+        code_files = code_paths(code)
+    except MissingInput as err:
+        msg.fail(str(err), exits=1)
+    import_code_paths(code_files)
     unlabeled = unlabeled.split()
     try:
         check_unlabeled(languages, unlabeled)
@@ -66,9 +70,6 @@ def main(
                  f"{'they are unlabeled languages' if len(unlabeled) > 1 else 'it is an unlabeled language'}")
         languages = [lang for lang in languages if lang not in unlabeled]
     char_languages = set(char_languages.split())
-    if char_languages and CHAR_TOKENIZER["@tokenizers"] not in registry.tokenizers:
-        msg.fail(f"--char-languages needs the module that registers {CHAR_TOKENIZER['@tokenizers']}: "
-                 "pass --code review_distill/textcat_distill.py", exits=1)
     train_dir = train_dir or corpus_dir
     # A tokenizer that wraps another (review_distill.encodable_tokenizer.v1) gets the language's inside it.
     wrapped = "tokenizer" in load_config(config_path)["nlp"].get("tokenizer", {})
@@ -93,7 +94,7 @@ def main(
             overrides["components.textcat.model.ngram_size"] = char_ngram_size
         lang_dir = output_dir / lang
         stamp_path = lang_dir / "fingerprint.txt"
-        stamp = fingerprint(config_path, overrides, [overrides["paths.train"], overrides["paths.dev"], *filter(None, [code])])
+        stamp = fingerprint(config_path, overrides, [overrides["paths.train"], overrides["paths.dev"], *code_files])
         if stamp_path.is_file() and stamp_path.read_text() == stamp:
             msg.info(f"{lang}: {lang_dir} is up to date, not training again")
         else:
