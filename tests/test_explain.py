@@ -1,12 +1,13 @@
-"""textcat_distill.explain: exact contributions of a student's n-grams to its logit difference."""
+"""textcat_explain.explain: exact contributions of a student's n-grams to its logit difference."""
 import math
 
 import pytest
 import spacy
 
 from review_distill.reviews import tokenizer_overrides
-from test_textcat_distill import BOW, BOW_DAN_V2, BOW_V3, ENSEMBLE, MODELS, randomize
-from review_distill.textcat_distill import encodable, explain, explain_cli, format_explanation
+from review_distill.textcat_explain import explain, explain_cli, format_explanation
+from review_distill.textcat_tokenizers import encodable
+from util import BOW, BOW_DAN_V2, BOW_V3, ENSEMBLE, MODELS, randomize
 
 # The architectures explain() supports, and the students' own settings of them.
 EXPLAINED = {

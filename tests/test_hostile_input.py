@@ -6,10 +6,8 @@ import sys
 import pytest
 import spacy
 
-from conftest import ROOT
 from fuzz import assert_same_everywhere, fuzz_texts, one_megabyte_text
-from test_packaging import project  # noqa: F401  (the packaged toy students, a fixture)
-from test_textcat_distill import MODELS, randomize, soft_examples
+from util import MODELS, ROOT, randomize, soft_examples
 
 ENCODABLE = {"@tokenizers": "review_distill.encodable_tokenizer.v1", "tokenizer": {"@tokenizers": "spacy.Tokenizer.v1"}}
 
@@ -26,7 +24,7 @@ def test_fuzz_the_component(model_name):
 # de on words, ja on characters: the students' two kinds of tokenizer (the toy zh student's jieba
 # segmenter, which the workflow's students do not use, is a module spaCy cannot pickle).
 @pytest.mark.parametrize("lang", ["de", "ja"])
-def test_fuzz_a_packaged_pipeline(project, lang):  # noqa: F811
+def test_fuzz_a_packaged_pipeline(project, lang):
     """The package imported as an installed one is, in a process that has no other copy of its
     code (pickling finds its functions by their module)."""
     package = project[0] / "packages" / f"{lang}_review_sentiment-0.1.0"

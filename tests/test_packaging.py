@@ -10,44 +10,13 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from spacy.util import get_minor_version_range
 
-from review_distill.packaging import main as package_main
-from review_distill.packaging import tokenizer_requirements
+from review_distill.errors import MissingInput
+from review_distill.packaging import package_meta, package_students, tokenizer_requirements, zero_label_meta
 from review_distill.reviews import make_nlp
-from conftest import ROOT
-from test_textcat_distill import MODULE, toy_corpus, train_toy_students
+from util import COMPONENT, MAIN, ROOT, TEACHER, pip_reaches_spacy
 
-MAIN = ROOT / "review_distill" / "wheel_main.py"
-TEACHER = "a toy teacher"
 REVIEW = "Tolles Produkt, schnelle Lieferung!"
-WORDS = {
-    "de": (["toll", "klasse", "prima", "gut"], ["schlecht", "kaputt", "mies", "furchtbar"], ["Produkt", "Wasserkocher"]),
-    "zh": (["很好", "喜欢"], ["很差", "坏了"], ["手机", "书"]),
-    "ja": (["良い", "最高"], ["悪い", "最悪"], ["本", "靴"]),
-}
-# Split into characters, as the workflow's students of ja are.
-CHAR_LANGUAGES = "ja"
 JA_REVIEW = "とても良い本です"
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    """Toy de, zh (jieba words) and ja (characters) students trained as the workflow trains
-    them, packaged by package.py."""
-    tmp = tmp_path_factory.mktemp("project")
-    corpora = {}
-    for lang, words in WORDS.items():
-        nlp = make_nlp(lang)
-        corpora[lang] = (toy_corpus(nlp, 0.8, *words), toy_corpus(nlp, 1.0, *words))
-    training, metrics = train_toy_students(tmp, "student_bow", corpora, char_languages=CHAR_LANGUAGES)
-    summary = tmp / "metrics" / "summary.json"
-    summary.write_text(json.dumps({"default_student": "student_bow"}))
-    package_main(
-        training.parent, tmp / "packages", list(WORDS), summary_path=summary, metrics_dir=metrics.parent, code=MODULE,
-        main_module=MAIN, name="review_sentiment", version="0.1.0", teacher=TEACHER, unlabeled="",
-    )
-    # The word-split students' training texts (a character may turn up in any binary file).
-    texts = {lang: [eg.text for eg in train] for lang, (train, _) in corpora.items() if lang not in CHAR_LANGUAGES}
-    return tmp, training, metrics, texts
 
 
 def wheel(tmp, lang):
@@ -78,6 +47,17 @@ def test_meta_says_what_it_is(project):
     assert meta["license"].startswith("No licence set")
 
 
+def test_wheel_ships_the_component_and_imports_it(project):
+    """The wheel holds each component module and the __main__.py, and its __init__.py imports the
+    modules as `spacy package --code` would."""
+    with zipfile.ZipFile(wheel(project[0], "de")) as whl:
+        names = set(whl.namelist())
+        init = whl.read("de_review_sentiment/__init__.py").decode("utf8")
+    assert {f"de_review_sentiment/{path.name}" for path in COMPONENT} | {"de_review_sentiment/__main__.py"} <= names
+    assert [line for line in init.splitlines() if line.startswith("from . import")] == [
+        f"from . import {path.stem}" for path in COMPONENT]
+
+
 def test_wheel_requires_spacy_and_the_tokenizers_packages(project):
     tmp = project[0]
     spacy_range = SpecifierSet(get_minor_version_range(spacy.about.__version__))
@@ -106,16 +86,6 @@ def test_wheel_holds_no_training_text_and_predicts_as_trained(project):
         assert [doc.cats for doc in packaged.pipe(texts)] == [doc.cats for doc in trained.pipe(texts)]
 
 
-def pip_reaches_spacy() -> bool:
-    """Whether pip finds this spaCy version on its index, without retrying for minutes."""
-    command = [sys.executable, "-m", "pip", "index", "versions", "spacy", "--timeout", "5", "--retries", "0"]
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    except subprocess.TimeoutExpired:
-        return False
-    return result.returncode == 0 and spacy.about.__version__ in result.stdout
-
-
 def test_wheel_alone_installs_and_predicts_in_a_fresh_venv(project, tmp_path):
     """As the README says: pip install the wheel into a new virtual environment (spaCy and
     its dependencies come from the package index, torch does not), then spacy.load it; the ja
@@ -129,7 +99,7 @@ def test_wheel_alone_installs_and_predicts_in_a_fresh_venv(project, tmp_path):
     subprocess.run([python, "-m", "pip", "install", "-q", wheel(tmp, "de"), wheel(tmp, "ja")], check=True)
     script = f"""
 import importlib.util, json, spacy
-from ja_review_sentiment.textcat_distill import explain
+from ja_review_sentiment.textcat_explain import explain
 nlp = spacy.load("de_review_sentiment")
 ja = spacy.load("ja_review_sentiment")
 hostile = ["", "  ", "Toll \\ud83d", "\\udc00"]  # empty, blank, half an emoji
@@ -164,15 +134,15 @@ print(json.dumps({{"cats": nlp({REVIEW!r}).cats, "meta": nlp.meta, "torch": bool
     assert cli.stdout.startswith(f"{label} {out['cats'][label]:.3f}") and "(bias)" in cli.stdout
 
 
-def test_clear_errors(project, tmp_path, capsys):
+def test_clear_errors(project, tmp_path):
     tmp, training, metrics, _ = project
-    options = dict(summary_path=tmp / "metrics" / "summary.json", metrics_dir=metrics.parent, code=MODULE,
-                   main_module=MAIN, name="review_sentiment", version="0.1.0", teacher=TEACHER, unlabeled="")
+    options = dict(summary_path=tmp / "metrics" / "summary.json", metrics_dir=metrics.parent, code=COMPONENT,
+                   main_module=MAIN, name="review_sentiment", version="0.1.0", teacher=TEACHER, unlabeled=[])
 
     def failure(languages, **changed):
-        with pytest.raises(SystemExit):
-            package_main(training.parent, tmp_path / "out", languages, **{**options, **changed})
-        return " ".join(capsys.readouterr().out.split())  # as wasabi wraps it
+        with pytest.raises(MissingInput) as error:
+            package_students(training.parent, tmp_path / "out", languages, **{**options, **changed})
+        return str(error.value)
 
     message = failure(["de", "fr"])
     assert f"No trained student at {training / 'fr' / 'model-best'}: run the student's training step for fr first" in message
@@ -187,9 +157,19 @@ def test_clear_errors(project, tmp_path, capsys):
     assert not (tmp_path / "out").exists()  # nothing packaged before the checks
 
 
-def test_a_zero_label_students_meta_says_it_saw_no_gold_labels(project):
-    from review_distill.packaging import package_meta, zero_label_meta
+def test_cli_exits_with_the_message(project, tmp_path):
+    """scripts/package.py: a missing input is its message and exit status 1, as is a missing --code file."""
+    tmp, training, metrics, _ = project
+    command = [sys.executable, str(ROOT / "scripts" / "package.py"), str(training.parent), str(tmp_path / "out"), "fr",
+               "--summary", str(tmp / "metrics" / "summary.json"), "--metrics-dir", str(metrics.parent),
+               "--main", str(MAIN), "--teacher", TEACHER]
+    for code, message in ((",".join(map(str, COMPONENT)), "No trained student at"),
+                          (f"{COMPONENT[0]},{tmp_path / 'nothing.py'}", "Missing --code file")):
+        result = subprocess.run([*command, "--code", code], capture_output=True, text=True, cwd=ROOT)
+        assert result.returncode == 1 and message in " ".join(result.stdout.split()), result.stdout + result.stderr
 
+
+def test_a_zero_label_students_meta_says_it_saw_no_gold_labels(project):
     tmp, training, metrics, _ = project
     nlp = spacy.load(training / "de" / "model-best")
     scores = {"accuracy": 0.9, "macro_f1": 0.89, "n": 40}

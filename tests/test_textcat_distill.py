@@ -5,102 +5,36 @@ import re
 import shutil
 import subprocess
 import sys
-
 from collections import Counter
 
 import numpy
 import pytest
 import spacy
-from spacy.attrs import LOWER, ORTH, SUFFIX
+import srsly
+from spacy.attrs import LOWER, ORTH
 from spacy.ml.extract_ngrams import extract_ngrams
 from spacy.strings import get_string_id
-from spacy.tokens import DocBin
-from spacy.training import Corpus, Example
+from spacy.training import Corpus
 from spacy.util import get_words_and_spaces, registry
 from thinc.api import Adam, Ops, Softmax, set_dropout_rate, softmax_activation
 
-from conftest import ROOT
 from review_distill.reviews import CHAR_TOKENIZER, make_nlp
-from review_distill.textcat_distill import ATTR_SALTS, CHAR_NGRAM_SALT, LOSSES, DistillTextCategorizer, extract_ngrams_batched
+from review_distill.textcat_distill import LOSSES, DistillTextCategorizer
+from review_distill.textcat_ngrams import CHAR_NGRAM_SALT, extract_ngrams_batched
+from review_distill.textcat_tokenizers import CHAR_TOKEN
 from review_distill.training import fingerprint
-from review_distill.training import main as train_main
+from util import (
+    BATCHED_BOW, BOW, BOW_V3, COMPONENT, ENSEMBLE, MODELS, REDUCE, ROOT, SOFT_DATA, TINY_TOK2VEC, TOY_NEG, TOY_POS,
+    TOY_THINGS, example, randomize, soft_examples, toy_corpus, train_toy_students, write_docbin,
+)
 
-MODULE = ROOT / "review_distill" / "textcat_distill.py"
 LABELS = ("POS", "NEG")
-BOW = {
-    "@architectures": "spacy.TextCatBOW.v3",
-    "exclusive_classes": True,
-    "ngram_size": 2,
-    "no_output_layer": False,
-    "length": 4096,
-}
-TINY_TOK2VEC = {
-    "@architectures": "spacy.Tok2Vec.v2",
-    "embed": {
-        "@architectures": "spacy.MultiHashEmbed.v2",
-        "width": 8,
-        "attrs": ["NORM", "PREFIX"],
-        "rows": [200, 100],
-        "include_static_vectors": False,
-    },
-    "encode": {
-        "@architectures": "spacy.MaxoutWindowEncoder.v2",
-        "width": 8,
-        "depth": 1,
-        "window_size": 1,
-        "maxout_pieces": 2,
-    },
-}
-BATCHED_BOW = {**BOW, "@architectures": "review_distill.TextCatBOWBatched.v2"}
-ENSEMBLE = {"@architectures": "spacy.TextCatEnsemble.v2", "tok2vec": TINY_TOK2VEC, "linear_model": BOW}
-REDUCE = {
-    "@architectures": "spacy.TextCatReduce.v1",
-    "exclusive_classes": True,
-    "use_reduce_first": False,
-    "use_reduce_last": True,
-    "use_reduce_max": True,
-    "use_reduce_mean": True,
-    "tok2vec": TINY_TOK2VEC,
-}
-BOW_DAN = {"@architectures": "review_distill.TextCatBOWEmbed.v1", "ngram_size": 2, "length": 4096, "embed_width": 8,
-           "embed_rows": 50, "hidden_width": 8, "dropout": 0.0}
-BOW_DAN_SUBWORDS = {**BOW_DAN, "attr": "LOWER", "unigram_attrs": ["SUFFIX", "ORTH"]}
-BOW_V3 = {"@architectures": "review_distill.TextCatBOWBatched.v3", "ngram_size": 2, "length": 4096,
-          "char_ngram_sizes": [3, 4], "normalize": True}
-BOW_DAN_V2 = {**BOW_DAN, "@architectures": "review_distill.TextCatBOWEmbed.v2", "char_ngram_sizes": [3, 4]}
-MODELS = {"bow": BOW, "batched_bow": BATCHED_BOW, "ensemble": ENSEMBLE, "reduce": REDUCE, "bow_dan": BOW_DAN,
-          "bow_dan_subwords": BOW_DAN_SUBWORDS, "bow_v3": BOW_V3, "bow_dan_v2": BOW_DAN_V2}
-# (teacher P(POS), gold label or None)
-SOFT_DATA = [
-    ("a great phone , works well", 0.9, "POS"),
-    ("it broke after a day", 0.15, "NEG"),
-    ("fine , nothing special", 0.6, None),
-    ("awful smell and bad glue", 0.02, None),
-    ("lovely book", 0.97, "POS"),
-    ("meh", 0.45, "NEG"),
-]
 
 
 def make_pipe(model=BOW, **config):
     nlp = spacy.blank("en")
     pipe = nlp.add_pipe("textcat_distill", config={"model": model, **config})
     return nlp, pipe
-
-
-def soft_examples(nlp, data=SOFT_DATA):
-    examples = []
-    for text, p_pos, gold in data:
-        example = Example.from_dict(nlp.make_doc(text), {"cats": {"POS": p_pos, "NEG": 1.0 - p_pos}})
-        if gold is not None:
-            example.reference.user_data["gold_label"] = gold
-        examples.append(example)
-    return examples
-
-
-def example(nlp, cats, text="some text", **user_data):
-    eg = Example.from_dict(nlp.make_doc(text), {"cats": cats})
-    eg.reference.user_data.update(user_data)
-    return eg
 
 
 # The losses, written out independently of the component: the sum over the docs, as a
@@ -220,16 +154,6 @@ def reported_loss(scores, setting):
     else:
         distill = ((q - teacher) ** 2).mean(axis=1)
     return float((w_hard * hard + (1 - w_hard) * distill).mean())
-
-
-def randomize(model, seed=0):
-    """Random weights, so that no layer starts at zero and the probabilities are uneven."""
-    rng = numpy.random.default_rng(seed)
-    for node in model.walk():
-        for name in node.param_names:
-            if node.has_param(name):
-                param = node.get_param(name)
-                node.set_param(name, rng.normal(0, 0.3, param.shape).astype(param.dtype))
 
 
 @pytest.mark.parametrize("setting", SETTINGS, ids=setting_id)
@@ -387,7 +311,7 @@ def test_empty_docs_get_a_distribution(model_name):
     assert sum(alone.values()) == pytest.approx(1.0, abs=1e-6) and batch[0] == alone == batch[2]
     if pipe.model.attrs.get("scores_empty_docs"):
         prior = pipe.model.ops.softmax(pipe.model.get_ref("output_layer").get_param("b")[None, :])[0]
-        if model_name in ("bow_dan", "bow_dan_subwords", "bow_dan_v2"):
+        if model_name == "bow_dan_v2":
             prior = pipe.model.predict([nlp.make_doc("")])[0]  # the DAN adds its bias path
         assert [alone[label] for label in pipe.labels] == pytest.approx(prior.tolist(), abs=1e-6)
     else:
@@ -470,21 +394,6 @@ def test_bow_v3_without_its_features_scores_as_v2_and_normalize_bounds_long_docs
     assert gap_counted == pytest.approx(99**0.5 * gap_normalized, rel=1e-3)
 
 
-TOY_POS = ["good", "great", "lovely", "fine"]
-TOY_NEG = ["bad", "awful", "poor", "broken"]
-TOY_THINGS = ["phone", "book", "shoe", "lamp"]
-
-
-def toy_corpus(nlp, p_pos, pos=TOY_POS, neg=TOY_NEG, things=TOY_THINGS):
-    """Texts "{word} {thing}": POS words with P(POS) = p_pos, NEG words with 1 - p_pos."""
-    return [
-        example(nlp, {"POS": p, "NEG": 1.0 - p}, f"{word} {thing}")
-        for words, p in ((pos, p_pos), (neg, 1.0 - p_pos))
-        for word in words
-        for thing in things
-    ]
-
-
 @pytest.mark.parametrize("p_pos, expected", [(0.8, 0.8), (1.0, 1.0)], ids=["soft", "hard"])
 def test_training_learns_the_teachers_probabilities(p_pos, expected):
     """On a separable toy task the student learns the teacher's soft probabilities (not
@@ -503,65 +412,12 @@ def test_training_learns_the_teachers_probabilities(p_pos, expected):
     assert pos == pytest.approx(expected, abs=0.05) and 1 - neg == pytest.approx(expected, abs=0.05)
 
 
-def write_docbin(path, examples):
-    doc_bin = DocBin(store_user_data=True)
-    for eg in examples:
-        doc_bin.add(eg.reference)
-    doc_bin.to_disk(path)
-    return path
-
-
 def test_corpus_reader_keeps_soft_cats_and_gold_label(tmp_path):
     nlp = spacy.blank("en")
     path = write_docbin(tmp_path / "train.spacy", soft_examples(nlp))
     read = list(Corpus(path)(nlp))
     assert [eg.reference.cats["POS"] for eg in read] == pytest.approx([p for _, p, _ in SOFT_DATA])
     assert [eg.reference.user_data.get("gold_label") for eg in read] == [g for _, _, g in SOFT_DATA]
-
-
-def train_toy_students(tmp_path, config_name, corpora, alpha=0.0, char_languages="", char_ngram_size=None):
-    """Train a student config for a few steps with scripts/train_textcat.py, per language on
-    corpora[lang] = (train examples, gold examples: dev and test alternately), the
-    char_languages tokenized into characters (with n-grams of char_ngram_size, if given).
-    RETURNS: the training dir (of {lang}/model-best) and the test metrics file."""
-    for lang, (train, gold) in corpora.items():
-        corpus = tmp_path / "corpus" / lang
-        corpus.mkdir(parents=True)
-        write_docbin(corpus / "train.spacy", train)
-        write_docbin(corpus / "dev.spacy", gold[::2])
-        write_docbin(corpus / "test.spacy", gold[1::2])
-    config = tmp_path / f"{config_name}.cfg"
-    text = (ROOT / "configs" / f"{config_name}.cfg").read_text()
-    text = re.sub(r"eval_frequency = \d+", "eval_frequency = 5", re.sub(r"max_steps = \d+", "max_steps = 10", text))
-    config.write_text(text.replace("alpha = 0.0", f"alpha = {alpha}"))
-    training, metrics = tmp_path / "training" / config_name, tmp_path / "metrics" / f"{config_name}.json"
-    train_main(
-        config,
-        training,
-        metrics,
-        list(corpora),
-        dev_metrics_path=tmp_path / "metrics" / "dev" / f"{config_name}.json",
-        corpus_dir=tmp_path / "corpus",
-        train_dir=None,
-        gpu_id=-1,
-        code=MODULE,
-        char_languages=char_languages,
-        char_ngram_size=char_ngram_size,
-        unlabeled="",
-    )
-    return training, metrics
-
-
-def test_unigram_attrs_add_each_tokens_attributes_as_keys_of_their_own():
-    nlp = spacy.blank("en")
-    docs = [nlp("The phone broke"), nlp(""), nlp("Great")]
-    (plain, _, plain_lengths), _ = extract_ngrams_batched(2, attr=LOWER)(docs, False)
-    (keys, _, lengths), _ = extract_ngrams_batched(2, attr=LOWER, unigram_attrs=[SUFFIX, ORTH])(docs, False)
-    assert list(plain_lengths) == [5, 0, 1] and list(lengths) == [5 + 6, 0, 1 + 2]
-    assert set(plain) < set(keys)
-    first = {int(key) for key in keys[:11]}
-    assert nlp.vocab.strings["the"] in first and nlp.vocab.strings["The"] not in first  # salted apart
-    assert int(nlp.vocab.strings["The"] ^ int(ATTR_SALTS[1])) in first
 
 
 def test_char_ngrams_are_each_words_subwords_salted_after_its_doc_ngrams():
@@ -587,7 +443,7 @@ def test_normalize_gives_each_doc_unit_length():
             assert float((values[start:end] ** 2).sum()) == pytest.approx(1.0, rel=1e-5)
 
 
-@pytest.mark.parametrize("model_name", ["batched_bow", "bow_dan", "bow_dan_subwords", "bow_v3", "bow_dan_v2"])
+@pytest.mark.parametrize("model_name", ["batched_bow", "bow_v3", "bow_dan_v2"])
 def test_predictions_survive_saving_and_loading(tmp_path, model_name):
     nlp, _ = make_pipe(MODELS[model_name])
     examples = soft_examples(nlp)
@@ -646,8 +502,6 @@ def test_char_tokenizer_keeps_whitespace_as_spacy_does():
     """Tokens and trailing spaces as spaCy's get_words_and_spaces makes them of the same
     words, on random strings of spaces, tabs, newlines, ideographic spaces and characters."""
     nlp = spacy.blank("zh", config={"nlp": {"tokenizer": CHAR_TOKENIZER}})
-    from review_distill.textcat_distill import CHAR_TOKEN
-
     rng = numpy.random.default_rng(0)
     alphabet = list(" \t\n\u3000aZ1_、。本日はカﾀ😀-")
     for _ in range(3000):
@@ -687,30 +541,40 @@ def test_fingerprint_covers_config_overrides_and_files(tmp_path):
     assert fingerprint(config, overrides, [code]) != changed_code
 
 
-def test_module_imports_standalone(tmp_path):
-    """The module travels alone in a packaged pipeline: it imports spaCy, thinc, numpy
-    and the standard library only, and works when imported from a copy by file path, also
-    when a second copy (a second packaged pipeline's) is imported after it."""
-    tree = ast.parse(MODULE.read_text())
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert imported - set(sys.stdlib_module_names) == {"numpy", "thinc", "spacy"}
-    copy = shutil.copy(MODULE, tmp_path / "copied_component.py")
-    second_copy = shutil.copy(MODULE, tmp_path / "second_copy.py")
+def test_component_imports_standalone(tmp_path):
+    """The component's modules travel alone in a packaged pipeline: they import spaCy, thinc,
+    numpy, the standard library and each other only (so project.yml's --code lists them all, and
+    its commands' deps), and work in a package laid out as `spacy package --code` lays them out,
+    also when a second such package (a second packaged pipeline's) is imported after it."""
+    for path in COMPONENT:
+        tree = ast.parse(path.read_text())
+        imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                    for alias in node.names}
+        imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and not node.level}
+        assert imported - set(sys.stdlib_module_names) <= {"numpy", "thinc", "spacy"}, path.name
+        siblings = {node.module or alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level
+                    for alias in node.names}
+        assert siblings <= {path.stem for path in COMPONENT}, path.name
+    files = [f"review_distill/{path.name}" for path in COMPONENT]
+    commands = [command for command in srsly.read_yaml(ROOT / "project.yml")["commands"]
+                if "textcat_distill.py" in " ".join(command["script"])]
+    assert len(commands) == 5
+    for command in commands:
+        assert re.findall(r"--code (\S+)", " ".join(command["script"])) == [",".join(files)], command["name"]
+        assert set(files) <= set(command["deps"]), command["name"]
+    for name in ("first_package", "second_package"):
+        (tmp_path / name).mkdir()
+        for path in COMPONENT:
+            shutil.copy(path, tmp_path / name)
+        (tmp_path / name / "__init__.py").write_text("".join(f"from . import {path.stem}\n" for path in COMPONENT))
     script = f"""
-import importlib.util, sys
-def load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-module = load("copied_component", {str(copy)!r})
-load("second_copy", {str(second_copy)!r})
+import sys
+sys.path.insert(0, {str(tmp_path)!r})
+import first_package, second_package
 import spacy
 nlp = spacy.blank("en")
 pipe = nlp.add_pipe("textcat_distill", config={{"loss": "mse", "temperature": 3.0}})
-assert isinstance(pipe, module.DistillTextCategorizer) and pipe.temperature == 3.0
+assert isinstance(pipe, first_package.textcat_distill.DistillTextCategorizer) and pipe.temperature == 3.0
 assert not [name for name in sys.modules if name.split(".")[0] == "review_distill"], sys.modules
 assert not any("scripts" in path for path in sys.path), sys.path
 """

@@ -11,7 +11,7 @@ from spacy.tokens import DocBin
 
 from conftest import ROOT
 from review_distill.reviews import make_nlp
-from test_packaging import pip_reaches_spacy
+from util import pip_reaches_spacy
 
 LANGUAGES = ["en", "ja"]
 STEPS = ["data", "preprocess", "baseline-bow", "teacher-encoder", "teacher-train", "augment", "label",

@@ -1,0 +1,178 @@
+"""Helpers that several test modules share (plain functions and data; the fixtures are in conftest.py)."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy
+import spacy
+from spacy.tokens import DocBin
+from spacy.training import Example
+
+from review_distill.training import main as train_main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# --- The students' component (review_distill/textcat_*.py) ---
+
+# The component's modules, as project.yml passes them to `--code`: textcat_distill and the modules it imports.
+COMPONENT = [ROOT / "review_distill" / f"textcat_{name}.py" for name in ("distill", "models", "ngrams", "tokenizers", "explain")]
+CODE = ",".join(map(str, COMPONENT))
+
+BOW = {
+    "@architectures": "spacy.TextCatBOW.v3",
+    "exclusive_classes": True,
+    "ngram_size": 2,
+    "no_output_layer": False,
+    "length": 4096,
+}
+TINY_TOK2VEC = {
+    "@architectures": "spacy.Tok2Vec.v2",
+    "embed": {
+        "@architectures": "spacy.MultiHashEmbed.v2",
+        "width": 8,
+        "attrs": ["NORM", "PREFIX"],
+        "rows": [200, 100],
+        "include_static_vectors": False,
+    },
+    "encode": {
+        "@architectures": "spacy.MaxoutWindowEncoder.v2",
+        "width": 8,
+        "depth": 1,
+        "window_size": 1,
+        "maxout_pieces": 2,
+    },
+}
+BATCHED_BOW = {**BOW, "@architectures": "review_distill.TextCatBOWBatched.v2"}
+ENSEMBLE = {"@architectures": "spacy.TextCatEnsemble.v2", "tok2vec": TINY_TOK2VEC, "linear_model": BOW}
+REDUCE = {
+    "@architectures": "spacy.TextCatReduce.v1",
+    "exclusive_classes": True,
+    "use_reduce_first": False,
+    "use_reduce_last": True,
+    "use_reduce_max": True,
+    "use_reduce_mean": True,
+    "tok2vec": TINY_TOK2VEC,
+}
+BOW_V3 = {"@architectures": "review_distill.TextCatBOWBatched.v3", "ngram_size": 2, "length": 4096,
+          "char_ngram_sizes": [3, 4], "normalize": True}
+BOW_DAN_V2 = {"@architectures": "review_distill.TextCatBOWEmbed.v2", "ngram_size": 2, "length": 4096, "embed_width": 8,
+              "embed_rows": 50, "hidden_width": 8, "dropout": 0.0, "char_ngram_sizes": [3, 4]}
+MODELS = {"bow": BOW, "batched_bow": BATCHED_BOW, "ensemble": ENSEMBLE, "reduce": REDUCE, "bow_v3": BOW_V3,
+          "bow_dan_v2": BOW_DAN_V2}
+# (teacher P(POS), gold label or None)
+SOFT_DATA = [
+    ("a great phone , works well", 0.9, "POS"),
+    ("it broke after a day", 0.15, "NEG"),
+    ("fine , nothing special", 0.6, None),
+    ("awful smell and bad glue", 0.02, None),
+    ("lovely book", 0.97, "POS"),
+    ("meh", 0.45, "NEG"),
+]
+
+
+def soft_examples(nlp, data=SOFT_DATA):
+    examples = []
+    for text, p_pos, gold in data:
+        example = Example.from_dict(nlp.make_doc(text), {"cats": {"POS": p_pos, "NEG": 1.0 - p_pos}})
+        if gold is not None:
+            example.reference.user_data["gold_label"] = gold
+        examples.append(example)
+    return examples
+
+
+def example(nlp, cats, text="some text", **user_data):
+    eg = Example.from_dict(nlp.make_doc(text), {"cats": cats})
+    eg.reference.user_data.update(user_data)
+    return eg
+
+
+def randomize(model, seed=0):
+    """Random weights, so that no layer starts at zero and the probabilities are uneven."""
+    rng = numpy.random.default_rng(seed)
+    for node in model.walk():
+        for name in node.param_names:
+            if node.has_param(name):
+                param = node.get_param(name)
+                node.set_param(name, rng.normal(0, 0.3, param.shape).astype(param.dtype))
+
+
+TOY_POS = ["good", "great", "lovely", "fine"]
+TOY_NEG = ["bad", "awful", "poor", "broken"]
+TOY_THINGS = ["phone", "book", "shoe", "lamp"]
+
+
+def toy_corpus(nlp, p_pos, pos=TOY_POS, neg=TOY_NEG, things=TOY_THINGS):
+    """Texts "{word} {thing}": POS words with P(POS) = p_pos, NEG words with 1 - p_pos."""
+    return [
+        example(nlp, {"POS": p, "NEG": 1.0 - p}, f"{word} {thing}")
+        for words, p in ((pos, p_pos), (neg, 1.0 - p_pos))
+        for word in words
+        for thing in things
+    ]
+
+
+def write_docbin(path, examples):
+    doc_bin = DocBin(store_user_data=True)
+    for eg in examples:
+        doc_bin.add(eg.reference)
+    doc_bin.to_disk(path)
+    return path
+
+
+def train_toy_students(tmp_path, config_name, corpora, alpha=0.0, char_languages="", char_ngram_size=None):
+    """Train a student config for a few steps with scripts/train_textcat.py, per language on
+    corpora[lang] = (train examples, gold examples: dev and test alternately), the
+    char_languages tokenized into characters (with n-grams of char_ngram_size, if given).
+    RETURNS: the training dir (of {lang}/model-best) and the test metrics file."""
+    for lang, (train, gold) in corpora.items():
+        corpus = tmp_path / "corpus" / lang
+        corpus.mkdir(parents=True)
+        write_docbin(corpus / "train.spacy", train)
+        write_docbin(corpus / "dev.spacy", gold[::2])
+        write_docbin(corpus / "test.spacy", gold[1::2])
+    config = tmp_path / f"{config_name}.cfg"
+    text = (ROOT / "configs" / f"{config_name}.cfg").read_text()
+    text = re.sub(r"eval_frequency = \d+", "eval_frequency = 5", re.sub(r"max_steps = \d+", "max_steps = 10", text))
+    config.write_text(text.replace("alpha = 0.0", f"alpha = {alpha}"))
+    training, metrics = tmp_path / "training" / config_name, tmp_path / "metrics" / f"{config_name}.json"
+    train_main(
+        config,
+        training,
+        metrics,
+        list(corpora),
+        dev_metrics_path=tmp_path / "metrics" / "dev" / f"{config_name}.json",
+        corpus_dir=tmp_path / "corpus",
+        train_dir=None,
+        gpu_id=-1,
+        code=CODE,
+        char_languages=char_languages,
+        char_ngram_size=char_ngram_size,
+        unlabeled="",
+    )
+    return training, metrics
+
+
+# --- The packaged toy students (the `project` fixture, tests/conftest.py) ---
+
+MAIN = ROOT / "review_distill" / "wheel_main.py"
+TEACHER = "a toy teacher"
+WORDS = {
+    "de": (["toll", "klasse", "prima", "gut"], ["schlecht", "kaputt", "mies", "furchtbar"], ["Produkt", "Wasserkocher"]),
+    "zh": (["很好", "喜欢"], ["很差", "坏了"], ["手机", "书"]),
+    "ja": (["良い", "最高"], ["悪い", "最悪"], ["本", "靴"]),
+}
+# Split into characters, as the workflow's students of ja are.
+CHAR_LANGUAGES = "ja"
+
+# --- The package index ---
+
+
+def pip_reaches_spacy() -> bool:
+    """Whether pip finds this spaCy version on its index, without retrying for minutes."""
+    command = [sys.executable, "-m", "pip", "index", "versions", "spacy", "--timeout", "5", "--retries", "0"]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return False
+    return result.returncode == 0 and spacy.about.__version__ in result.stdout
