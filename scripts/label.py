@@ -1,5 +1,9 @@
 """Label texts with the teacher's probabilities, in resumable shards (`spacy project run label`), in
-this process (review_distill/labelling.py) or on Ray actors (review_distill/labelling_ray.py)."""
+this process (review_distill/labelling.py) or on Ray actors (review_distill/labelling_ray.py).
+
+A language in --unlabeled has no gold train set: its pool_train reviews take the gold reviews'
+place, and its pool_dev reviews, with the teacher's argmax labels, become its dev set
+(review_distill/label_texts.py)."""
 from pathlib import Path
 from typing import List, Optional
 

@@ -214,9 +214,11 @@ def running(processes: list) -> list:
 @pytest.mark.parametrize("kill", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
 def test_a_killed_driver_leaves_nothing_of_the_ray_it_started(tmp_path, teacher_dir, kill):
     """With an empty --ray-address the driver starts a Ray of its own. Killed while its actors label
-    (one held on shard 1), it leaves none of that Ray's processes: on SIGTERM Ray's handler exits
-    the driver through ray.shutdown(); on SIGKILL the kernel kills the processes it started
-    (Ray's fate-sharing, PR_SET_PDEATHSIG), and the workers follow their raylet."""
+    (one held on shard 1), it leaves none of that Ray's processes: on SIGTERM, Ray's handler exits
+    the driver through ray.shutdown(), which stops them all before the driver is gone; on SIGKILL,
+    the kernel kills the processes the driver started (gcs_server, raylet: Ray's fate-sharing,
+    PR_SET_PDEATHSIG), and the raylet's children (the actors' workers, Ray's agents) exit on their
+    own once they give up on the dead GCS (Ray's reconnection timeout), which the test waits for."""
     write_inputs(tmp_path)
     (tmp_path / "hold").touch()
     log = tmp_path / "driver.log"
