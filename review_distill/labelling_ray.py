@@ -2,35 +2,32 @@
 or GPUs.
 
 The driver does all but the teacher's inference, as the local backend does (plan, docs, atomic
-shard writes), so both give the same shards and a killed driver resumes like a killed local run.
-Every node needs the project, the teacher and its code at the driver's paths.
+shard writes: shards.py), so both give the same shards and a killed driver resumes like a killed
+local run. Every node needs the project, the teacher and its code at the driver's paths.
 The method: docs/method.md, "Labelling on a cluster"."""
 import logging
 import os
 import time
-import warnings
-from contextlib import closing
 from pathlib import Path
 from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence
 
-import numpy
 import spacy
 from tqdm import tqdm
 from wasabi import msg
 
-from . import labelling
-from .errors import DataError
-from .reviews import LABELS, make_nlp
+from .errors import DataError, ProjectError
+from .reviews import make_nlp
+from .shards import finish_language, plan_language, shard_docbin, shard_items, write_shard
+from .teacher_inference import (
+    agreement_info, check_agreement, inference_precision, load_teacher, predict, resolve_precision, teacher_identity,
+)
 
 try:
     import ray
-    import ray.data
-    from ray.util.debug import log_once
 except ImportError:  # an optional dependency: only this backend needs it
     ray = None
 
-POS, NEG = LABELS
-# The workers import this module, label.py and reviews.py from the driver's scripts/.
+# The workers import review_distill from the driver's project directory.
 RUNTIME_ENV = {"env_vars": {"PYTHONPATH": os.pathsep.join(
     path for path in (str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")) if path)}}
 # Tries per shard: a shard whose actor raises or dies is labelled again once.
@@ -45,11 +42,7 @@ class RayOptions(NamedTuple):
 
 
 class ShardError(RuntimeError):
-    """A shard the teacher could not label, with the error (in `message`: Ray Data adds to the args)."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+    """A shard the teacher could not label, with the error."""
 
 
 def check_options(options: RayOptions, gpu_id: int) -> None:
@@ -66,69 +59,59 @@ def check_options(options: RayOptions, gpu_id: int) -> None:
 def _load_teacher(teacher_dir: Path, code: Optional[Path], gpu: bool) -> spacy.language.Language:
     if gpu:
         spacy.require_gpu(0)  # Ray shows a worker only its own GPUs
-    return labelling.load_teacher(teacher_dir, code)
+    return load_teacher(teacher_dir, code)
 
 
 def teacher_checks(teacher_dir: Path, code: Optional[Path], precision: str, gpu: bool, batch_size: int,
                    samples: Dict[str, Sequence[dict]]) -> tuple:
     """On a worker: the precision `precision` resolves to there and, below fp32, the agreement with the
-    fp32 teacher on each language's `samples` (labelling.check_agreement)."""
+    fp32 teacher on each language's `samples` (teacher_inference.check_agreement)."""
     teacher = _load_teacher(teacher_dir, code, gpu)
-    precision = labelling.resolve_precision(precision, teacher, gpu)
+    precision = resolve_precision(precision, teacher, gpu)
     if precision == "fp32":
         return precision, {}
-    return precision, {lang: labelling.check_agreement(teacher, items, precision, gpu, batch_size)
+    return precision, {lang: check_agreement(teacher, items, precision, gpu, batch_size)
                        for lang, items in samples.items()}
 
 
 class TeacherActor:
-    """Loads the teacher once; labels the shards of a batch, one per row (lang, shard, texts)."""
+    """Loads the teacher once; labels shards."""
 
     def __init__(self, teacher_dir: Path, code: Optional[Path], precision: str, gpu: bool, batch_size: int):
         self.teacher = _load_teacher(teacher_dir, code, gpu)
-        self.precision = labelling.resolve_precision(precision, self.teacher, gpu)  # bf16 on a node without it: an error
+        self.precision = resolve_precision(precision, self.teacher, gpu)  # bf16 on a node without it: an error
         self.gpu, self.batch_size = gpu, batch_size
 
-    def __call__(self, batch: Dict[str, numpy.ndarray]) -> Dict[str, list]:
-        out: Dict[str, list] = {"lang": [], "shard": [], "labels": []}
-        for lang, k, texts in zip(batch["lang"], batch["shard"], batch["texts"]):
-            try:
-                with labelling.inference_precision(self.teacher, self.precision, self.gpu):
-                    labels = labelling.predict(self.teacher, [str(text) for text in texts], self.batch_size)
-            except Exception as err:
-                raise ShardError(f"{lang} shard {k} failed: {type(err).__name__}: {err}") from err
-            out["lang"].append(str(lang))
-            out["shard"].append(int(k))
-            out["labels"].append(numpy.array([[cats[POS], cats[NEG], logits[POS], logits[NEG]]
-                                              for cats, logits in labels], dtype=numpy.float64))
-        return out
+    def label(self, lang: str, k: int, texts: List[str]) -> tuple:
+        """(lang, k, the teacher's labels of the shard's texts)."""
+        try:
+            with inference_precision(self.teacher, self.precision, self.gpu):
+                return lang, k, predict(self.teacher, texts, self.batch_size)
+        except Exception as err:
+            raise ShardError(f"{lang} shard {k} failed: {type(err).__name__}: {err}") from err
 
 
-def as_labels(rows: numpy.ndarray) -> List[labelling.Labels]:
-    """An actor's output for a shard as labelling.predict's (cats, teacher_logits) per text."""
-    return [({POS: pos, NEG: neg}, {POS: log_pos, NEG: log_neg}) for pos, neg, log_pos, log_neg in rows.tolist()]
-
-
-def labelled_shards(labelled: "ray.data.Dataset", pending: Sequence[tuple]) -> Iterator[tuple]:
-    """(lang, k, labels) per shard as the actors finish them; what stops Ray as a DataError. Closing it
-    stops the Dataset's execution."""
-    rows = iter(labelled.iter_rows())
-    try:
-        while True:
-            try:
-                row = next(rows)
-            except StopIteration:
-                return
-            except Exception as err:  # what Ray raises: a shard's error, a dead worker, a lost node
-                raise DataError(failure(err, pending)) from None
-            yield str(row["lang"]), int(row["shard"]), as_labels(row["labels"])
-    finally:
-        if hasattr(rows, "close"):
-            rows.close()
+def labelled_shards(teachers: list, rows: Sequence[tuple], pending: Sequence[tuple]) -> Iterator[tuple]:
+    """(lang, k, labels) per row (lang, k, texts) as the actors finish them, one shard per actor at a
+    time; what stops Ray as a DataError."""
+    queue, idle, running = list(rows), list(teachers), {}
+    while queue or running:
+        while queue and idle:
+            teacher = idle.pop()
+            running[teacher.label.options(retry_exceptions=True).remote(*queue.pop(0))] = teacher
+        [done], _ = ray.wait(list(running), num_returns=1)
+        idle.append(running.pop(done))
+        try:
+            labelled = ray.get(done)
+        except Exception as err:  # what Ray raises: a shard's error, a dead worker, a lost node
+            raise DataError(failure(err, pending)) from None
+        yield labelled
 
 
 def start_ray(options: RayOptions) -> bool:
-    """Connect to the cluster at options.address, or start Ray here; whether this call started it."""
+    """Connect to the cluster at options.address, or start Ray here; whether this call started it.
+    Ray's own SIGTERM handler exits the driver through the `finally` that shuts it down, and the Ray
+    processes it starts die with it (kernel fate-sharing) when it is killed."""
     if ray.is_initialized():
         return False
     try:
@@ -151,15 +134,15 @@ def n_actors(options: RayOptions) -> int:
 
 
 def remote_teacher_checks(options: RayOptions, *args) -> tuple:
-    """teacher_checks on a worker with an actor's resources; its DataError as a DataError here."""
+    """teacher_checks on a worker with an actor's resources; its ProjectError as the same error here."""
     # max_calls=1: the worker exits after the task, with the teacher it loaded
     task = ray.remote(num_cpus=options.cpus, num_gpus=options.gpus, max_retries=0, max_calls=1,
                       runtime_env=RUNTIME_ENV)(teacher_checks)
     try:
         return ray.get(task.remote(*args))
     except ray.exceptions.RayTaskError as err:
-        if isinstance(err.cause, DataError):
-            raise DataError(str(err.cause)) from None
+        if isinstance(err.cause, ProjectError):
+            raise type(err.cause)(str(err.cause)) from None
         raise
 
 
@@ -170,7 +153,7 @@ def failure(err: Exception, pending: Sequence[tuple]) -> str:
         if isinstance(cause, ray.exceptions.RayTaskError):  # also an instance of its cause's class
             cause = cause.cause
         elif isinstance(cause, ShardError):
-            return f"{cause.message} (tried {ATTEMPTS} times)"
+            return f"{cause} (tried {ATTEMPTS} times)"
         elif isinstance(cause, DataError):
             return str(cause)
         else:
@@ -187,7 +170,7 @@ def label_languages(
     """Label the missing shards of every language on Ray, then assemble each language's soft and hard
     DocBins; return labelling.label_language's report per language, with the whole run's texts/s."""
     teacher_dir, code = teacher_dir.resolve(), code.resolve() if code is not None else None
-    teacher_id = labelling.teacher_identity(teacher_dir, code)
+    teacher_id = teacher_identity(teacher_dir, code)
     started = start_ray(options)
     try:
         actors = n_actors(options)
@@ -195,15 +178,15 @@ def label_languages(
         precision, _ = remote_teacher_checks(options, teacher_dir, code, precision, gpu, batch_size, {})
         msg.info(f"Teacher precision: {precision} ({actors} Ray actors of {options.cpus:g} CPUs, {options.gpus:g} GPUs)")
         dirs = {"shard_dir": shard_dir, "soft_dir": soft_dir, "hard_dir": hard_dir}
-        plans = {lang: labelling.plan_language(lang, teacher_id, items[lang], shard_size=shard_size, precision=precision,
-                                           **dirs) for lang in items}
+        plans = {lang: plan_language(lang, teacher_id, items[lang], shard_size=shard_size, precision=precision,
+                                     **dirs) for lang in items}
         todo = [(lang, k) for lang, (_, shards, _) in plans.items() for k in shards]
         if todo and precision != "fp32":
             samples = {lang: items[lang] for lang, (_, shards, _) in plans.items() if shards}
             _, checks = remote_teacher_checks(options, teacher_dir, code, precision, gpu, batch_size, samples)
             for lang, check in checks.items():
                 plans[lang][2]["fp32_check"] = check
-                labelling.agreement_info(lang, precision, check)
+                agreement_info(lang, precision, check)
         if todo:
             seconds = label_shards(teacher_dir, code, items, todo, options, actors, shard_dir=shard_dir,
                                    shard_size=shard_size, batch_size=batch_size, precision=precision)
@@ -215,7 +198,7 @@ def label_languages(
         if started:
             ray.shutdown()
     for lang, (manifest, _, _) in plans.items():
-        labelling.finish_language(lang, items[lang], manifest, **dirs)
+        finish_language(lang, items[lang], manifest, **dirs)
     return {lang: report for lang, (_, _, report) in plans.items()}
 
 
@@ -224,46 +207,33 @@ def label_shards(
     options: RayOptions, actors: int, *, shard_dir: Path, shard_size: int, batch_size: int, precision: str,
 ) -> float:
     """Label the shards `todo` ((lang, k) pairs) on `actors` actors, writing each as it comes back; the
-    seconds it took."""
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False  # the driver's own bar below
-    log_once("ray_data_progress_manager_disabled")  # and no warning that Ray Data's bars are off
-    context.print_on_execution_start = False
-    context.enable_auto_log_stats = False
-    context.actor_task_retry_on_errors = True  # an exception in a shard, like a dead actor, gets a retry
-    context.raise_original_map_exception = True  # the ShardError, not Ray Data's wrapper of it
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
-    rows = [{"lang": lang, "shard": k, "texts": [item["text"] for item in labelling.shard_items(items[lang], shard_size, k)]}
-            for lang, k in todo]
+    seconds it took, the actors' start included."""
+    rows = [(lang, k, [item["text"] for item in shard_items(items[lang], shard_size, k)]) for lang, k in todo]
     make_docs = {lang: make_nlp(lang).make_doc for lang in {lang for lang, _ in todo}}
-    with warnings.catch_warnings():
-        # Ray 2.60 caps an actor task's retries only through ray_remote_args (max_task_retries), which it
-        # deprecates for later versions; requirements-ray.txt pins 2.60.
-        warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
-        labelled = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
-            TeacherActor, batch_size=1, batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=1),
-            num_cpus=options.cpus, num_gpus=options.gpus or None,
-            fn_constructor_kwargs={"teacher_dir": teacher_dir, "code": code, "precision": precision,
-                                   "gpu": options.gpus > 0, "batch_size": batch_size},
-            runtime_env=RUNTIME_ENV, max_restarts=-1, max_task_retries=ATTEMPTS - 1)
-    n_texts = sum(len(row["texts"]) for row in rows)
+    n_texts = sum(len(texts) for _, _, texts in rows)
     pending = list(todo)
     start = time.perf_counter()
+    # A dead actor is restarted (its teacher loaded again), and a shard that raised or whose actor died
+    # is labelled again, ATTEMPTS times in all.
+    teacher_actor = ray.remote(TeacherActor).options(
+        num_cpus=options.cpus, num_gpus=options.gpus, max_restarts=-1, max_task_retries=ATTEMPTS - 1,
+        runtime_env=RUNTIME_ENV)
+    teachers = [teacher_actor.remote(teacher_dir, code, precision, options.gpus > 0, batch_size)
+                for _ in range(actors)]
     total = sum(map(len, items.values()))
-    with tqdm(total=total, initial=total - n_texts, desc=f"label (ray, {actors} actors)", unit="doc",
-              disable=None) as progress:
-        with closing(labelled_shards(labelled, pending)) as shards:
-            for lang, k, labels in shards:
-                shard = labelling.shard_items(items[lang], shard_size, k)
-                labelling.write_shard(shard_dir / lang, k, labelling.shard_docbin(make_docs[lang], shard, labels))
+    try:
+        with tqdm(total=total, initial=total - n_texts, desc=f"label (ray, {actors} actors)", unit="doc",
+                  disable=None) as progress:
+            for lang, k, labels in labelled_shards(teachers, rows, pending):
+                shard = shard_items(items[lang], shard_size, k)
+                write_shard(shard_dir / lang, k, shard_docbin(make_docs[lang], shard, labels))
                 pending.remove((lang, k))
                 progress.update(len(shard))
                 progress.set_postfix(shards=f"{len(todo) - len(pending)}/{len(todo)}")
-    if pending:
-        raise DataError(f"Ray returned no labels for the shards {pending}")
+    finally:
+        for teacher in teachers:
+            ray.kill(teacher)
     seconds = time.perf_counter() - start
     msg.info(f"Labelled {n_texts} texts in {seconds:.0f}s, the actors' start included: {n_texts / seconds:.1f} "
              f"texts/s with {actors} Ray workers ({precision})")
     return seconds
-

@@ -1,11 +1,15 @@
+"""The tests' fixtures; plain helpers are in tests/util.py."""
 import json
 from pathlib import Path
 
 import pytest
+import spacy
+from spacy.training import Example
+from thinc.api import Adam
 
 from review_distill.packaging import package_students
 from review_distill.reviews import make_nlp
-from util import CHAR_LANGUAGES, COMPONENT, MAIN, ROOT, TEACHER, WORDS, toy_corpus, train_toy_students
+from util import CHAR_LANGUAGES, COMPONENT, MAIN, ROOT, TEACHER, TEXTS, WORDS, toy_corpus, train_toy_students
 
 SHARED_DATA = ROOT.parent / "shared" / "data" / "amazon_reviews_multi"
 
@@ -15,23 +19,6 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "ja" / "train.jsonl").is_file():
         pytest.skip(f"the review data is not at {SHARED_DATA}")
     return SHARED_DATA
-
-
-def write_lines(path: Path, rows) -> Path:
-    """Write dicts as JSON lines (or raw strings as they are)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [row if isinstance(row, str) else json.dumps(row, ensure_ascii=False) for row in rows]
-    path.write_text("\n".join(lines) + "\n", encoding="utf8")
-    return path
-
-
-def make_reviews(n_per_label: int, prefix: str, start: int = 0):
-    """Distinct POS/NEG reviews with ids and labels."""
-    return [
-        {"id": f"{prefix}{i}", "text": f"{label.lower()} review {prefix}{i}", "label": label}
-        for label in ("POS", "NEG")
-        for i in range(start, start + n_per_label)
-    ]
 
 
 # --- The students' component and its packages ---
@@ -57,3 +44,50 @@ def project(tmp_path_factory):
     # The word-split students' training texts (a character may turn up in any binary file).
     texts = {lang: [eg.text for eg in train] for lang, (train, _) in corpora.items() if lang not in CHAR_LANGUAGES}
     return tmp, training, metrics, texts
+
+
+# The teachers of the label step's tests (tests/test_labelling.py, tests/test_labelling_ray.py) and of
+# tests/test_teacher.py.
+TINY_BERT_WORDS = ["great", "love", "bad", "broken", "it", "is", ".", "!", "良", "い", "悪", "质", "量", "差"]
+
+
+@pytest.fixture(scope="module")
+def tiny_transformer(tmp_path_factory):
+    """A 2-layer BERT with a word-level tokenizer, saved as a Hugging Face directory."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    path = tmp_path_factory.mktemp("tiny_bert")
+    vocab = {token: i for i, token in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]"] + TINY_BERT_WORDS)}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    backend.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Whitespace(), pre_tokenizers.Split("", "isolated")])
+    backend.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
+        model_max_length=64,
+    )
+    tokenizer.save_pretrained(path)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=64)
+    BertModel(config).save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def teacher_dir(tmp_path_factory):
+    """A blank "xx" pipeline with spaCy's textcat, nudged off its initial weights."""
+    nlp = spacy.blank("xx")
+    nlp.add_pipe("textcat")
+    examples = [Example.from_dict(nlp.make_doc(text), {"cats": {"POS": float(i % 2 == 0), "NEG": float(i % 2 == 1)}})
+                for i, text in enumerate(TEXTS["en"] + TEXTS["ja"])]
+    nlp.initialize(lambda: examples)
+    optimizer = Adam(0.01)
+    for _ in range(3):
+        nlp.update(examples, sgd=optimizer)
+    path = tmp_path_factory.mktemp("teacher") / "model"
+    nlp.to_disk(path)
+    return path

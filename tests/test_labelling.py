@@ -9,77 +9,15 @@ import random
 
 import pytest
 import spacy
-import typer
 from spacy.tokens import DocBin
-from spacy.training import Example
-from thinc.api import Adam
-from typer.testing import CliRunner
 
-from review_distill import labelling
-from conftest import ROOT, write_lines
-from review_distill.labelling import collect_items, soft_labels
-from review_distill.splits import write_docbin
+from review_distill import labelling, teacher_inference
+from review_distill.errors import DataError
+from review_distill.label_texts import SOURCES, collect_items
 from review_distill.reviews import LABELS, make_nlp
-from test_teacher import tiny_transformer  # noqa: F401  (a fixture)
-
-TEXTS = {
-    "en": ["Great case, fits well.", "Broke after a week!", "Nice bag, good price and fast delivery.",
-           "Terrible. Do not buy.", "Works as described", "The zip broke on day two and the seller never answered."],
-    "ja": ["思ったより小さかったです。", "とても良い商品です。また買います。", "届いた商品は壊れていました。",
-           "使いやすい", "最悪。返品します。", "色が写真と違いました。"],
-}
-
-
-def words(lang, i):
-    return " ".join(random.Random(f"{lang}{i}").choices(TEXTS[lang][0].split() + TEXTS[lang][3].split(), k=1 + i % 7))
-
-
-def write_inputs(root, languages=("en",), n_pool=13, n_aug=11):
-    """Gold train reviews (one-hot cats and ids), a pool and synthetic texts per language."""
-    for lang in languages:
-        reviews = [{"id": f"{lang}-t{i}", "text": text, "label": LABELS[i % 2]} for i, text in enumerate(TEXTS[lang])]
-        write_docbin(make_nlp(lang), reviews, root / "splits" / lang / "train.spacy", desc="")
-        write_lines(root / "splits" / lang / "pool.jsonl",
-                    [{"id": f"{lang}-p{i}", "text": f"{words(lang, i)} p{i}"} for i in range(n_pool)])
-        write_lines(root / "augmented" / f"{lang}.jsonl",
-                    [{"id": f"{lang}-t{i % 6}-aug{i // 6}", "source_id": f"{lang}-t{i % 6}", "text": f"{words(lang, i)} a{i}",
-                      "ops": ["mask", "ngram"][: i % 3]} for i in range(n_aug)])
-
-
-@pytest.fixture(scope="module")
-def teacher_dir(tmp_path_factory):
-    """A blank "xx" pipeline with spaCy's textcat, nudged off its initial weights."""
-    nlp = spacy.blank("xx")
-    nlp.add_pipe("textcat")
-    examples = [Example.from_dict(nlp.make_doc(text), {"cats": {"POS": float(i % 2 == 0), "NEG": float(i % 2 == 1)}})
-                for i, text in enumerate(TEXTS["en"] + TEXTS["ja"])]
-    nlp.initialize(lambda: examples)
-    optimizer = Adam(0.01)
-    for _ in range(3):
-        nlp.update(examples, sgd=optimizer)
-    path = tmp_path_factory.mktemp("teacher") / "model"
-    nlp.to_disk(path)
-    return path
-
-
-def run(root, teacher, *languages, expect=0, **options):
-    args = [str(teacher), *(languages or ["en"]), "--corpus-dir", str(root / "splits"),
-            "--augmented-dir", str(root / "augmented"), "--shard-dir", str(root / "labels"),
-            "--soft-dir", str(root / "soft"), "--hard-dir", str(root / "hard")]
-    options = {"pool_size": 9, "augmented_size": 7, "shard_size": 4, "batch_size": 3, **options}
-    for name, value in options.items():
-        args += [f"--{name.replace('_', '-')}", str(value)]
-    app = typer.Typer()
-    app.command()(labelling.main)
-    result = CliRunner().invoke(app, args)
-    output = " ".join(result.output.split())
-    if expect is not None:
-        assert result.exit_code == expect, output + repr(result.exception)
-    return output
-
-
-def read(path, lang="en"):
-    return list(DocBin().from_disk(path).get_docs(make_nlp(lang).vocab))
+from review_distill.teacher_inference import load_teacher, resolve_precision, soft_labels
+from review_distill.textcat_distill import MIN_PROB
+from util import ROOT, TEXTS, read, run, save_tiny_transformer_teacher, words, write_inputs, write_lines
 
 
 def summary(docs):
@@ -110,7 +48,7 @@ def test_soft_labels_sum_to_one_exactly_and_keep_the_logits():
         assert cats["POS"] + cats["NEG"] == 1.0 and 0 <= cats["NEG"] <= 1
     cats, logits = soft_labels({"POS": 1.0, "NEG": 1e-20})  # the tail p rounds away, the logits keep
     assert cats == {"POS": 1.0, "NEG": 0.0} and logits == {"POS": 0.0, "NEG": pytest.approx(math.log(1e-20))}
-    assert soft_labels({"POS": 1.0, "NEG": 0.0})[1]["NEG"] == pytest.approx(math.log(labelling.MIN_PROB))
+    assert soft_labels({"POS": 1.0, "NEG": 0.0})[1]["NEG"] == pytest.approx(math.log(MIN_PROB))
     with pytest.raises(ValueError, match="not probabilities"):
         soft_labels({"POS": float("nan"), "NEG": 0.5})
 
@@ -159,11 +97,11 @@ def test_samples_are_seeded_nested_and_sized(tmp_path):
 
     def ids(pool_size, augmented_size, seed=0):
         items = collect_items("en", vocab, splits, augmented, pool_size, augmented_size, seed)
-        return {source: [item["id"] for item in items if item["source"] == source] for source in labelling.SOURCES}
+        return {source: [item["id"] for item in items if item["source"] == source] for source in SOURCES}
 
     assert ids(10, 5) == ids(10, 5)
     assert ids(10, 5, seed=1) != ids(10, 5)
-    assert [len(ids(10, 5)[source]) for source in labelling.SOURCES] == [6, 5, 10]
+    assert [len(ids(10, 5)[source]) for source in SOURCES] == [6, 5, 10]
     assert ids(0, 0) == {"gold": [f"en-t{i}" for i in range(6)], "augmented": [], "pool": []}
     everything = ids(-1, -1)
     assert sorted(everything["pool"]) == sorted(f"en-p{i}" for i in range(30)) and len(everything["augmented"]) == 20
@@ -181,7 +119,8 @@ def test_a_killed_run_resumes_after_its_last_finished_shard_and_ends_as_an_unint
     write_inputs(tmp_path / "twice")
     calls.clear()
     state["fail_on"] = 3  # killed while labelling the third shard
-    run(tmp_path / "twice", teacher_dir, expect=None)
+    with pytest.raises(RuntimeError, match="killed"):
+        run(tmp_path / "twice", teacher_dir)
     labels = tmp_path / "twice" / "labels" / "en"
     assert sorted(path.name for path in labels.iterdir()) == ["manifest.json", "shard-00000.spacy", "shard-00001.spacy"]
     assert not (tmp_path / "twice" / "soft").exists() and not (tmp_path / "twice" / "hard").exists()
@@ -232,19 +171,7 @@ def test_a_rerun_with_other_inputs_starts_over(tmp_path, teacher_dir, count_pred
     assert len(list((tmp_path / "labels" / "en").glob("shard-*"))) == math.ceil(n_texts / shard_size)
 
 
-def save_tiny_transformer_teacher(path, tiny_transformer):  # noqa: F811
-    """configs/teacher.cfg on a tiny random BERT, nudged off its initial weights, saved at `path`."""
-    config = spacy.util.load_config(ROOT / "configs" / "teacher.cfg",
-                                    overrides={"paths.teacher_model": str(tiny_transformer)}, interpolate=True)
-    nlp = spacy.util.load_model_from_config(config, auto_fill=True)
-    examples = [Example.from_dict(nlp.make_doc(text), {"cats": {"POS": float(i % 2 == 0), "NEG": float(i % 2 == 1)}})
-                for i, text in enumerate(["great , love it !", "bad , broken !", "良い 良い", "质量 差"])]
-    nlp.initialize(lambda: examples)
-    nlp.update(examples, sgd=Adam(0.01))  # off the textcat's all-zero initial output layer
-    nlp.to_disk(path)
-
-
-def test_the_project_teacher_config_labels_through_its_code(tmp_path, tiny_transformer):  # noqa: F811
+def test_the_project_teacher_config_labels_through_its_code(tmp_path, tiny_transformer):
     """configs/teacher.cfg on a tiny random BERT, loaded with --code scripts/teacher_code.py."""
     save_tiny_transformer_teacher(tmp_path / "teacher", tiny_transformer)
     write_inputs(tmp_path)
@@ -293,19 +220,19 @@ def test_no_augmented_texts_need_no_augment_step(tmp_path, teacher_dir):
     assert "en: 15 texts (gold 6, augmented 0, pool 9)" in run(tmp_path, teacher_dir, augmented_size=0)
 
 
-def test_bf16_labels_agree_with_fp32_and_are_checked_and_reported(tmp_path, tiny_transformer, monkeypatch):  # noqa: F811
+def test_bf16_labels_agree_with_fp32_and_are_checked_and_reported(tmp_path, tiny_transformer, monkeypatch):
     """Under bf16 autocast (emulated where the CPU has no bf16) the transformer teacher's labels stay
     within bf16's precision of fp32; the agreement check and the speed go to the report."""
     save_tiny_transformer_teacher(tmp_path / "teacher", tiny_transformer)
     write_inputs(tmp_path)
-    monkeypatch.setattr(labelling, "bf16_supported", lambda gpu: True)
+    monkeypatch.setattr(teacher_inference, "bf16_supported", lambda gpu: True)
     code = ROOT / "review_distill" / "teacher_functions.py"
     output = run(tmp_path, tmp_path / "teacher", code=code, precision="bf16", report=tmp_path / "report.json")
     assert "Teacher precision: bf16" in output
     report = json.loads((tmp_path / "report.json").read_text())["en"]
     assert report["precision"] == "bf16" and report["n_labelled"] == 22 and report["texts_per_s"] > 0
-    assert report["fp32_check"]["argmax_agreement"] >= labelling.MIN_AGREEMENT
-    teacher = labelling.load_teacher(tmp_path / "teacher", code)
+    assert report["fp32_check"]["argmax_agreement"] >= teacher_inference.MIN_AGREEMENT
+    teacher = load_teacher(tmp_path / "teacher", code)
     for doc in read(tmp_path / "soft" / "en" / "train.spacy"):
         assert doc.cats["POS"] == pytest.approx(teacher(doc.text).cats["POS"], abs=0.02)
     # Another precision is another labelling: the shards start over.
@@ -313,19 +240,19 @@ def test_bf16_labels_agree_with_fp32_and_are_checked_and_reported(tmp_path, tiny
     assert "the precision changed" in output
 
 
-def test_auto_precision_is_fp32_without_a_torch_model_or_native_bf16(teacher_dir, tiny_transformer, tmp_path,  # noqa: F811
+def test_auto_precision_is_fp32_without_a_torch_model_or_native_bf16(teacher_dir, tiny_transformer, tmp_path,
                                                                     monkeypatch):
     blank_textcat = spacy.load(teacher_dir)
-    assert labelling.resolve_precision("auto", blank_textcat, gpu=False) == "fp32"
+    assert resolve_precision("auto", blank_textcat, gpu=False) == "fp32"
     save_tiny_transformer_teacher(tmp_path / "teacher", tiny_transformer)
-    transformer = labelling.load_teacher(tmp_path / "teacher", ROOT / "review_distill" / "teacher_functions.py")
+    transformer = load_teacher(tmp_path / "teacher", ROOT / "review_distill" / "teacher_functions.py")
     for native in (True, False):
-        monkeypatch.setattr(labelling, "bf16_supported", lambda gpu: native)
-        assert labelling.resolve_precision("auto", transformer, gpu=False) == ("bf16" if native else "fp32")
-    with pytest.raises(labelling.DataError, match="no native bfloat16"):
-        labelling.resolve_precision("bf16", transformer, gpu=False)
-    with pytest.raises(labelling.DataError, match="precision must be one of"):
-        labelling.resolve_precision("fp16", transformer, gpu=False)
+        monkeypatch.setattr(teacher_inference, "bf16_supported", lambda gpu: native)
+        assert resolve_precision("auto", transformer, gpu=False) == ("bf16" if native else "fp32")
+    with pytest.raises(DataError, match="no native bfloat16"):
+        resolve_precision("bf16", transformer, gpu=False)
+    with pytest.raises(DataError, match="precision must be one of"):
+        resolve_precision("fp16", transformer, gpu=False)
 
 
 def test_an_unlabeled_language_is_labelled_from_its_pool_with_a_held_out_teacher_labelled_dev_set(tmp_path, teacher_dir):

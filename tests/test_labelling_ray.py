@@ -1,12 +1,17 @@
-"""The `label` step's Ray backend (scripts/label_ray.py) on a local Ray of 2 CPUs, started once for
-the module: the same DocBins as the local backend, resuming after a killed driver, a dead worker
-retried, a shard that fails twice stopping the run, and the backend's errors.
+"""The `label` step's Ray backend (review_distill/labelling_ray.py) on a local Ray of 2 CPUs, started
+once for the module: the same DocBins as the local backend, resuming after a killed driver, a dead
+worker retried, a shard that fails twice stopping the run, the backend's errors, and a killed driver
+that started its own Ray leaving none of it behind.
 
 Faults are injected on the workers through the teacher's --code file, which each worker imports
-when it loads the teacher: it wraps labelling.predict to sleep, die or raise on a shard."""
+when it loads the teacher: it wraps labelling_ray.predict to die, raise or hang on a shard.
+
+No verdict depends on the time a step takes: a test waits for what it needs (a file), and only a
+wait of HANG_S seconds, long enough that reaching it means a hang, fails it, saying so."""
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,22 +20,23 @@ import time
 import pytest
 import spacy
 
-from conftest import ROOT
 from review_distill.reviews import LABELS
-from test_labelling import TEXTS, read, run, save_tiny_transformer_teacher, teacher_dir, write_inputs  # noqa: F401
-from test_teacher import tiny_transformer  # noqa: F401  (a fixture)
+from util import ROOT, TEXTS, label_args, read, run, save_tiny_transformer_teacher, write_inputs
 
 ray = pytest.importorskip("ray")
+psutil = pytest.importorskip("psutil")  # Ray's own copy, which importing ray puts on the path
 
+HANG_S = 600
 FAULT = '''
 import os
 import time
 from pathlib import Path
 
-from review_distill import labelling
+from review_distill import labelling_ray
 
-_predict = labelling.predict
+_predict = labelling_ray.predict
 LOG = Path({log!r})
+HOLD = Path({hold!r})
 
 
 def predict(teacher, texts, *args, **kwargs):
@@ -41,11 +47,12 @@ def predict(teacher, texts, *args, **kwargs):
             os._exit(1)
         if {action!r} == "raise":
             raise ValueError("boom")
-    time.sleep({sleep})
+        while {action!r} == "hang" and HOLD.exists():
+            time.sleep(0.05)
     return _predict(teacher, texts, *args, **kwargs)
 
 
-labelling.predict = predict
+labelling_ray.predict = predict
 '''
 TRIGGER = TEXTS["en"][4]  # a gold review: in shard 1 of 4 texts
 
@@ -57,12 +64,35 @@ def local_ray():
     ray.shutdown()
 
 
-def fault_code(tmp_path, action="", sleep=0.0):
-    """A --code file that makes the workers' labelling.predict `action` (die: once, raise: always) on
-    the shard with TRIGGER, after `sleep` seconds per shard; each attempt at it is a line in the log."""
+def fault_code(tmp_path, action=""):
+    """A --code file that makes the workers' labelling_ray.predict `action` on the shard with TRIGGER
+    (die: once, raise: always, hang: while the file `tmp_path / "hold"` exists); each attempt at it is
+    a line in the log."""
     path = tmp_path / "fault.py"
-    path.write_text(FAULT.format(log=str(tmp_path / "attempts.log"), trigger=TRIGGER, action=action, sleep=sleep))
+    path.write_text(FAULT.format(log=str(tmp_path / "attempts.log"), hold=str(tmp_path / "hold"), trigger=TRIGGER,
+                                 action=action))
     return path
+
+
+def start_driver(root, teacher, log, **options):
+    """scripts/label.py in a process of its own, its output to `log`; RAY_ADDRESS unset, so that an
+    empty --ray-address starts a Ray of its own."""
+    args = [sys.executable, str(ROOT / "scripts" / "label.py"), *label_args(root, teacher, **options)]
+    env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+    with log.open("wb") as file:
+        return subprocess.Popen(args, stdout=file, stderr=subprocess.STDOUT, env=env)
+
+
+def wait_for(condition, what, driver=None, log=None):
+    """Return once `condition()` holds; fail if the driver exits first, or, as a hang, after HANG_S seconds."""
+    limit = time.monotonic() + HANG_S
+    while not condition():
+        if driver is not None and driver.poll() is not None:
+            output = log.read_text(errors="replace")[-3000:] if log is not None else ""
+            pytest.fail(f"The driver exited ({driver.returncode}) before {what}:\n{output}")
+        if time.monotonic() > limit:
+            pytest.fail(f"Hung: no {what} after {HANG_S} s")
+        time.sleep(0.05)
 
 
 def attempts(tmp_path):
@@ -89,7 +119,7 @@ def assert_same_docs(root, expected_root, languages=("en",)):
                 assert sum(doc.cats.values()) == 1.0
 
 
-def test_ray_labels_as_the_local_backend(tmp_path, tiny_transformer):  # noqa: F811
+def test_ray_labels_as_the_local_backend(tmp_path, tiny_transformer):
     """The project's teacher config on a tiny BERT, 2 actors: the DocBins of the local backend."""
     save_tiny_transformer_teacher(tmp_path / "teacher", tiny_transformer)
     code = ROOT / "review_distill" / "teacher_functions.py"
@@ -112,7 +142,7 @@ def test_ray_labels_as_the_local_backend(tmp_path, tiny_transformer):  # noqa: F
     assert "6 of 6 shards already labelled" in output and "Labelled" not in output
 
 
-def test_auto_precision_is_resolved_on_the_workers_as_the_local_backend_resolves_it(tmp_path, tiny_transformer):  # noqa: F811
+def test_auto_precision_is_resolved_on_the_workers_as_the_local_backend_resolves_it(tmp_path, tiny_transformer):
     save_tiny_transformer_teacher(tmp_path / "teacher", tiny_transformer)
     code = ROOT / "review_distill" / "teacher_functions.py"
     write_inputs(tmp_path)
@@ -126,35 +156,87 @@ def test_auto_precision_is_resolved_on_the_workers_as_the_local_backend_resolves
     assert report["precision"] == local and ("fp32_check" in report) == (local == "bf16")
 
 
-def test_a_killed_driver_resumes_with_no_lost_or_duplicated_texts(tmp_path, teacher_dir, local_ray):  # noqa: F811
-    """The driver, labelling on the module's Ray, is killed (SIGKILL) once two shards are written;
-    the rerun labels the rest and ends with the uninterrupted local run's DocBins."""
+def test_a_killed_driver_resumes_with_no_lost_or_duplicated_texts(tmp_path, teacher_dir, local_ray):
+    """The driver, labelling on the module's Ray, is killed (SIGKILL) once two shards are written, while
+    an actor holds shard 1; the rerun labels the rest and ends with the uninterrupted local run's DocBins."""
     write_inputs(tmp_path / "local")
     run(tmp_path / "local", teacher_dir)
     root = tmp_path / "ray"
     write_inputs(root)
-    code = fault_code(tmp_path, sleep=1.0)
-    args = [sys.executable, str(ROOT / "scripts" / "label.py"), str(teacher_dir), "en", "--code", str(code),
-            "--corpus-dir", str(root / "splits"), "--augmented-dir", str(root / "augmented"),
-            "--shard-dir", str(root / "labels"), "--soft-dir", str(root / "soft"), "--hard-dir", str(root / "hard"),
-            "--pool-size", "9", "--augmented-size", "7", "--shard-size", "4", "--batch-size", "3",
-            "--backend", "ray", "--ray-address", local_ray, "--ray-actors", "2"]
-    driver = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    code = fault_code(tmp_path, "hang")
+    (tmp_path / "hold").touch()
+    log = tmp_path / "driver.log"
+    driver = start_driver(root, teacher_dir, log, code=code, backend="ray", ray_address=local_ray, ray_actors=2)
     shards = root / "labels" / "en"
-    deadline = time.time() + 120
-    while len(list(shards.glob("shard-*.spacy"))) < 2 and driver.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: len(list(shards.glob("shard-*.spacy"))) >= 2, "two shards written", driver, log)
     os.kill(driver.pid, signal.SIGKILL)
     driver.wait()
     missing = [k for k in range(6) if not (shards / f"shard-{k:05d}.spacy").is_file()]
-    assert 0 < len(missing) <= 4 and not (root / "soft").exists()
+    assert 1 in missing and len(missing) <= 4 and not (root / "soft").exists()
+    (tmp_path / "hold").unlink()
     output = run(root, teacher_dir, code=code, backend="ray", ray_actors=2)
     assert f"{6 - len(missing)} of 6 shards already labelled" in output
     assert f"Labelled {sum(2 if k == 5 else 4 for k in missing)} texts in" in output
     assert_same_docs(root, tmp_path / "local")
 
 
-def test_a_dead_worker_is_retried_and_a_shard_that_fails_twice_stops_the_run(tmp_path, teacher_dir):  # noqa: F811
+def ray_processes(driver: "psutil.Process") -> list:
+    """The processes of the Ray that `driver` started: its descendants, and any other process that
+    names that Ray's session (session_{date}_{time}_{pid}) in its command line."""
+    processes = driver.children(recursive=True)
+    sessions = set()
+    for process in processes:
+        try:
+            sessions.update(re.findall(r"session_\d{4}-\d\d-\d\d_[\d_-]+", " ".join(process.cmdline())))
+        except psutil.Error:
+            pass
+    for process in psutil.process_iter():
+        try:
+            if process not in processes and any(name in " ".join(process.cmdline()) for name in sessions):
+                processes.append(process)
+        except psutil.Error:
+            pass
+    return processes
+
+
+def running(processes: list) -> list:
+    """The processes still running (a zombie has exited)."""
+    alive = []
+    for process in processes:
+        try:
+            if process.status() != psutil.STATUS_ZOMBIE:
+                alive.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+@pytest.mark.parametrize("kill", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_killed_driver_leaves_nothing_of_the_ray_it_started(tmp_path, teacher_dir, kill):
+    """With an empty --ray-address the driver starts a Ray of its own. Killed while its actors label
+    (one held on shard 1), it leaves none of that Ray's processes: on SIGTERM, Ray's handler exits
+    the driver through ray.shutdown(), which stops them all before the driver is gone; on SIGKILL,
+    the kernel kills the processes the driver started (gcs_server, raylet: Ray's fate-sharing,
+    PR_SET_PDEATHSIG), and the raylet's children (the actors' workers, Ray's agents) exit on their
+    own once they give up on the dead GCS (Ray's reconnection timeout), which the test waits for."""
+    write_inputs(tmp_path)
+    (tmp_path / "hold").touch()
+    log = tmp_path / "driver.log"
+    driver = start_driver(tmp_path, teacher_dir, log, code=fault_code(tmp_path, "hang"), backend="ray", ray_actors=2)
+    wait_for(lambda: any((tmp_path / "labels" / "en").glob("shard-*.spacy")), "shard written", driver, log)
+    processes = ray_processes(psutil.Process(driver.pid))
+    names = {process.name() for process in processes}
+    assert {"gcs_server", "raylet"} <= names, names
+    os.kill(driver.pid, kill)
+    driver.wait()
+    try:
+        wait_for(lambda: not running(processes), "exit of the Ray processes the driver started")
+    finally:
+        for process in running(processes):  # what a failed test leaves
+            process.kill()
+
+
+def test_a_dead_worker_is_retried_and_a_shard_that_fails_twice_stops_the_run(tmp_path, teacher_dir):
     write_inputs(tmp_path / "local")
     run(tmp_path / "local", teacher_dir)
     write_inputs(tmp_path / "die")
@@ -177,7 +259,7 @@ def test_a_dead_worker_is_retried_and_a_shard_that_fails_twice_stops_the_run(tmp
     ({"backend": "ray", "gpu_id": 0}, "gpu_id 0 with the ray backend"),
     ({"backend": "ray", "ray_cpus": 0}, "CPUs > 0"),
 ])
-def test_ray_errors_are_clear_and_write_nothing(tmp_path, teacher_dir, options, message):  # noqa: F811
+def test_ray_errors_are_clear_and_write_nothing(tmp_path, teacher_dir, options, message):
     write_inputs(tmp_path)
     assert message in run(tmp_path, teacher_dir, expect=1, **options)
     assert not any((tmp_path / folder).exists() for folder in ("labels", "soft", "hard"))

@@ -8,8 +8,6 @@ import spacy
 import torch
 import typer
 from spacy.tokens import DocBin
-from tokenizers import Tokenizer, models, pre_tokenizers, processors
-from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 from typer.testing import CliRunner
 
 from review_distill import teacher_functions  # noqa: F401  (registers the config's functions)
@@ -18,30 +16,6 @@ from review_distill import teacher
 from conftest import ROOT
 from review_distill.teacher_functions import char_windows
 from review_distill.gate import dev_margins
-
-WORDS = ["great", "love", "bad", "broken", "it", "is", ".", "!", "良", "い", "悪", "质", "量", "差"]
-
-
-@pytest.fixture(scope="module")
-def tiny_transformer(tmp_path_factory):
-    """A 2-layer BERT with a word-level tokenizer, saved as a Hugging Face directory."""
-    path = tmp_path_factory.mktemp("tiny_bert")
-    vocab = {token: i for i, token in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]"] + WORDS)}
-    backend = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    backend.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Whitespace(), pre_tokenizers.Split("", "isolated")])
-    backend.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
-    )
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
-        model_max_length=64,
-    )
-    tokenizer.save_pretrained(path)
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=64)
-    BertModel(config).save_pretrained(path)
-    return path
 
 
 def reviews():

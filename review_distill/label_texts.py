@@ -1,0 +1,116 @@
+"""The texts the `label` step labels, per language: the gold train reviews (of a language without
+labels: its pool_train reviews), a seeded sample of the synthetic texts and of the pool, and (without
+labels) the held-out dev reviews. Each is a dict of the text and the provenance that goes to the
+doc's user_data."""
+import random
+from pathlib import Path
+from typing import List, Sequence
+
+from spacy.tokens import DocBin
+from spacy.vocab import Vocab
+from wasabi import msg
+
+from .errors import DataError, MissingInput
+from .reviews import LABELS, check_lang, read_jsonl
+
+SOURCES = ("gold", "augmented", "pool")
+# The source of an unlabeled language's held-out reviews, labelled for its student's dev set.
+DEV = "dev"
+
+
+def check_sizes(pool_size: int, augmented_size: int, shard_size: int, batch_size: int) -> None:
+    for name, value in (("pool_size", pool_size), ("augmented_size", augmented_size)):
+        if value < -1:
+            raise DataError(f"{name} must be -1 (all), 0 (none) or a positive number of texts, got {value}")
+    for name, value in (("shard_size", shard_size), ("batch_size", batch_size)):
+        if value < 1:
+            raise DataError(f"{name} must be at least 1, got {value}")
+
+
+def check_inputs(languages: Sequence[str], unlabeled: Sequence[str], corpus_dir: Path, augmented_dir: Path,
+                 pool_size: int, augmented_size: int) -> None:
+    """Each language's files from the preprocess and augment steps, where the sizes ask for them."""
+    for lang in languages:
+        check_lang(lang)
+        first = ("pool_train.jsonl", "pool_dev.jsonl") if lang in unlabeled else ("train.spacy",)
+        for path, step, needed in (*((corpus_dir / lang / name, "preprocess", True) for name in first),
+                                   (corpus_dir / lang / "pool.jsonl", "preprocess", pool_size != 0),
+                                   (augmented_dir / f"{lang}.jsonl", "augment", augmented_size != 0)):
+            if needed and not path.is_file():
+                raise MissingInput(f"Missing file {path}: run `spacy project run {step}` first")
+
+
+def gold_items(path: Path, vocab: Vocab) -> List[dict]:
+    """The gold training reviews, with their ids and labels, in the DocBin's order."""
+    items = []
+    for i, doc in enumerate(DocBin().from_disk(path).get_docs(vocab)):
+        review_id = doc.user_data.get("id")
+        if not review_id:
+            raise DataError(f"{path}: review {i} has no id in user_data: rerun `spacy project run preprocess`")
+        gold = [label for label in LABELS if doc.cats.get(label) == 1.0]
+        if len(gold) != 1 or sum(doc.cats.get(label, 0.0) for label in LABELS) != 1.0:
+            raise DataError(f"{path}: review {review_id} has no one-hot {'/'.join(LABELS)} cats: {doc.cats}")
+        items.append({"id": review_id, "source": "gold", "gold_label": gold[0], "text": doc.text})
+    if not items:
+        raise DataError(f"{path}: no training reviews")
+    return items
+
+
+def read_text_records(path: Path, fields: Sequence[str]) -> List[dict]:
+    """JSONL records with an id, a non-empty text and `fields`."""
+    rows = read_jsonl(path)
+    for n, row in enumerate(rows, start=1):
+        for field in ("id", "text", *fields):
+            if field not in row:
+                raise DataError(f"{path}: record {n} has no '{field}'")
+        if not isinstance(row["text"], str) or not row["text"].strip():
+            raise DataError(f"{path}: record {n} ({row['id']}) has an empty text")
+    return rows
+
+
+def sample(rows: Sequence[dict], size: int, key: str, what: str) -> List[dict]:
+    """`size` rows (-1: all) in the order of a shuffle seeded by `key`; all, with a warning,
+    if there are fewer."""
+    order = list(range(len(rows)))
+    random.Random(key).shuffle(order)
+    if size > len(rows):
+        msg.warn(f"{what}: asked for {size}, there are {len(rows)}: labelling all of them")
+    return [rows[i] for i in (order if size == -1 else order[:size])]
+
+
+def pool_items(path: Path, source: str) -> List[dict]:
+    """The reviews of one of an unlabeled language's pool files, as items of `source`."""
+    rows = read_text_records(path, ())
+    if not rows:
+        raise DataError(f"{path}: no reviews: rerun `spacy project run preprocess`")
+    return [{"id": row["id"], "source": source, "text": row["text"]} for row in rows]
+
+
+def collect_items(
+    lang: str, vocab: Vocab, corpus_dir: Path, augmented_dir: Path, pool_size: int, augmented_size: int, seed: int,
+    unlabeled: bool = False,
+) -> List[dict]:
+    """The texts to label, in order: gold (of an unlabeled language: pool_train), augmented sample, pool
+    sample, and for an unlabeled language its held-out dev reviews."""
+    if unlabeled:
+        items = pool_items(corpus_dir / lang / "pool_train.jsonl", "pool")
+    else:
+        items = gold_items(corpus_dir / lang / "train.spacy", vocab)
+    if augmented_size != 0:
+        path = augmented_dir / f"{lang}.jsonl"
+        rows = read_text_records(path, ("source_id", "ops"))
+        if not rows:
+            raise DataError(f"{path}: no synthetic texts (set augmented_size to 0 to label none)")
+        for row in sample(rows, augmented_size, f"{seed}:{lang}:augmented", f"{lang} augmented_size"):
+            items.append({"id": row["id"], "source": "augmented", "source_id": row["source_id"],
+                          "ops": list(row["ops"]), "text": row["text"]})
+    if pool_size != 0:
+        path = corpus_dir / lang / "pool.jsonl"
+        rows = read_text_records(path, ())
+        if not rows:
+            raise DataError(f"{path}: no pool reviews (set pool_size to 0 to label none)")
+        for row in sample(rows, pool_size, f"{seed}:{lang}:pool", f"{lang} pool_size"):
+            items.append({"id": row["id"], "source": "pool", "text": row["text"]})
+    if unlabeled:
+        items.extend(pool_items(corpus_dir / lang / "pool_dev.jsonl", DEV))
+    return items

@@ -1,0 +1,166 @@
+"""The teacher's inference for the `label` step, on either backend: loading the teacher with its
+code, choosing and checking its precision (bf16 or fp32), and turning its textcat's probabilities
+into soft labels (cats and teacher_logits)."""
+import hashlib
+import math
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+import spacy
+from spacy.cli._util import import_code
+from spacy.language import Language
+from spacy.pipeline import MultiLabel_TextCategorizer, TextCategorizer
+from thinc.shims import PyTorchShim
+from tqdm import tqdm
+from wasabi import msg
+
+from .errors import DataError, MissingInput
+from .reviews import LABELS
+from .textcat_distill import MIN_PROB
+
+PRECISIONS = ("auto", "fp32", "bf16")
+# The bf16 teacher's labels of this many texts per language are checked against its fp32 labels.
+AGREEMENT_SAMPLE = 500
+MIN_AGREEMENT = 0.995
+
+Labels = Tuple[Dict[str, float], Dict[str, float]]  # (cats, teacher_logits)
+
+
+def check_teacher(path: Path) -> None:
+    if not (path / "config.cfg").is_file():
+        raise MissingInput(f"No teacher pipeline at {path}: run `spacy project run teacher-train` first")
+
+
+def load_teacher(path: Path, code: Optional[Path]) -> Language:
+    """The teacher pipeline; it must have an exclusive textcat over exactly POS and NEG."""
+    check_teacher(path)
+    if code is not None:
+        import_code(code)
+    nlp = spacy.load(path)
+    textcats = [name for name, pipe in nlp.pipeline if isinstance(pipe, TextCategorizer)
+                and not isinstance(pipe, MultiLabel_TextCategorizer) and set(pipe.labels) == set(LABELS)]
+    if not textcats:
+        raise DataError(f"{path}: the pipeline ({', '.join(nlp.pipe_names)}) has no exclusive textcat "
+                        f"predicting {' and '.join(LABELS)}")
+    return nlp
+
+
+def teacher_identity(path: Path, code: Optional[Path]) -> str:
+    """A hash of the teacher's files (names and contents) and of the code it is loaded with."""
+    digest = hashlib.md5()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(file.relative_to(path).as_posix().encode("utf8") + b"\0")
+        with file.open("rb") as file_:
+            for chunk in iter(lambda: file_.read(1 << 20), b""):
+                digest.update(chunk)
+    if code is not None:
+        digest.update(b"\0code\0" + code.read_bytes())
+    return digest.hexdigest()
+
+
+def torch_modules(nlp: Language) -> list:
+    """The PyTorch modules inside a pipeline's components (a transformer's, for the teacher)."""
+    return [shim._model for _, pipe in nlp.pipeline if hasattr(pipe, "model") for layer in pipe.model.walk()
+            for shim in layer.shims if isinstance(shim, PyTorchShim)]
+
+
+def bf16_supported(gpu: bool) -> bool:
+    """Whether the device computes in bfloat16 natively: AVX-512 BF16 or AMX on a CPU."""
+    import torch
+
+    if gpu:
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(check() for check in checks if check is not None)
+
+
+def resolve_precision(precision: str, teacher: Language, gpu: bool) -> str:
+    """`auto`: bf16 for a teacher with PyTorch modules on a device that computes in bf16, else fp32."""
+    if precision not in PRECISIONS:
+        raise DataError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "auto":
+        return "bf16" if torch_modules(teacher) and bf16_supported(gpu) else "fp32"
+    if precision == "bf16" and not bf16_supported(gpu):
+        raise DataError("precision bf16: this device has no native bfloat16 (a CPU needs AVX-512 BF16 or AMX); "
+                        "use fp32 or auto")
+    return precision
+
+
+def _float32_outputs(module, inputs, output):
+    """Forward hook: bfloat16 tensors in a module's output (a tensor, tuple or ModelOutput) as float32,
+    which numpy, and so thinc, can take."""
+    import torch
+
+    def cast(value):
+        return value.float() if torch.is_tensor(value) and value.dtype == torch.bfloat16 else value
+
+    if isinstance(output, dict):
+        for key in list(output.keys()):
+            output[key] = cast(output[key])
+        return output
+    if isinstance(output, tuple):
+        return tuple(cast(value) for value in output)
+    return cast(output)
+
+
+@contextmanager
+def inference_precision(teacher: Language, precision: str, gpu: bool) -> Iterator[None]:
+    """Run the teacher's PyTorch modules under bf16 autocast (`precision` bf16), with float32 outputs."""
+    if precision == "fp32":
+        yield
+        return
+    import torch
+
+    handles = [module.register_forward_hook(_float32_outputs) for module in torch_modules(teacher)]
+    try:
+        with torch.autocast("cuda" if gpu else "cpu", dtype=torch.bfloat16):
+            yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def check_agreement(teacher: Language, items: Sequence[dict], precision: str, gpu: bool, batch_size: int) -> dict:
+    """The argmax agreement and mean |difference| in p(POS) of the teacher at `precision` with the fp32
+    teacher, on AGREEMENT_SAMPLE texts spread over `items`; below MIN_AGREEMENT is an error."""
+    step = max(1, len(items) // AGREEMENT_SAMPLE)
+    texts = [item["text"] for item in items[::step][:AGREEMENT_SAMPLE]]
+    reference = [cats[LABELS[0]] for cats, _ in predict(teacher, texts, batch_size)]
+    with inference_precision(teacher, precision, gpu):
+        fast = [cats[LABELS[0]] for cats, _ in predict(teacher, texts, batch_size)]
+    agreement = sum((a >= 0.5) == (b >= 0.5) for a, b in zip(reference, fast)) / len(texts)
+    result = {"n": len(texts), "argmax_agreement": agreement,
+              "mean_abs_diff_pos": sum(abs(a - b) for a, b in zip(reference, fast)) / len(texts)}
+    if agreement < MIN_AGREEMENT:
+        raise DataError(f"The {precision} teacher agrees with the fp32 teacher on {agreement:.1%} of {len(texts)} "
+                        f"texts, below {MIN_AGREEMENT:.1%}: label with --precision fp32")
+    return result
+
+
+def agreement_info(lang: str, precision: str, check: dict) -> None:
+    msg.info(f"{lang}: the {precision} teacher agrees with the fp32 teacher on {check['argmax_agreement']:.1%} of "
+             f"{check['n']} texts (mean |difference| in p(POS) {check['mean_abs_diff_pos']:.2g})")
+
+
+def soft_labels(cats: Dict[str, float]) -> Labels:
+    """(probabilities, log-probabilities) from the teacher's textcat scores: POS renormalized in
+    double precision, NEG = 1 - POS, so they sum to 1 exactly."""
+    pos, neg = float(cats[LABELS[0]]), float(cats[LABELS[1]])
+    if not (pos >= 0 and neg >= 0 and 0 < pos + neg < math.inf):
+        raise ValueError(f"the teacher's textcat gave {cats}, not probabilities")
+    p = pos / (pos + neg)
+    return {LABELS[0]: p, LABELS[1]: 1.0 - p}, {LABELS[0]: math.log(max(pos, MIN_PROB)),
+                                                 LABELS[1]: math.log(max(neg, MIN_PROB))}
+
+
+def predict(teacher: Language, texts: Sequence[str], batch_size: int, progress: Optional[tqdm] = None) -> List[Labels]:
+    """The teacher's labels of each text, in order; the texts go through it shortest first, so
+    that each batch holds texts of similar length."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    labels: List[Optional[Labels]] = [None] * len(texts)
+    for i, doc in zip(order, teacher.pipe((texts[i] for i in order), batch_size=batch_size)):
+        labels[i] = soft_labels(doc.cats)
+        if progress is not None:
+            progress.update(1)
+    return labels
