@@ -6,11 +6,11 @@ import statistics
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from .speed_target import TEACHER_TARGET
 from .errors import MissingInput
 from .files import atomic_path, write_json
 from .models import BASELINE, STUDENT, TEACHER, TFIDF_LR_DISTILLED, TOKENIZER, WORD_TOKENIZER, name_of
 from .plot import plot_accuracy_vs_speed
+from .speed_target import TEACHER_TARGET
 from .summary import build_summary, choose_student, mean_over_languages, table_models
 
 PLOT_NAME = "accuracy_vs_speed.png"

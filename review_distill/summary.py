@@ -7,9 +7,9 @@ at TEACHER_TARGET times the teacher's words/s or more. The fields of summary.jso
 import statistics
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .speed_target import TEACHER_TARGET, speed_ratios
 from .errors import DataError
 from .models import MODEL_ORDER, REQUIRED_MODELS, STUDENT, TEACHER, TOKENIZER, WORD_TOKENIZER
+from .speed_target import TEACHER_TARGET, speed_ratios
 
 AUTO = "auto"
 
