@@ -3,43 +3,28 @@ students and the baselines, on the same test texts in one run, next to the bare 
 
 Every model is credited with the words of its language's word tokenizer for the same texts.
 `nlp.pipe` is timed over raw texts, tokenization included; load time and peak memory come from
-a fresh process per model (`python -m review_distill.benchmark measure`). Writes
-metrics/benchmark.json. How it measures: docs/method.md, "Reading the report"."""
+a fresh process per model (review_distill.measure). Writes metrics/benchmark.json. How it
+measures: docs/method.md, "Reading the report"."""
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from itertools import islice
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import numpy
-import typer
-from spacy.language import Language
 from wasabi import msg
 
-from .code_files import code_paths, import_code_paths
-from .files import atomic_path
+from . import measure
+from .errors import DataError, MissingInput, ProjectError
+from .files import write_json
+from .models import ABLATIONS, BASELINE, TEACHER, TOKENIZER, WORD_TOKENIZER
 from .reviews import make_nlp
-
-TOKENIZER = "tokenizer"
-WORD_TOKENIZER = "word_tokenizer"
-TEACHER = "teacher"
-BASELINE = "baseline_bow"
-# Models of the `ablations` workflow, benchmarked where they have been trained.
-ABLATIONS = ("baseline_ensemble", "student_dan", "student_ensemble", "student_hard")
-# A student ships only at this many times the teacher's words/s or more.
-TEACHER_TARGET = 100.0
-HERE = Path(__file__).resolve().parent
-
-app = typer.Typer(add_completion=False, help=__doc__.split("\n\n")[0])
+from .speed_target import TEACHER_TARGET, missed_targets, speed_ratios
 
 
 @dataclass
@@ -59,129 +44,16 @@ class ModelSpec:
     timed_with: Optional[str] = None
 
 
-class MissingInput(FileNotFoundError):
-    """An input of this step does not exist yet."""
-
-
-# --- in the measuring process ---------------------------------------------------------------
-
-
-def peak_rss_bytes() -> int:
-    """This process's peak resident memory so far."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024  # Linux counts KiB
-
-
-def measure_speeds(
-    nlps: Dict[str, Language], texts: Sequence[str], words: Sequence[int], batch_size: int, repeats: int,
-    warmup: int, min_seconds: float = 0.0,
-) -> Dict[str, Dict]:
-    """Docs/s and words/s of each pipeline's nlp.pipe over the raw texts (words[i] = words of
-    texts[i]): the median of whole passes, after a warm-up pass over the first `warmup` texts.
-    The pipelines take turns, a pass each, until each has made at least `repeats` passes and
-    timed at least `min_seconds`."""
-    from spacy.cli.benchmark_speed import bootstrap
-
-    if not texts or len(texts) != len(words):
-        raise ValueError(f"need texts and a word count per text, got {len(texts)} texts and {len(words)} counts")
-    for nlp in nlps.values():
-        for _ in nlp.pipe(texts[:warmup], batch_size=batch_size):
-            pass
-    passes = {name: [] for name in nlps}
-    cpu_per_wall = {name: [] for name in nlps}
-    batch_wps = {name: [] for name in nlps}
-    while any(len(passes[name]) < repeats or sum(passes[name]) < min_seconds for name in nlps):
-        for name, nlp in nlps.items():
-            stream = nlp.pipe(texts, batch_size=batch_size)
-            done, elapsed = 0, 0.0
-            cpu_start = time.process_time()
-            while done < len(texts):
-                start = time.perf_counter()
-                n_batch = sum(1 for _ in islice(stream, batch_size))
-                seconds = max(time.perf_counter() - start, 1e-9)
-                batch_wps[name].append(sum(words[done : done + n_batch]) / seconds)
-                done += n_batch
-                elapsed += seconds
-            passes[name].append(elapsed)
-            cpu_per_wall[name].append((time.process_time() - cpu_start) / elapsed)
-    speeds = {}
-    for name in nlps:
-        seconds = statistics.median(passes[name])
-        numpy.random.seed(0)
-        means = numpy.sort(bootstrap(numpy.array(batch_wps[name]), iterations=2000))
-        speeds[name] = {
-            "docs_per_second": len(texts) / seconds,
-            "words_per_second": sum(words) / seconds,
-            "seconds_per_pass": passes[name],
-            "cpu_per_wall": statistics.median(cpu_per_wall[name]),
-            "batch_words_per_second_ci95": [float(means[int(len(means) * 0.025)]), float(means[int(len(means) * 0.975)])],
-        }
-    return speeds
-
-
-def run_job(job: Dict) -> Dict:
-    """Load one model (or a bare tokenizer) and time it on each language's texts; report its
-    load time and this process's peak memory. With job["timed_with"], a second model's
-    directory, that model is loaded after the peak memory is taken (and a pass over every
-    text made) and timed in turns with the first. Meant to run in a fresh process."""
-    import spacy
-
-    import_code_paths(code_paths(job.get("code")))
-    start = time.perf_counter()
-    if job["model"] is None:
-        (lang,) = [run["lang"] for run in job["runs"]]
-        nlp = make_nlp(lang)
-    elif job.get("tokenizer_only"):
-        components = spacy.util.load_config(Path(job["model"]) / "config.cfg")["nlp"]["pipeline"]
-        nlp = spacy.load(job["model"], exclude=components)
-    else:
-        nlp = spacy.load(job["model"])
-    load_seconds = time.perf_counter() - start
-    nlps, peak_rss = {"model": nlp}, None
-    if job.get("timed_with"):
-        for run in job["runs"]:
-            for _ in nlp.pipe(run["texts"], batch_size=job["batch_size"]):
-                pass
-        peak_rss = peak_rss_bytes()
-        nlps["timed_with"] = spacy.load(job["timed_with"])
-    speeds = {
-        run["lang"]: measure_speeds(
-            nlps, run["texts"], run["words"], job["batch_size"], job["repeats"], job["warmup"], job["min_seconds"]
-        )
-        for run in job["runs"]
-    }
-    torch = sys.modules.get("torch")
-    result = {
-        "load_seconds": load_seconds,
-        "peak_rss_bytes": peak_rss or peak_rss_bytes(),
-        "torch_threads": torch.get_num_threads() if torch else None,
-        "languages": {lang: speed["model"] for lang, speed in speeds.items()},
-    }
-    if "timed_with" in nlps:
-        result["timed_with_languages"] = {lang: speed["timed_with"] for lang, speed in speeds.items()}
-    return result
-
-
-@app.command("measure", hidden=True)
-def measure_cli(job_path: Path, output_path: Path):
-    """Run the job in JOB_PATH (JSON) and write its result to OUTPUT_PATH."""
-    result = run_job(json.loads(job_path.read_text(encoding="utf8")))
-    output_path.write_text(json.dumps(result), encoding="utf8")
-
-
-# --- in the parent process ------------------------------------------------------------------
-
-
 def measure_in_subprocess(job: Dict) -> Dict:
-    """run_job in a fresh Python process, so that its load time and peak memory are its own."""
+    """measure.run_job in a fresh Python process, so that its load time and peak memory are its own."""
     with tempfile.TemporaryDirectory() as tmp:
         job_path, output_path = Path(tmp) / "job.json", Path(tmp) / "result.json"
         job_path.write_text(json.dumps(job, ensure_ascii=False), encoding="utf8")
         process = subprocess.run(
-            [sys.executable, "-m", __name__, "measure", str(job_path), str(output_path)], capture_output=True, text=True
+            [sys.executable, "-m", measure.__name__, str(job_path), str(output_path)], capture_output=True, text=True
         )
         if process.returncode != 0 or not output_path.is_file():
-            raise RuntimeError(f"measuring {job['model'] or 'the word tokenizer'} failed:\n{process.stderr[-3000:]}")
+            raise ProjectError(f"measuring {job['model'] or 'the word tokenizer'} failed:\n{process.stderr[-3000:]}")
         return json.loads(output_path.read_text(encoding="utf8"))
 
 
@@ -190,7 +62,7 @@ def dir_size(path: Path) -> int:
     return sum(file.stat().st_size for file in Path(path).rglob("*") if file.is_file() and not file.is_symlink())
 
 
-def read_texts(path: Path, n_docs: int) -> List[str]:
+def read_docbin_texts(path: Path, n_docs: int) -> List[str]:
     """The first n_docs texts of a DocBin."""
     from spacy.tokens import DocBin
     from spacy.vocab import Vocab
@@ -199,7 +71,7 @@ def read_texts(path: Path, n_docs: int) -> List[str]:
         raise MissingInput(f"Missing {path}: run `spacy project run preprocess` first")
     texts = [doc.text for doc in DocBin().from_disk(path).get_docs(Vocab())][:n_docs]
     if not texts:
-        raise ValueError(f"{path} holds no texts")
+        raise DataError(f"{path} holds no texts")
     return texts
 
 
@@ -210,7 +82,7 @@ def count_words(lang: str, texts: Sequence[str]) -> List[int]:
 
 
 def check_specs(specs: Sequence[ModelSpec], languages: Sequence[str]) -> None:
-    """Raise MissingInput for a model not trained, ValueError for a model timed in turns with one
+    """Raise MissingInput for a model not trained, DataError for a model timed in turns with one
     that is not a per-language model benchmarked before it."""
     for spec in specs:
         for lang in languages:
@@ -223,8 +95,8 @@ def check_specs(specs: Sequence[ModelSpec], languages: Sequence[str]) -> None:
     for index, spec in enumerate(specs):
         earlier = {other.name: other for other in specs[:index] if not other.multilingual}
         if spec.timed_with and (spec.multilingual or spec.timed_with not in earlier):
-            raise ValueError(f"{spec.name} can only be timed with a per-language model benchmarked before it, "
-                             f"not {spec.timed_with!r}")
+            raise DataError(f"{spec.name} can only be timed with a per-language model benchmarked before it, "
+                            f"not {spec.timed_with!r}")
 
 
 def measure_multilingual(spec: ModelSpec, job: Dict, runs: Dict[str, Dict]) -> Tuple[Dict, Dict, Dict]:
@@ -317,22 +189,6 @@ def speed_fields(speed: Dict[str, Dict], languages: Sequence[str]) -> Dict:
     }
 
 
-def speed_ratios(models: Dict, student: str, languages: Sequence[str]) -> Dict[str, Dict[str, float]]:
-    """Per language, the student's words/s over the teacher's and over the bare tokenizer's."""
-    wps = {name: models[name]["words_per_second"] for name in (student, TEACHER, TOKENIZER) if name in models}
-    ratios = {}
-    for other, key in ((TEACHER, "vs_teacher"), (TOKENIZER, "vs_tokenizer")):
-        if student in wps and other in wps:
-            ratios[key] = {lang: wps[student][lang] / wps[other][lang] for lang in languages}
-    return ratios
-
-
-def missed_targets(ratios: Dict[str, Dict[str, float]]) -> List[str]:
-    """A line for each language where the words/s ratio to the teacher misses its target."""
-    return [f"{lang}: {ratio:.3g}x the teacher's words/s, below the target of {TEACHER_TARGET:g}x"
-            for lang, ratio in ratios.get("vs_teacher", {}).items() if ratio < TEACHER_TARGET]
-
-
 def machine_info() -> Dict:
     """CPU, cores, memory, OS and library versions."""
     import spacy
@@ -385,32 +241,19 @@ def print_results(bench: Dict, students: Sequence[str]) -> None:
             msg.good(f"{student} runs at {TEACHER_TARGET:g}x the teacher's words/s or more in every language")
 
 
-@app.command("run")
-def run_cli(
-    languages: List[str] = typer.Argument(...),
-    training_dir: Path = typer.Option(Path("training"), help="Holds teacher/model-best and {model}/{lang}/model-best"),
-    splits_dir: Path = typer.Option(Path("corpus/splits"), help="Holds {lang}/test.spacy"),
-    output: Path = typer.Option(Path("metrics/benchmark.json")),
-    students: str = typer.Option(..., help="Space-separated students of `all`; the first one's bare tokenizer is timed"),
-    n_docs: int = typer.Option(1000, min=1, help="Test texts per language (the first N)"),
-    batch_size: int = typer.Option(128, min=1, help="nlp.pipe batch size of the spaCy students and baselines"),
-    teacher_batch_size: int = typer.Option(64, min=1, help="nlp.pipe batch size of the teacher"),
-    repeats: int = typer.Option(5, min=1, help="Timed passes per language at least (students, tokenizer)"),
-    teacher_repeats: int = typer.Option(1, min=1, help="Timed passes per language at least (teacher)"),
-    warmup: int = typer.Option(100, min=0, help="Texts of the warm-up pass"),
-    min_seconds: float = typer.Option(3.0, min=0.0, help="Time more passes until this many seconds have been timed"),
-    teacher_code: Path = typer.Option(HERE / "teacher_functions.py", help="The teacher's registered functions"),
-    student_code: Path = typer.Option(HERE / "textcat_distill.py", help="The students' component"),
-    unlabeled: str = typer.Option("", help="Space-separated languages left out: they have no baseline, and their "
-                                  "students are the models of their language that the others' are"),
-):
-    """Benchmark the teacher, the students and baselines and the bare tokenizers; write OUTPUT."""
-    if unlabeled.split():
-        msg.info(f"Not benchmarking the unlabeled languages ({unlabeled}): they have no baseline")
-        languages = [lang for lang in languages if lang not in unlabeled.split()]
-    students = students.split()
+def benchmark(
+    languages: Sequence[str], training_dir: Path, splits_dir: Path, output: Path, students: Sequence[str], *,
+    n_docs: int, batch_size: int, teacher_batch_size: int, repeats: int, teacher_repeats: int, warmup: int,
+    min_seconds: float, teacher_code: Path, student_code: Path, unlabeled: Sequence[str] = (),
+) -> Dict:
+    """Benchmark the teacher, the students and baselines (the ablations where they have been trained)
+    and the bare tokenizers on the first n_docs test texts of each language; write output."""
+    if unlabeled:
+        msg.info(f"Not benchmarking the unlabeled languages ({' '.join(unlabeled)}): they have no baseline")
+        languages = [lang for lang in languages if lang not in unlabeled]
+    students = list(students)
     if not students or not all(name.startswith("student") for name in students):
-        msg.fail(f"--students must name one or more students (student_...), not {' '.join(students)!r}", exits=1)
+        raise DataError(f"--students must name one or more students (student_...), not {' '.join(students)!r}")
     teacher_path = training_dir / TEACHER / "model-best"
     specs = [ModelSpec(TEACHER, {lang: teacher_path for lang in languages}, True, teacher_code,
                        teacher_batch_size, teacher_repeats)]
@@ -422,17 +265,10 @@ def run_cli(
     specs.append(ModelSpec(TOKENIZER, {lang: training_dir / students[0] / lang / "model-best" for lang in languages},
                            False, student_code, batch_size, repeats, tokenizer_only=True, timed_with=students[0]))
     specs.append(ModelSpec(WORD_TOKENIZER, {lang: None for lang in languages}, False, None, batch_size, repeats))
-    try:
-        texts = {lang: read_texts(splits_dir / lang / "test.spacy", n_docs) for lang in languages}
-        bench = benchmark_models(specs, texts, warmup, min_seconds)
-    except (MissingInput, ValueError, RuntimeError) as err:
-        msg.fail(str(err), exits=1)
+    texts = {lang: read_docbin_texts(splits_dir / lang / "test.spacy", n_docs) for lang in languages}
+    bench = benchmark_models(specs, texts, warmup, min_seconds)
     bench["students"] = students
-    with atomic_path(output) as tmp:
-        tmp.write_text(json.dumps(bench, indent=2) + "\n", encoding="utf8")
+    write_json(output, bench)
     print_results(bench, students)
     msg.good(f"Benchmark in {output}")
-
-
-if __name__ == "__main__":
-    app()
+    return bench

@@ -1,5 +1,4 @@
 """Accuracy, macro-F1 and calibration of a text classifier on gold DocBins, per language."""
-import json
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -7,9 +6,11 @@ from spacy.language import Language
 from spacy.tokens import DocBin
 from wasabi import msg
 
-from .files import atomic_path
+from .files import write_json
 
 
+SCORES = ("accuracy", "macro_f1")
+CALIBRATION = ("ece", "brier")
 CALIBRATION_BINS = 10
 # How the scores of a language whose gold labels no model trained on are marked, per split: on test
 # the model never saw a gold label of the language; on dev its labels are the teacher's.
@@ -54,6 +55,13 @@ def classification_scores(
     return scores
 
 
+def with_mean(metrics: Dict[str, Dict[str, float]], languages: Sequence[str]) -> Dict[str, Dict[str, float]]:
+    """Per-language scores plus their mean over the languages, as metrics/{name}.json holds them."""
+    mean = {score: sum(metrics[lang][score] for lang in languages) / len(languages)
+            for score in (*SCORES, *CALIBRATION) if all(score in metrics[lang] for lang in languages)}
+    return {**{lang: metrics[lang] for lang in languages}, "mean": mean}
+
+
 def evaluate_textcat(nlp: Language, docbin_path: Path, batch_size: int = 256) -> Dict[str, float]:
     """Run `nlp` on the raw texts of a gold DocBin and score its top label against the gold one."""
     gold_docs = list(DocBin().from_disk(docbin_path).get_docs(nlp.vocab))
@@ -85,7 +93,6 @@ def evaluate_languages(
     }
     if zero_label:
         metrics["mean"]["languages"] = list(languages)
-    with atomic_path(metrics_path) as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf8")
+    write_json(metrics_path, metrics)
     msg.good(f"Mean {split} accuracy {metrics['mean']['accuracy']:.3f}; metrics in {metrics_path}")
     return metrics

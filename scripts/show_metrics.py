@@ -6,6 +6,9 @@ from pathlib import Path
 import typer
 from wasabi import msg
 
+from review_distill.cli import run
+from review_distill.errors import MissingInput
+
 
 def main(
     metrics_dir: Path = typer.Argument(Path("metrics")),
@@ -15,7 +18,7 @@ def main(
     # A model's scores: {lang: {...}, "mean": {"accuracy": ...}}; the summaries have other shapes.
     tables = {name: table for name, table in files.items() if "accuracy" in table.get("mean", {})}
     if not tables:
-        msg.fail(f"No metrics in {metrics_dir}: run `spacy project run all` first", exits=1)
+        raise MissingInput(f"No metrics in {metrics_dir}: run `spacy project run all` first")
     languages = sorted({lang for table in tables.values() for lang in table if lang != "mean"})
     columns = languages + ["mean"]
     rows = [
@@ -29,4 +32,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run(main)

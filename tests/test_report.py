@@ -1,17 +1,20 @@
-"""evaluate.py, benchmark.py and report.py on toy metrics, a toy corpus and tiny pipelines."""
+"""The evaluate, benchmark and report steps on toy metrics, a toy corpus and tiny pipelines."""
+import contextlib
+import io
 import json
 import re
+import runpy
+import sys
+from unittest import mock
 
 import pytest
 import spacy
-import typer
 from spacy.tokens import DocBin
-from typer.testing import CliRunner
 
-from review_distill import benchmark
-from review_distill import evaluation
-from review_distill import report
+from review_distill import benchmark, evaluation, measure, plot, speed_target, summary as summaries, tfidf_lr
 from review_distill.benchmark import ModelSpec
+from review_distill.errors import MissingInput, ProjectError
+from review_distill.models import ABLATIONS, CORE_MODELS
 from conftest import ROOT
 
 LANGS = ["en", "ja"]
@@ -66,17 +69,26 @@ def write_json(path, data):
     return path
 
 
-def _app(function):
-    app = typer.Typer()
-    app.command()(function)
-    return app
+def invoke_script(name, *args):
+    """Run scripts/{name}.py in this process, as `python scripts/{name}.py ARGS` would; return its exit
+    code and its output with line wrapping undone."""
+    path = ROOT / "scripts" / f"{name}.py"
+    output = io.StringIO()
+    with mock.patch.object(sys, "argv", [str(path), *map(str, args)]), \
+            contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+        try:
+            runpy.run_path(str(path), run_name="__main__")
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+    return code, " ".join(output.getvalue().split())
 
 
-# --- report.py ---------------------------------------------------------------------------------
+# --- the report step -----------------------------------------------------------------------------
 
 
 def test_summary_has_every_model_language_and_figure():
-    summary = report.build_summary(toy_evaluation(), toy_benchmark(), "student_bow")
+    summary = summaries.build_summary(toy_evaluation(), toy_benchmark(), "student_bow")
     assert summary["languages"] == LANGS and summary["default_student"] == "student_bow"
     for score in ("accuracy", "macro_f1"):
         for model in (*REQUIRED, "student_bow", "student_ensemble"):
@@ -99,7 +111,7 @@ def test_summary_has_every_model_language_and_figure():
     assert summary["mean_ece"]["teacher"] == pytest.approx(0.055) and summary["brier"]["student"]["ja"] == 0.3
     json.dumps(summary)  # serializable as it is
 
-    other = report.build_summary(toy_evaluation(), toy_benchmark(), "student_ensemble")
+    other = summaries.build_summary(toy_evaluation(), toy_benchmark(), "student_ensemble")
     assert other["default_student"] == "student_ensemble"
     assert other["accuracy"]["student"] == other["accuracy"]["student_ensemble"]
     assert other["words_per_second"]["student"] == other["words_per_second"]["student_ensemble"]
@@ -109,20 +121,20 @@ def test_the_default_student_is_the_best_on_dev_of_those_fast_enough():
     bench = toy_benchmark()
     dev = {"student_bow": model_metrics(0.78), "student_ensemble": model_metrics(0.80), "student_hard": model_metrics(0.79)}
     candidates = ("student_bow", "student_ensemble", "student_hard")
-    assert report.choose_student("auto", candidates, dev, bench)[0] == "student_ensemble"
+    assert summaries.choose_student("auto", candidates, dev, bench)[0] == "student_ensemble"
     bench["models"]["student_ensemble"]["words_per_second"]["ja"] = 1500 * 1.1 * 99  # 99x the teacher in ja
-    chosen, selection = report.choose_student("auto", candidates, dev, bench)
+    chosen, selection = summaries.choose_student("auto", candidates, dev, bench)
     assert chosen == "student_hard"
     assert selection["student_ensemble"] == {"mean_dev_accuracy": pytest.approx(0.805),
                                              "slowest_vs_teacher_words_per_second": pytest.approx(99),
                                              "fast_enough": False}
-    assert report.choose_student("student_ensemble", candidates, dev, bench)[0] == "student_ensemble"
+    assert summaries.choose_student("student_ensemble", candidates, dev, bench)[0] == "student_ensemble"
     for name in ("student_bow", "student_hard"):
         bench["models"][name]["words_per_second"]["en"] = 1500.0
     with pytest.raises(ValueError, match="no student runs at 100x the teacher's words/s in every language"):
-        report.choose_student("auto", candidates, dev, bench)
+        summaries.choose_student("auto", candidates, dev, bench)
     with pytest.raises(ValueError, match="no dev scores for student_dan"):
-        report.choose_student("auto", ["student_dan"], dev, bench)
+        summaries.choose_student("auto", ["student_dan"], dev, bench)
 
 
 def test_report_is_built_from_the_metrics(tmp_path):
@@ -134,9 +146,9 @@ def test_report_is_built_from_the_metrics(tmp_path):
             "--summary", str(tmp_path / "summary.json"), "--output-dir", str(tmp_path / "reports"),
             "--students", "student_bow", "--dev-metrics-dir", str(tmp_path / "dev"),
             "--labelling", str(write_json(tmp_path / "labelling.json", labelling))]
-    result = CliRunner().invoke(_app(report.main), args)
-    assert result.exit_code == 0, result.output
-    assert str((tmp_path / "reports" / "report.md").resolve()) in "".join(result.output.split())
+    code, output = invoke_script("report", *args)
+    assert code == 0, output
+    assert str((tmp_path / "reports" / "report.md").resolve()) in output.replace(" ", "")
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert set(REQUIRED) <= set(summary["accuracy"])
     png = (tmp_path / "reports" / "accuracy_vs_speed.png").read_bytes()
@@ -160,9 +172,9 @@ def test_report_is_built_from_the_metrics(tmp_path):
     bench["models"]["teacher"]["words_per_second"]["en"] = 370000 / 50
     write_json(tmp_path / "evaluation.json", evaluation)
     write_json(tmp_path / "benchmark.json", bench)
-    result = CliRunner().invoke(_app(report.main), args)
-    assert result.exit_code == 1 and "no student runs at 100x the teacher's words/s" in " ".join(result.output.split())
-    assert CliRunner().invoke(_app(report.main), [*args, "--student", "student_bow"]).exit_code == 0
+    code, output = invoke_script("report", *args)
+    assert code == 1 and "no student runs at 100x the teacher's words/s" in output
+    assert invoke_script("report", *args, "--student", "student_bow")[0] == 0
     after = (tmp_path / "reports" / "report.md").read_text()
     assert "| transformer teacher (`teacher`) | 0.850 | 0.912 | **0.881** |" in after
     assert teacher_row not in after
@@ -179,8 +191,8 @@ def test_plot_labels_do_not_overlap_even_when_the_markers_do(tmp_path):
         evaluation["models"][name] = model_metrics(0.78)
         bench["models"][name]["words_per_second"] = {lang: 300000.0 for lang in LANGS}
     evaluation["models"]["tfidf_lr_gold"] = evaluation["models"]["tfidf_lr_distilled"]
-    summary = report.build_summary(evaluation, bench, "student_bow")
-    labels = report.plot_accuracy_vs_speed(summary, tmp_path / "plot.png")
+    summary = summaries.build_summary(evaluation, bench, "student_bow")
+    labels = plot.plot_accuracy_vs_speed(summary, tmp_path / "plot.png")
     assert (tmp_path / "plot.png").stat().st_size > 10_000
     texts = [label.get_text() for label in labels]
     assert len(labels) == 10  # the tokenizer line, two peers' lines, seven models
@@ -188,7 +200,7 @@ def test_plot_labels_do_not_overlap_even_when_the_markers_do(tmp_path):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     renderer = FigureCanvasAgg(labels[0].figure).get_renderer()
-    boxes = [report._text_box(label, renderer) for label in labels]
+    boxes = [plot._text_box(label, renderer) for label in labels]
     figure_box = labels[0].figure.bbox
     for i, box in enumerate(boxes):
         assert figure_box.x0 <= box.x0 and box.x1 <= figure_box.x1 and figure_box.y0 <= box.y0 and box.y1 <= figure_box.y1
@@ -198,24 +210,24 @@ def test_plot_labels_do_not_overlap_even_when_the_markers_do(tmp_path):
 
 def test_report_says_what_is_missing(tmp_path):
     write_json(tmp_path / "evaluation.json", toy_evaluation())
-    result = CliRunner().invoke(_app(report.main), [str(tmp_path / "evaluation.json"), str(tmp_path / "nope.json"),
-                                                    "--output-dir", str(tmp_path / "reports"), "--students", "student_bow"])
-    assert result.exit_code == 1
-    assert "run `spacy project run benchmark` first" in " ".join(result.output.split())
+    code, output = invoke_script("report", tmp_path / "evaluation.json", tmp_path / "nope.json",
+                                 "--output-dir", tmp_path / "reports", "--students", "student_bow")
+    assert code == 1
+    assert "run `spacy project run benchmark` first" in output
     evaluation = toy_evaluation()
     del evaluation["models"]["tfidf_lr_gold"]
     with pytest.raises(ValueError, match="no scores for tfidf_lr_gold"):
-        report.build_summary(evaluation, toy_benchmark(), "student_bow")
+        summaries.build_summary(evaluation, toy_benchmark(), "student_bow")
     with pytest.raises(ValueError, match="no scores for student_xl"):
-        report.build_summary(toy_evaluation(), toy_benchmark(), "student_xl")
+        summaries.build_summary(toy_evaluation(), toy_benchmark(), "student_xl")
     for tokenizer in ("tokenizer", "word_tokenizer"):
         bench = toy_benchmark()
         del bench["models"][tokenizer]
         with pytest.raises(ValueError, match=f"no figures for {tokenizer}"):
-            report.build_summary(toy_evaluation(), bench, "student_bow")
+            summaries.build_summary(toy_evaluation(), bench, "student_bow")
 
 
-# --- evaluate.py -------------------------------------------------------------------------------
+# --- the evaluate step ---------------------------------------------------------------------------
 
 GOOD = ["great", "love", "excellent", "perfect", "happy", "superb"]
 BAD = ["awful", "broken", "terrible", "refund", "useless", "poor"]
@@ -250,7 +262,7 @@ def toy_project(tmp_path, languages=LANGS, flip_hard=True):
         write_docbin(tmp_path / "splits" / lang / "train.spacy", toy_docs(40))
         write_docbin(tmp_path / "splits" / lang / "test.spacy", toy_docs(20, offset=3))
         write_docbin(tmp_path / "hard" / lang / "train.spacy", toy_docs(40, offset=1, flip=flip_hard))
-    for name in (*evaluation.CORE_MODELS, *STUDENTS, *evaluation.ABLATIONS):
+    for name in (*CORE_MODELS, *STUDENTS, *ABLATIONS):
         write_json(tmp_path / "metrics" / f"{name}.json", model_metrics(ACCURACY[name], languages, n=20))
 
 
@@ -267,7 +279,7 @@ def test_tfidf_peers_learn_the_gold_and_the_teachers_labels(tmp_path):
     on_disk = json.loads((tmp_path / "metrics" / "evaluation.json").read_text())
     assert on_disk == json.loads(json.dumps(result))
     assert on_disk["languages"] == LANGS and on_disk["split"] == "test"
-    assert set(on_disk["models"]) == {*evaluation.CORE_MODELS, *STUDENTS, *evaluation.ABLATIONS, "tfidf_lr_gold",
+    assert set(on_disk["models"]) == {*CORE_MODELS, *STUDENTS, *ABLATIONS, "tfidf_lr_gold",
                                       "tfidf_lr_distilled"}
     assert on_disk["models"]["teacher"]["ja"]["accuracy"] == pytest.approx(0.86)  # read, not recomputed
     for peer in ("tfidf_lr_gold", "tfidf_lr_distilled"):
@@ -288,7 +300,7 @@ def test_a_peer_trained_on_one_class_predicts_it_for_every_text(capsys):
     """A teacher that labels everything NEG (as a few-step one in the workflow test does)."""
     train = (["good stuff", "bad stuff", "great"], ["NEG", "NEG", "NEG"])
     test = (["good", "bad", "awful", "fine"], ["POS", "NEG", "NEG", "POS"])
-    scores = evaluation.tfidf_lr_scores(train, test, seed=0)
+    scores = tfidf_lr.tfidf_lr_scores(train, test, seed=0)
     assert scores["accuracy"] == 0.5 and scores["n"] == 4
     assert "Every training text is labelled NEG" in capsys.readouterr().out
 
@@ -296,14 +308,13 @@ def test_a_peer_trained_on_one_class_predicts_it_for_every_text(capsys):
 def test_evaluate_says_which_step_to_run(tmp_path):
     toy_project(tmp_path, ["en"])
     (tmp_path / "metrics" / "teacher.json").unlink()
-    with pytest.raises(evaluation.MissingInput, match="teacher.json: run teacher-train first"):
+    with pytest.raises(MissingInput, match="teacher.json: run teacher-train first"):
         run_evaluate(tmp_path, ["en"])
-    result = CliRunner().invoke(_app(evaluation.main), ["en", "--metrics-dir", str(tmp_path / "metrics"),
-                                                      "--students", "student_bow"])
-    assert result.exit_code == 1 and "teacher-train" in result.output
+    code, output = invoke_script("evaluate", "en", "--metrics-dir", tmp_path / "metrics", "--students", "student_bow")
+    assert code == 1 and "teacher-train" in output
     toy_project(tmp_path, ["en"])
     (tmp_path / "hard" / "en" / "train.spacy").unlink()
-    with pytest.raises(evaluation.MissingInput, match="run the teacher's labelling step first"):
+    with pytest.raises(MissingInput, match="run the teacher's labelling step first"):
         run_evaluate(tmp_path, ["en"])
     toy_project(tmp_path, ["en"])
     with pytest.raises(ValueError, match="baseline_bow.json has no scores for ja"):
@@ -313,7 +324,7 @@ def test_evaluate_says_which_step_to_run(tmp_path):
         run_evaluate(tmp_path, ["en"])
 
 
-# --- benchmark.py ------------------------------------------------------------------------------
+# --- the benchmark step --------------------------------------------------------------------------
 
 
 def tiny_pipeline(lang, factory="textcat"):
@@ -328,7 +339,7 @@ def tiny_pipeline(lang, factory="textcat"):
 def test_speed_is_measured_on_raw_texts_with_the_given_word_counts():
     nlp = tiny_pipeline("en")
     texts = [doc.text for doc in toy_docs(30)]
-    speed = benchmark.measure_speeds({"model": nlp}, texts, [10] * 30, batch_size=8, repeats=3, warmup=5)["model"]
+    speed = measure.measure_speeds({"model": nlp}, texts, [10] * 30, batch_size=8, repeats=3, warmup=5)["model"]
     assert len(speed["seconds_per_pass"]) == 3
     seconds = sorted(speed["seconds_per_pass"])[1]
     assert speed["words_per_second"] == pytest.approx(300 / seconds)
@@ -336,11 +347,11 @@ def test_speed_is_measured_on_raw_texts_with_the_given_word_counts():
     assert 0 < speed["cpu_per_wall"] < 4
     low, high = speed["batch_words_per_second_ci95"]
     assert 0 < low <= high
-    timed = benchmark.measure_speeds({"model": nlp}, texts, [10] * 30, batch_size=8, repeats=2, warmup=0,
+    timed = measure.measure_speeds({"model": nlp}, texts, [10] * 30, batch_size=8, repeats=2, warmup=0,
                                      min_seconds=0.3)["model"]
     assert sum(timed["seconds_per_pass"]) >= 0.3 and len(timed["seconds_per_pass"]) > 2
     with pytest.raises(ValueError, match="a word count per text"):
-        benchmark.measure_speeds({"model": nlp}, texts, [10], batch_size=8, repeats=1, warmup=0)
+        measure.measure_speeds({"model": nlp}, texts, [10], batch_size=8, repeats=1, warmup=0)
 
 
 def test_pipelines_timed_together_take_turns_until_each_has_timed_enough():
@@ -357,7 +368,7 @@ def test_pipelines_timed_together_take_turns_until_each_has_timed_enough():
 
     texts = [doc.text for doc in toy_docs(30)]
     nlps = {"student": Recorded("student", tiny_pipeline("en")), "tokenizer": Recorded("tokenizer", spacy.blank("en"))}
-    speeds = benchmark.measure_speeds(nlps, texts, [10] * 30, batch_size=8, repeats=2, warmup=5, min_seconds=0.05)
+    speeds = measure.measure_speeds(nlps, texts, [10] * 30, batch_size=8, repeats=2, warmup=5, min_seconds=0.05)
     passes = {name: speed["seconds_per_pass"] for name, speed in speeds.items()}
     assert len(passes["student"]) == len(passes["tokenizer"]) >= 2
     assert min(sum(seconds) for seconds in passes.values()) >= 0.05
@@ -408,7 +419,7 @@ def test_benchmark_measures_each_model_in_a_process_of_its_own(tmp_path):
     with pytest.raises(ValueError, match="timed with a per-language model benchmarked before it"):
         benchmark.benchmark_models(wrong_order, texts, warmup=0)
     without_code = ModelSpec("student_bow", specs[1].paths, False, None, 8, 1)
-    with pytest.raises(RuntimeError, match="textcat_distill"):  # the whole pipeline needs the component's code
+    with pytest.raises(ProjectError, match="textcat_distill"):  # the whole pipeline needs the component's code
         benchmark.benchmark_models([without_code], texts, warmup=0)
 
 
@@ -416,26 +427,28 @@ def test_speed_ratios_and_targets():
     models = {"teacher": {"words_per_second": {"en": 1000.0, "ja": 1000.0}},
               "tokenizer": {"words_per_second": {"en": 300000.0, "ja": 200000.0}},
               "student_bow": {"words_per_second": {"en": 99000.0, "ja": 150000.0}}}
-    ratios = benchmark.speed_ratios(models, "student_bow", ["en", "ja"])
+    ratios = speed_target.speed_ratios(models, "student_bow", ["en", "ja"])
     assert ratios == {"vs_teacher": {"en": 99.0, "ja": 150.0}, "vs_tokenizer": {"en": 0.33, "ja": 0.75}}
-    assert benchmark.missed_targets(ratios) == ["en: 99x the teacher's words/s, below the target of 100x"]
-    assert benchmark.speed_ratios(models, "student_hard", ["en"]) == {}
+    assert speed_target.missed_targets(ratios) == ["en: 99x the teacher's words/s, below the target of 100x"]
+    assert speed_target.speed_ratios(models, "student_hard", ["en"]) == {}
 
 
 def test_benchmark_says_what_is_missing(tmp_path):
     spec = ModelSpec("student_hard", {"en": tmp_path / "student_hard" / "en" / "model-best"})
-    with pytest.raises(benchmark.MissingInput, match=re.escape("Missing the student_hard model for en")):
+    with pytest.raises(MissingInput, match=re.escape("Missing the student_hard model for en")):
         benchmark.benchmark_models([spec], {"en": ["a text"]})
-    result = CliRunner().invoke(benchmark.app, ["run", "en", "--students", "baseline_bow"])
-    assert result.exit_code == 1 and "--students must name one or more students" in result.output
-    result = CliRunner().invoke(benchmark.app, ["run", "en", "--splits-dir", str(tmp_path / "splits"),
-                                                "--training-dir", str(tmp_path), "--students", "student_bow"])
-    assert result.exit_code == 1
-    assert "test.spacy: run `spacy project run preprocess` first" in " ".join(result.output.split())
+    code, output = invoke_script("benchmark", "run", "en", "--students", "baseline_bow")
+    assert code == 1 and "--students must name one or more students" in output
+    code, output = invoke_script("benchmark", "run", "en", "--splits-dir", tmp_path / "splits",
+                                 "--training-dir", tmp_path, "--students", "student_bow")
+    assert code == 1
+    assert "test.spacy: run `spacy project run preprocess` first" in output
 
 
 def test_zero_label_languages_get_a_section_of_their_own_beside_a_reference_run():
-    from review_distill.report import STUDENT, zero_label_lines, zero_label_summary
+    from review_distill.models import STUDENT
+    from review_distill.report import zero_label_lines
+    from review_distill.summary import zero_label_summary
 
     scores = {"accuracy": 0.8, "macro_f1": 0.79, "n": 1000, "zero_label": True}
     zero_label = {"languages": ["zh"], "no_test_set": ["nl"],
