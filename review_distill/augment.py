@@ -7,8 +7,8 @@ sentences with `p_sent` (Peirsman 2019). Words of a kind share a tag: a spaCy ta
 The method: docs/method.md, "Augmentation"."""
 import os
 
-# Before numpy loads: multi-threaded LAPACK crawls on a busy machine (seconds, not milliseconds,
-# for the small eigendecomposition of the word classes), and one thread is plenty here.
+# Before numpy loads: multi-threaded LAPACK crawls on a busy machine, even for the small
+# eigendecomposition of the word classes, and one thread is plenty here.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import hashlib

@@ -1,7 +1,7 @@
 """Stop the workflow unless the teacher beats the BOW baseline on dev by a margin.
 
 A student can at best approach its teacher; a teacher no better than the baseline has nothing
-to pass on, so distilling it would cost hours of labelling for no gain.
+to pass on, so distilling it would cost the labelling for no gain.
 """
 import json
 from pathlib import Path
