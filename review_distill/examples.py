@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Dict, List, Sequence
 
 import spacy
-import typer
 from spacy.cli._util import import_code
 from spacy.tokens import DocBin
 from tqdm import tqdm
 from wasabi import msg
 
+from .errors import MissingInput
 from .files import atomic_path
 from .reviews import LABELS
 from .textcat_explain import explain, top_features
@@ -128,28 +128,22 @@ def render_page(sections: Dict[str, str], title: str) -> str:
             + "\n".join(sections.values()) + "\n</body></html>\n")
 
 
-def main(
-    languages: List[str] = typer.Argument(..., help="Language codes"),
-    training_dir: Path = typer.Option(Path("training"), help="Holds {student}/{lang}/model-best and teacher/model-best"),
-    splits_dir: Path = typer.Option(Path("corpus/splits"), help="Holds {lang}/test.spacy"),
-    summary_path: Path = typer.Option(Path("metrics/summary.json"), "--summary", help="Names the default student"),
-    teacher_code: Path = typer.Option(..., exists=True, dir_okay=False, help="The teacher's registered functions"),
-    output: Path = typer.Option(Path("reports/examples.html"), help="The page to write"),
-    n_per_group: int = typer.Option(4, help="Reviews per group and language"),
-    top_n: int = typer.Option(12, help="Top n-grams per label and language"),
-    unlabeled: str = typer.Option("", help="Space-separated languages that may have no gold test set (then skipped)"),
-):
-    no_test = [lang for lang in unlabeled.split() if not (splits_dir / lang / "test.spacy").is_file()]
+def write_examples(
+    languages: List[str], *, training_dir: Path, splits_dir: Path, summary_path: Path, teacher_code: Path,
+    output: Path, n_per_group: int, top_n: int, unlabeled: List[str],
+) -> None:
+    """Write the page of the default student's explained test reviews to `output` (module doc)."""
+    no_test = [lang for lang in unlabeled if not (splits_dir / lang / "test.spacy").is_file()]
     if no_test:
         msg.info(f"No examples for {', '.join(no_test)}: no gold-labelled test reviews")
         languages = [lang for lang in languages if lang not in no_test]
     if not summary_path.is_file():
-        msg.fail(f"Missing {summary_path}: run `spacy project run report` first", exits=1)
+        raise MissingInput(f"Missing {summary_path}: run `spacy project run report` first")
     student_name = json.loads(summary_path.read_text(encoding="utf8"))["default_student"]
     teacher_dir = training_dir / "teacher" / "model-best"
     for path in [teacher_dir, *(training_dir / student_name / lang / "model-best" for lang in languages)]:
         if not (path / "meta.json").is_file():
-            msg.fail(f"No trained pipeline at {path}: run `spacy project run all` first", exits=1)
+            raise MissingInput(f"No trained pipeline at {path}: run `spacy project run all` first")
     import_code(teacher_code)
     teacher = spacy.load(teacher_dir)
     sections = {}

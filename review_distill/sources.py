@@ -14,7 +14,6 @@ import urllib.request
 from pathlib import Path
 from typing import Dict, List
 
-import typer
 from tqdm import tqdm
 from wasabi import msg
 
@@ -124,45 +123,41 @@ def source_files(source: str, lang: str, data_dir: Path, mirror_url: str, data_f
     raise DataError(f"Unknown data_source '{source}': use local, mirror or file")
 
 
-def main(
-    languages: List[str] = typer.Argument(..., help="Language codes, e.g. en de ja"),
-    output_dir: Path = typer.Option(Path("assets/reviews"), help="Where to write {lang}/{split}.jsonl"),
-    source: str = typer.Option("local", help="local, mirror or file"),
-    data_dir: Path = typer.Option(Path("../shared/data/amazon_reviews_multi"), help="For source=local"),
-    mirror_url: str = typer.Option(
-        "https://huggingface.co/datasets/mteb/amazon_reviews_multi/resolve/main", help="For source=mirror"
-    ),
-    data_file: str = typer.Option("", help="For source=file: a CSV or JSONL file, or lang=path pairs"),
-    text_field: str = typer.Option("text", help="Column of a file holding the review text"),
-    label_field: str = typer.Option("label", help="Column of a file holding the stars or binary label"),
-    label_scheme: str = typer.Option("stars0", help="stars0 (0-4), stars (1-5) or binary (0/1, NEG/POS)"),
-    cache_dir: Path = typer.Option(Path("assets/mirror"), help="For source=mirror: downloaded files"),
-    unlabeled: str = typer.Option("", help="Space-separated languages whose labels, if any, are for their test set only"),
-):
-    try:
-        unlabeled = unlabeled.split()
-        sources = language_sources(source, languages)
-        data_files = language_files(data_file, [lang for lang in languages if sources[lang] == "file"])
-        for lang in languages:
-            check_lang(lang)
-        check_unlabeled(languages, unlabeled)
-        file_layout = {"text_field": text_field, "label_field": label_field, "label_scheme": label_scheme}
-        for lang in languages:
-            files = source_files(sources[lang], lang, data_dir, mirror_url, data_files.get(lang), cache_dir)
-            layout = file_layout if sources[lang] == "file" else MIRROR_LAYOUT
-            splits = {split: read_reviews(path, **layout, require_labels=lang not in unlabeled)
-                      for split, path in files.items()}
-            out_dir = output_dir / lang
-            if out_dir.exists():
-                shutil.rmtree(out_dir)
-            for split, reviews in splits.items():
-                write_jsonl(out_dir / f"{split}.jsonl", reviews)
-                msg.good(f"{lang} {split}: {len(reviews)} reviews from {files[split]}")
-            if lang in unlabeled:
-                labelled = all("label" in review for reviews in splits.values() for review in reviews)
-                msg.info(f"{lang} is unlabeled: " + (
-                    "its labels are used for its test set only, never for training" if labelled else
-                    "its reviews have no labels, so it has no test set; its student is scored on reviews the "
-                    "teacher labelled"))
-    except DataError as err:
-        msg.fail(str(err), exits=1)
+def collect_reviews(
+    languages: List[str],
+    *,
+    output_dir: Path,
+    source: str,
+    data_dir: Path,
+    mirror_url: str,
+    data_file: str,
+    text_field: str,
+    label_field: str,
+    label_scheme: str,
+    cache_dir: Path,
+    unlabeled: List[str],
+) -> None:
+    """Write each language's reviews to OUTPUT_DIR/{lang}/{split}.jsonl (module doc)."""
+    sources = language_sources(source, languages)
+    data_files = language_files(data_file, [lang for lang in languages if sources[lang] == "file"])
+    for lang in languages:
+        check_lang(lang)
+    check_unlabeled(languages, unlabeled)
+    file_layout = {"text_field": text_field, "label_field": label_field, "label_scheme": label_scheme}
+    for lang in languages:
+        files = source_files(sources[lang], lang, data_dir, mirror_url, data_files.get(lang), cache_dir)
+        layout = file_layout if sources[lang] == "file" else MIRROR_LAYOUT
+        splits = {split: read_reviews(path, **layout, require_labels=lang not in unlabeled)
+                  for split, path in files.items()}
+        out_dir = output_dir / lang
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        for split, reviews in splits.items():
+            write_jsonl(out_dir / f"{split}.jsonl", reviews)
+            msg.good(f"{lang} {split}: {len(reviews)} reviews from {files[split]}")
+        if lang in unlabeled:
+            labelled = all("label" in review for reviews in splits.values() for review in reviews)
+            msg.info(f"{lang} is unlabeled: " + (
+                "its labels are used for its test set only, never for training" if labelled else
+                "its reviews have no labels, so it has no test set; its student is scored on reviews the "
+                "teacher labelled"))

@@ -5,18 +5,16 @@ Test comes from the test split, dev from validation, train from train (carved fr
 split is missing); every other review goes to the pool. Held-out splits win over train when
 deduplicating. An unlabeled language gets a test set and a pool only, with `pool_dev.jsonl` and
 `pool_train.jsonl` held out of it. The method: docs/method.md, "The data"."""
-import json
 import random
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-import typer
 from spacy.tokens import DocBin
 from tqdm import tqdm
 from wasabi import msg
 
-from .errors import DataError
-from .files import atomic_path, write_jsonl
+from .errors import DataError, MissingInput
+from .files import atomic_path, write_json, write_jsonl
 from .reviews import LABELS, check_lang, check_unlabeled, make_nlp, normalize_text, read_jsonl
 
 # Which source split each output is drawn from, in order of precedence for deduplication.
@@ -141,56 +139,46 @@ def write_docbin(nlp, reviews: List[dict], path: Path, desc: str) -> None:
         doc_bin.to_disk(tmp)
 
 
-def main(
-    languages: List[str] = typer.Argument(..., help="Language codes"),
-    input_dir: Path = typer.Option(Path("assets/reviews"), help="{lang}/{split}.jsonl from the data step"),
-    output_dir: Path = typer.Option(Path("corpus"), help="Where to write {lang}/..."),
-    n_train: int = typer.Option(1000),
-    n_dev: int = typer.Option(1000),
-    n_test: int = typer.Option(1000),
-    seed: int = typer.Option(0),
-    unlabeled: str = typer.Option("", help="Space-separated languages whose labels are for their test set only"),
-):
-    try:
-        for lang in languages:
-            check_lang(lang)
-        unlabeled = unlabeled.split()
-        check_unlabeled(languages, unlabeled)
-        for lang in languages:
-            lang_dir = input_dir / lang
-            if not (lang_dir / "train.jsonl").is_file():
-                raise DataError(f"Missing file {lang_dir / 'train.jsonl'}: run `spacy project run data` first")
-            splits = {
-                split: read_jsonl(lang_dir / f"{split}.jsonl")
-                for split in SOURCE_ORDER
-                if (lang_dir / f"{split}.jsonl").is_file()
-            }
-            split = split_unlabeled if lang in unlabeled else split_reviews
-            sets, stats = split(splits, lang=lang, n_train=n_train, n_dev=n_dev, n_test=n_test, seed=seed)
-            nlp = make_nlp(lang)
-            out_dir = output_dir / lang
-            for name in ("train", "dev", "test"):
-                if name in sets:
-                    write_docbin(nlp, sets[name], out_dir / f"{name}.spacy", desc=f"{lang} {name}")
-                elif (out_dir / f"{name}.spacy").exists():  # of an earlier run in which lang had labels
-                    (out_dir / f"{name}.spacy").unlink()
-            for name in POOL_FILES:
-                if name[:-6] in sets:
-                    write_jsonl(out_dir / name, sets[name[:-6]])
-                elif (out_dir / name).exists():
-                    (out_dir / name).unlink()
-            with atomic_path(out_dir / "stats.json") as tmp:
-                tmp.write_text(json.dumps(stats, indent=2) + "\n", encoding="utf8")
-            removed = sum(stats["duplicates_removed"].values())
-            if lang in unlabeled:
-                test = f"test {n_test}" if "test" in sets else "no test set (no labels)"
-                pool = sum(len(sets[name[:-6]]) for name in POOL_FILES)
-                msg.good(f"{lang} (unlabeled: no gold train or dev): {test}, pool {pool} (of which dev {n_dev} and "
-                         f"train {n_train} for the teacher to label); duplicates removed {removed} -> {out_dir}")
-            else:
-                msg.good(
-                    f"{lang}: train {n_train}, dev {n_dev}, test {n_test}, pool {len(sets['pool'])}; "
-                    f"duplicates removed {removed} -> {out_dir}"
-                )
-    except DataError as err:
-        msg.fail(str(err), exits=1)
+def split_languages(
+    languages: List[str], *, input_dir: Path, output_dir: Path, n_train: int, n_dev: int, n_test: int, seed: int,
+    unlabeled: List[str],
+) -> None:
+    """Split each language's reviews into OUTPUT_DIR/{lang}/: DocBins, pool files and stats.json."""
+    for lang in languages:
+        check_lang(lang)
+    check_unlabeled(languages, unlabeled)
+    for lang in languages:
+        lang_dir = input_dir / lang
+        if not (lang_dir / "train.jsonl").is_file():
+            raise MissingInput(f"Missing file {lang_dir / 'train.jsonl'}: run `spacy project run data` first")
+        splits = {
+            split: read_jsonl(lang_dir / f"{split}.jsonl")
+            for split in SOURCE_ORDER
+            if (lang_dir / f"{split}.jsonl").is_file()
+        }
+        split = split_unlabeled if lang in unlabeled else split_reviews
+        sets, stats = split(splits, lang=lang, n_train=n_train, n_dev=n_dev, n_test=n_test, seed=seed)
+        nlp = make_nlp(lang)
+        out_dir = output_dir / lang
+        for name in ("train", "dev", "test"):
+            if name in sets:
+                write_docbin(nlp, sets[name], out_dir / f"{name}.spacy", desc=f"{lang} {name}")
+            elif (out_dir / f"{name}.spacy").exists():  # of an earlier run in which lang had labels
+                (out_dir / f"{name}.spacy").unlink()
+        for name in POOL_FILES:
+            if name[:-6] in sets:
+                write_jsonl(out_dir / name, sets[name[:-6]])
+            elif (out_dir / name).exists():
+                (out_dir / name).unlink()
+        write_json(out_dir / "stats.json", stats)
+        removed = sum(stats["duplicates_removed"].values())
+        if lang in unlabeled:
+            test = f"test {n_test}" if "test" in sets else "no test set (no labels)"
+            pool = sum(len(sets[name[:-6]]) for name in POOL_FILES)
+            msg.good(f"{lang} (unlabeled: no gold train or dev): {test}, pool {pool} (of which dev {n_dev} and "
+                     f"train {n_train} for the teacher to label); duplicates removed {removed} -> {out_dir}")
+        else:
+            msg.good(
+                f"{lang}: train {n_train}, dev {n_dev}, test {n_test}, pool {len(sets['pool'])}; "
+                f"duplicates removed {removed} -> {out_dir}"
+            )

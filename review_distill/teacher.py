@@ -10,19 +10,18 @@ test sets, where they have one, as zero-shot (marked zero-label, out of the mean
 import hashlib
 import time
 from pathlib import Path
-from typing import List
+from typing import List, Sequence
 
 import spacy
-import typer
 from spacy.cli._util import import_code
 from spacy.cli.train import train
 from spacy.tokens import DocBin
 from wasabi import msg
 
-from .scores import evaluate_languages
-from .errors import DataError
+from .errors import MissingInput
 from .files import atomic_path
 from .reviews import check_lang, check_unlabeled
+from .scores import evaluate_languages
 from .training import fingerprint
 
 
@@ -47,36 +46,31 @@ def transformer_identity(name: str) -> str:
     return name + hashlib.md5(repr(files).encode("utf8")).hexdigest()
 
 
-def main(
-    config_path: Path = typer.Argument(..., exists=True, dir_okay=False),
-    output_dir: Path = typer.Argument(..., help="The teacher goes to OUTPUT_DIR/model-best"),
-    metrics_path: Path = typer.Argument(..., help="JSON file for test accuracy and macro-F1 per language"),
-    languages: List[str] = typer.Argument(...),
-    dev_metrics_path: Path = typer.Option(..., "--dev-metrics", help="JSON file for the dev scores"),
-    corpus_dir: Path = typer.Option(Path("corpus/splits"), help="Holds {lang}/{train,dev,test}.spacy"),
-    merged_dir: Path = typer.Option(Path("corpus/teacher"), help="Where the merged train and dev sets go"),
-    code: Path = typer.Option(..., exists=True, dir_okay=False, help="The config's registered functions"),
-    transformer: str = typer.Option(..., help="Hugging Face model directory or name"),
-    gpu_id: int = typer.Option(-1, help="GPU id, -1 for CPU"),
-    unlabeled: str = typer.Option("", help="Space-separated languages whose gold labels it never trains on"),
-):
+def train_teacher(
+    config_path: Path,
+    output_dir: Path,
+    metrics_path: Path,
+    languages: List[str],
+    *,
+    dev_metrics_path: Path,
+    corpus_dir: Path,
+    merged_dir: Path,
+    code: Path,
+    transformer: str,
+    gpu_id: int = -1,
+    unlabeled: Sequence[str] = (),
+) -> None:
+    """Train the teacher into OUTPUT_DIR on the merged sets and write its dev and test scores (module doc)."""
     import_code(code)
-    unlabeled = unlabeled.split()
-    try:
-        check_unlabeled(languages, unlabeled)
-    except DataError as err:
-        msg.fail(str(err), exits=1)
+    check_unlabeled(languages, unlabeled)
     zero_shot = {lang: corpus_dir / lang / "test.spacy" for lang in languages
                  if lang in unlabeled and (corpus_dir / lang / "test.spacy").is_file()}
     languages = [lang for lang in languages if lang not in unlabeled]
     for lang in languages:
-        try:
-            check_lang(lang)
-        except DataError as err:
-            msg.fail(str(err), exits=1)
+        check_lang(lang)
         for split in ("train", "dev", "test"):
             if not (corpus_dir / lang / f"{split}.spacy").is_file():
-                msg.fail(f"Missing {corpus_dir / lang / split}.spacy: run `spacy project run preprocess` first", exits=1)
+                raise MissingInput(f"Missing {corpus_dir / lang / split}.spacy: run `spacy project run preprocess` first")
     if not Path(transformer).is_dir():
         msg.warn(
             f"{transformer} is not a local directory, so it will be fetched from the Hugging Face hub, "

@@ -11,18 +11,17 @@ zero-label and left out of the means.
 import hashlib
 import json
 from pathlib import Path
-from typing import List, Optional
+from typing import Iterable, List, Optional, Sequence
 
 import spacy
-import typer
 from spacy.cli.train import train
 from spacy.util import load_config
 from wasabi import msg
 
-from .code_files import code_paths, import_code_paths
-from .errors import DataError, MissingInput
-from .scores import evaluate_languages
+from .code_files import import_code_paths
+from .errors import MissingInput
 from .reviews import check_lang, check_unlabeled, tokenizer_overrides
+from .scores import evaluate_languages
 
 
 def fingerprint(config_path: Path, overrides: dict, files: List[Path]) -> str:
@@ -35,54 +34,40 @@ def fingerprint(config_path: Path, overrides: dict, files: List[Path]) -> str:
     return digest.hexdigest()
 
 
-def main(
-    config_path: Path = typer.Argument(..., exists=True, dir_okay=False),
-    output_dir: Path = typer.Argument(..., help="Models go to OUTPUT_DIR/{lang}/model-best"),
-    metrics_path: Path = typer.Argument(..., help="JSON file for test accuracy and macro-F1 per language"),
-    languages: List[str] = typer.Argument(...),
-    dev_metrics_path: Path = typer.Option(..., "--dev-metrics", help="JSON file for the dev scores"),
-    corpus_dir: Path = typer.Option(Path("corpus"), help="Holds {lang}/{train,dev,test}.spacy"),
-    train_dir: Optional[Path] = typer.Option(None, help="Holds {lang}/train.spacy, if not the corpus dir"),
-    gpu_id: int = typer.Option(-1, help="GPU id, -1 for CPU"),
-    code: Optional[str] = typer.Option(
-        None, help="Comma-separated Python files with the config's custom functions, e.g. a factory"
-    ),
-    char_languages: str = typer.Option(
-        "", help="Space-separated languages to tokenize into characters (the tokenizer is in review_distill/textcat_tokenizers.py)"
-    ),
-    char_ngram_size: Optional[int] = typer.Option(
-        None, min=1, help="The model's ngram_size for the --char-languages, if not the config's"
-    ),
-    unlabeled: str = typer.Option("", help="Space-separated languages without gold train or dev sets (module doc)"),
-):
-    try:
-        code_files = code_paths(code)
-    except MissingInput as err:
-        msg.fail(str(err), exits=1)
-    import_code_paths(code_files)
-    unlabeled = unlabeled.split()
-    try:
-        check_unlabeled(languages, unlabeled)
-    except DataError as err:
-        msg.fail(str(err), exits=1)
+def train_textcat(
+    config_path: Path,
+    output_dir: Path,
+    metrics_path: Path,
+    languages: List[str],
+    *,
+    dev_metrics_path: Path,
+    corpus_dir: Path = Path("corpus"),
+    train_dir: Optional[Path] = None,
+    gpu_id: int = -1,
+    code: Sequence[Path] = (),
+    char_languages: Iterable[str] = (),
+    char_ngram_size: Optional[int] = None,
+    unlabeled: Iterable[str] = (),
+) -> None:
+    """Train the config per language into OUTPUT_DIR/{lang} and write its dev and test scores (module doc)."""
+    import_code_paths(code)
+    unlabeled = list(unlabeled)
+    check_unlabeled(languages, unlabeled)
     if train_dir is None and unlabeled:
         msg.info(f"Not training {config_path.stem} for {', '.join(unlabeled)}: on gold labels, and "
                  f"{'they are unlabeled languages' if len(unlabeled) > 1 else 'it is an unlabeled language'}")
         languages = [lang for lang in languages if lang not in unlabeled]
-    char_languages = set(char_languages.split())
+    char_languages = set(char_languages)
     train_dir = train_dir or corpus_dir
     # A tokenizer that wraps another (review_distill.encodable_tokenizer.v1) gets the language's inside it.
     wrapped = "tokenizer" in load_config(config_path)["nlp"].get("tokenizer", {})
     dev_paths = {lang: (train_dir if lang in unlabeled else corpus_dir) / lang / "dev.spacy" for lang in languages}
     for lang in languages:
-        try:
-            check_lang(lang)
-        except DataError as err:
-            msg.fail(str(err), exits=1)
+        check_lang(lang)
         paths = [train_dir / lang / "train.spacy", dev_paths[lang]] + [corpus_dir / lang / "test.spacy"] * (lang not in unlabeled)
         for path in paths:
             if not path.is_file():
-                msg.fail(f"Missing {path}: run the steps before this one first (`spacy project run all`)", exits=1)
+                raise MissingInput(f"Missing {path}: run the steps before this one first (`spacy project run all`)")
     for lang in languages:
         overrides = {
             "paths.train": str(train_dir / lang / "train.spacy"),
@@ -94,7 +79,7 @@ def main(
             overrides["components.textcat.model.ngram_size"] = char_ngram_size
         lang_dir = output_dir / lang
         stamp_path = lang_dir / "fingerprint.txt"
-        stamp = fingerprint(config_path, overrides, [overrides["paths.train"], overrides["paths.dev"], *code_files])
+        stamp = fingerprint(config_path, overrides, [overrides["paths.train"], overrides["paths.dev"], *code])
         if stamp_path.is_file() and stamp_path.read_text() == stamp:
             msg.info(f"{lang}: {lang_dir} is up to date, not training again")
         else:
@@ -108,6 +93,3 @@ def main(
     for split, path in (("dev", dev_metrics_path), ("test", metrics_path)):
         evaluate_languages(lambda lang: spacy.load(output_dir / lang / "model-best"), labelled, corpus_dir, split, path,
                            zero_label[split])
-
-if __name__ == "__main__":
-    typer.run(main)

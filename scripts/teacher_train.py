@@ -1,7 +1,30 @@
 """Fine-tune the multilingual transformer teacher (`spacy project run teacher-train`): a CLI over review_distill.teacher."""
+from pathlib import Path
+from typing import List
+
 import typer
 
-from review_distill.teacher import main
+from review_distill.cli import run
+from review_distill.teacher import train_teacher
+
+
+def main(
+    config_path: Path = typer.Argument(..., exists=True, dir_okay=False),
+    output_dir: Path = typer.Argument(..., help="The teacher goes to OUTPUT_DIR/model-best"),
+    metrics_path: Path = typer.Argument(..., help="JSON file for test accuracy and macro-F1 per language"),
+    languages: List[str] = typer.Argument(...),
+    dev_metrics_path: Path = typer.Option(..., "--dev-metrics", help="JSON file for the dev scores"),
+    corpus_dir: Path = typer.Option(Path("corpus/splits"), help="Holds {lang}/{train,dev,test}.spacy"),
+    merged_dir: Path = typer.Option(Path("corpus/teacher"), help="Where the merged train and dev sets go"),
+    code: Path = typer.Option(..., exists=True, dir_okay=False, help="The config's registered functions"),
+    transformer: str = typer.Option(..., help="Hugging Face model directory or name"),
+    gpu_id: int = typer.Option(-1, help="GPU id, -1 for CPU"),
+    unlabeled: str = typer.Option("", help="Space-separated languages whose gold labels it never trains on"),
+):
+    train_teacher(config_path, output_dir, metrics_path, languages, dev_metrics_path=dev_metrics_path,
+                  corpus_dir=corpus_dir, merged_dir=merged_dir, code=code, transformer=transformer, gpu_id=gpu_id,
+                  unlabeled=unlabeled.split())
+
 
 if __name__ == "__main__":
-    typer.run(main)
+    run(main)

