@@ -84,9 +84,9 @@ def configure_text_length() -> Callable[[Doc], int]:
 @registry.callbacks("review_distill.freeze_word_embeddings.v1")
 def create_freeze_word_embeddings(component: str) -> Callable[[Language], Language]:
     """An [initialize.after_init] callback that stops training the transformer's word-embedding
-    table (for multilingual-e5-small, 96M of its 118M weights): its gradient and optimizer
-    update are the slowest part of a step on CPU, and 1,000 reviews per language cannot
-    retrain a 250k-piece vocabulary anyway."""
+    table (most of multilingual-e5-small's weights, docs/method.md): its gradient and optimizer
+    update are the slowest part of a step on CPU, and a small gold set cannot retrain a large
+    vocabulary anyway."""
 
     def freeze(nlp: Language) -> Language:
         transformer = nlp.get_pipe(component).model.transformer

@@ -181,7 +181,7 @@ class DistillTextCategorizer(TextCategorizer):
 
     def set_annotations(self, docs: Iterable[Doc], scores) -> None:
         """Set doc.cats to the same values as TextCategorizer does, a doc's row of scores at
-        a time instead of one score at a time (faster; docs/results.md).
+        a time instead of one score at a time (docs/results.md says what it saves).
 
         docs (Iterable[Doc]): The documents to modify.
         scores: The scores to set, produced by TextCategorizer.predict.

@@ -14,19 +14,8 @@ from spacy.tokens import DocBin
 from spacy.training import Example
 from transformers import AutoTokenizer
 
-from review_distill.augment import (
-    Replacements,
-    Review,
-    Settings,
-    Tokens,
-    augment_reviews,
-    distributional_classes,
-    jieba_tags,
-    make_variant,
-    prepare,
-    sentence_spans,
-    sudachi_tags,
-)
+from review_distill.augment import Replacements, Review, Settings, augment_reviews, make_variant, prepare, sentence_spans
+from review_distill.word_kinds import Tokens, distributional_classes, jieba_tags, sudachi_tags
 from util import ROOT, invoke_script
 from review_distill.splits import write_docbin
 from review_distill.files import write_jsonl

@@ -172,7 +172,7 @@ def test_a_rerun_with_other_inputs_starts_over(tmp_path, teacher_dir, count_pred
 
 
 def test_the_project_teacher_config_labels_through_its_code(tmp_path, tiny_transformer):
-    """configs/teacher.cfg on a tiny random BERT, loaded with --code scripts/teacher_code.py."""
+    """configs/teacher.cfg on a tiny random BERT, loaded with --code review_distill/teacher_functions.py."""
     save_tiny_transformer_teacher(tmp_path / "teacher", tiny_transformer)
     write_inputs(tmp_path)
     run(tmp_path, tmp_path / "teacher", code=ROOT / "review_distill" / "teacher_functions.py")
