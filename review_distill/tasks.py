@@ -1,0 +1,130 @@
+"""The label sets a run can learn (the `task` var) and how a file's raw labels map to them.
+
+binary: NEG (1-2 stars) and POS (3-5 stars); three_way: NEG (1-2), NEU (3) and POS (4-5); stars: 1 to 5;
+categories: the distinct values of the file's label column, as they are. The first three are
+ordered (`scale`, low to high); categories are not. The method: docs/method.md, "Tasks"."""
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterable, Optional, Tuple
+
+import srsly
+
+from .errors import DataError, MissingInput
+from .files import write_json
+
+TASK_NAMES = ("binary", "three_way", "stars", "categories")
+# How a file's label column is written: stars0 0-4 (stars - 1, as in the mirror), stars 1-5, or
+# labels: names as they are (and for binary and three_way the common spellings of polarity).
+LABEL_SCHEMES = ("stars0", "stars", "labels")
+# The labels in the order of doc.cats; binary keeps the order of the runs before tasks existed.
+FIXED_LABELS = {"binary": ("POS", "NEG"), "three_way": ("NEG", "NEU", "POS"), "stars": ("1", "2", "3", "4", "5")}
+SCALES = {"binary": ("NEG", "POS"), "three_way": ("NEG", "NEU", "POS"), "stars": ("1", "2", "3", "4", "5")}
+# The label of a number of stars (1-5) in each ordered task.
+STAR_LABELS = {"binary": ("NEG", "NEG", "POS", "POS", "POS"), "three_way": ("NEG", "NEG", "NEU", "POS", "POS"),
+               "stars": SCALES["stars"]}
+# Common spellings of polarity, case-insensitive, for label_scheme=labels; 0 is NEU where -1 is NEG.
+POLARITY = {"pos": "POS", "positive": "POS", "1": "POS", "+1": "POS", "neg": "NEG", "negative": "NEG",
+            "-1": "NEG", "neu": "NEU", "neutral": "NEU"}
+
+
+@dataclass(frozen=True)
+class Task:
+    """A label set: `labels` in the order of doc.cats, `scale` the same labels low to high for an
+    ordered task (empty for categories)."""
+    name: str
+    labels: Tuple[str, ...]
+    scale: Tuple[str, ...] = ()
+
+    @property
+    def ordered(self) -> bool:
+        return bool(self.scale)
+
+    def rank(self, label: str) -> int:
+        """The label's step on the scale (0 for the lowest)."""
+        return self.scale.index(label)
+
+    def to_binary(self, label: str) -> str:
+        """A star label collapsed to the binary task's (1-2 stars NEG, 3-5 POS)."""
+        return STAR_LABELS["binary"][self.rank(label)]
+
+
+def make_task(name: str, labels: Iterable[str] = ()) -> Task:
+    """The task `name`; for categories, over the distinct `labels` of the data (sorted), two at least."""
+    if name not in TASK_NAMES:
+        raise DataError(f"Unknown task '{name}': use one of {', '.join(TASK_NAMES)}")
+    if name != "categories":
+        return Task(name, FIXED_LABELS[name], SCALES[name])
+    labels = tuple(sorted(set(labels)))
+    if len(labels) < 2:
+        raise DataError(f"The task categories needs two labels at least; the labelled reviews have "
+                        f"{'only ' + repr(labels[0]) if labels else 'none'}: a classifier has nothing to choose")
+    return Task(name, labels)
+
+
+def to_label(value: object, task: str, scheme: str) -> Optional[str]:
+    """The task's label of a raw label value, or None for an empty one (an unlabelled review); raise
+    ValueError for a value the task and scheme cannot read."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if scheme in ("stars0", "stars"):
+        low, high = (0, 4) if scheme == "stars0" else (1, 5)
+        stars = _as_int(value)
+        if stars is None or not low <= stars <= high:
+            hint = "; a column of names needs label_scheme=labels" if isinstance(value, str) and _as_int(value) is None else ""
+            raise ValueError(f"label must be an integer {low}-{high} ({scheme}), got {value!r}{hint}")
+        stars += 1 - low
+        return str(stars) if task == "categories" else STAR_LABELS[task][stars - 1]
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"label must be a string or number, got {value!r}")
+    text = str(_as_int(value) if _as_int(value) is not None else value).strip()
+    if task == "categories":
+        return text
+    if task == "stars":
+        raise ValueError(f"the task stars needs a stars column: set label_scheme to stars (1-5) or stars0 (0-4), "
+                         f"got {value!r}")
+    label = POLARITY.get(text.casefold())
+    if label is None and text == "0":
+        label = "NEG" if task == "binary" else "NEU"
+    if label is None or label not in FIXED_LABELS[task]:
+        spellings = "0/1, -1/1, neg/pos, negative/positive" if task == "binary" else \
+            "-1/0/1, neg/neu/pos, negative/neutral/positive"
+        raise ValueError(f"the task {task} reads labels {spellings}, got {value!r}; for labels of your own set "
+                         "task=categories")
+    return label
+
+
+def check_polarity_values(values: Iterable[object], task: str, scheme: str) -> None:
+    """Raise ValueError where a file's numeric polarity labels mean another task: -1, 0 and 1 are
+    three-way; 0 and 1 without -1 are binary."""
+    if scheme != "labels" or task not in ("binary", "three_way"):
+        return
+    numbers = {_as_int(value) for value in values} - {None}
+    if task == "binary" and {-1, 0} <= numbers:
+        raise ValueError("the labels -1, 0 and 1 are three-way sentiment: set task=three_way")
+    if task == "three_way" and 0 in numbers and -1 not in numbers and numbers <= {0, 1}:
+        raise ValueError("the labels 0 and 1 are binary: set task=binary (three_way reads -1/0/1)")
+
+
+def write_task(path: Path, task: Task) -> None:
+    write_json(path, {"task": task.name, "labels": list(task.labels), "scale": list(task.scale)})
+
+
+def read_task(path: Path) -> Task:
+    """The task a run's `data` step wrote."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingInput(f"Missing file {path}: run `spacy project run data` first")
+    data: Dict = srsly.read_json(path)
+    return Task(data["task"], tuple(data["labels"]), tuple(data["scale"]))
+
+
+def _as_int(value: object) -> Optional[int]:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value.strip())
+    return None
