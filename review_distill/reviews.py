@@ -11,11 +11,9 @@ from spacy.language import Language
 from spacy.util import get_lang_class
 
 from .errors import DataError
+from .tasks import LABEL_SCHEMES, check_polarity_values, to_label
 from .textcat_tokenizers import LONE_SURROGATE
 
-LABELS = ("POS", "NEG")
-# Stars in the mirror's `label` field are stars - 1: 0-1 (1-2 stars) are negative.
-LABEL_SCHEMES = ("stars0", "stars", "binary")
 # Tokenizers that differ from the language's default: spaCy's Chinese tokenizer
 # splits into characters unless told to segment words.
 TOKENIZERS = {"zh": {"@tokenizers": "spacy.zh.ChineseTokenizer", "segmenter": "jieba"}}
@@ -70,34 +68,6 @@ def normalize_text(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
-def binary_label(value: object, scheme: str) -> str:
-    """Map a raw label to POS/NEG (1-2 stars NEG, 3-5 stars POS); raise ValueError if invalid."""
-    if scheme == "binary":
-        if isinstance(value, str) and value.strip().upper() in LABELS:
-            return value.strip().upper()
-        number = _as_int(value)
-        if number in (0, 1):
-            return "POS" if number == 1 else "NEG"
-        raise ValueError(f"binary label must be 0/1 or NEG/POS, got {value!r}")
-    low, high = {"stars0": (0, 4), "stars": (1, 5)}[scheme]
-    stars = _as_int(value)
-    if stars is None or not low <= stars <= high:
-        raise ValueError(f"label must be an integer {low}-{high} ({scheme}), got {value!r}")
-    return "NEG" if stars - low <= 1 else "POS"
-
-
-def _as_int(value: object):
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    return None
-
-
 def _rows(path: Path) -> Iterator[tuple]:
     """(line number, row dict) for each record of a JSONL or CSV file."""
     lines = _decoded_lines(path)
@@ -149,11 +119,11 @@ def lone_surrogate_column(text: str) -> Optional[int]:
 
 def read_reviews(
     path: Path, *, text_field: str = "text", label_field: str = "label", label_scheme: str = "stars0",
-    require_labels: bool = True,
+    task: str = "binary", require_labels: bool = True,
 ) -> List[Dict[str, str]]:
-    """Read a JSONL or CSV file of labelled reviews as dicts with id, text and label (POS/NEG). Without
-    `require_labels`, a file whose records have no label field gives reviews with id and text only (a
-    label for some records and not for others is an error)."""
+    """Read a JSONL or CSV file of reviews as dicts with id, text and, where the record has one, the
+    task's label (tasks.to_label). A record whose label is missing or empty is an unlabelled review;
+    with `require_labels`, the file must have one labelled review at least."""
     path = Path(path)
     if label_scheme not in LABEL_SCHEMES:
         raise DataError(f"Unknown label scheme '{label_scheme}': use one of {', '.join(LABEL_SCHEMES)}")
@@ -161,20 +131,10 @@ def read_reviews(
         raise DataError(f"{path}: unsupported file type '{path.suffix}': use .jsonl or .csv")
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    reviews = []
-    labelled = None
+    reviews, raw_labels = [], set()
     for line_no, row in _rows(path):
         if text_field not in row:
             raise DataError(f"{path}:{line_no}: missing field '{text_field}'")
-        if labelled is None:
-            labelled = label_field in row or require_labels
-        if labelled and label_field not in row:
-            hint = ("; a file without labels is for a language of unlabeled_languages only"
-                    if require_labels and not reviews else " (the records before it have one)")
-            raise DataError(f"{path}:{line_no}: missing field '{label_field}'{hint}")
-        if not labelled and label_field in row:
-            raise DataError(f"{path}:{line_no}: field '{label_field}' in a file whose first record has none: "
-                            "give every review a label, or none")
         text = row[text_field]
         if not isinstance(text, str) or not text.strip():
             raise DataError(f"{path}:{line_no}: empty text in field '{text_field}'")
@@ -187,13 +147,22 @@ def read_reviews(
                 )
         review_id = str(row.get("id") or f"{path.stem}_{line_no}")
         reviews.append({"id": review_id, "text": text.strip()})
-        if labelled:
-            try:
-                reviews[-1]["label"] = binary_label(row[label_field], label_scheme)
-            except ValueError as err:
-                raise DataError(f"{path}:{line_no}: {err}") from None
+        try:
+            label = to_label(row.get(label_field), task, label_scheme)
+        except ValueError as err:
+            raise DataError(f"{path}:{line_no}: {err}") from None
+        if label is not None:
+            reviews[-1]["label"] = label
+            raw_labels.add(row[label_field])
     if not reviews:
         raise DataError(f"{path}: no reviews in file")
+    try:
+        check_polarity_values(raw_labels, task, label_scheme)
+    except ValueError as err:
+        raise DataError(f"{path}: {err}") from None
+    if require_labels and not raw_labels:
+        raise DataError(f"{path}: no review has a label in field '{label_field}'; a file without labels is for "
+                        "a language of unlabeled_languages only")
     return reviews
 
 

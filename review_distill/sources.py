@@ -1,11 +1,12 @@
-"""Collect labelled reviews per language, validate them and write them as POS/NEG JSONL.
+"""Collect reviews per language, validate them and write them as JSONL with the task's labels.
 
 Sources: `local` (a copy of the mteb/amazon_reviews_multi layout on disk), `mirror`
 (download that layout from the public mirror) or `file` (a CSV/JSONL file of your own per
 language), one for all languages or per language (`local nl=file`). Output:
 OUTPUT_DIR/{lang}/{train,validation,test}.jsonl, the splits the source has, each record
-{"id", "text", "label": "POS"|"NEG"}. A file for an --unlabeled language may have no label
-field: its records are {"id", "text"}.
+{"id", "text", "label"} with a label of the task (review_distill.tasks), or {"id", "text"} for a review
+without a label (it goes to the language's pool); and OUTPUT_DIR/task.json, the task and its labels.
+A file for an --unlabeled language may have no labels at all.
 """
 import re
 import shutil
@@ -20,6 +21,7 @@ from wasabi import msg
 from .errors import DataError
 from .files import atomic_path, write_jsonl
 from .reviews import check_lang, check_unlabeled, read_reviews
+from .tasks import Task, check_task_name, make_task, write_task
 
 SPLITS = ("train", "validation", "test")
 SOURCES = ("local", "mirror", "file")
@@ -134,30 +136,47 @@ def collect_reviews(
     text_field: str,
     label_field: str,
     label_scheme: str,
+    task: str,
     cache_dir: Path,
     unlabeled: List[str],
-) -> None:
-    """Write each language's reviews to OUTPUT_DIR/{lang}/{split}.jsonl (module doc)."""
+) -> Task:
+    """Write each language's reviews to OUTPUT_DIR/{lang}/{split}.jsonl and the task to
+    OUTPUT_DIR/task.json (module doc); return the task."""
     sources = language_sources(source, languages)
     data_files = language_files(data_file, [lang for lang in languages if sources[lang] == "file"])
     for lang in languages:
         check_lang(lang)
     check_unlabeled(languages, unlabeled)
+    check_task_name(task)
     file_layout = {"text_field": text_field, "label_field": label_field, "label_scheme": label_scheme}
+    read = {}
     for lang in languages:
         files = source_files(sources[lang], lang, data_dir, mirror_url, data_files.get(lang), cache_dir)
         layout = file_layout if sources[lang] == "file" else MIRROR_LAYOUT
-        splits = {split: read_reviews(path, **layout, require_labels=lang not in unlabeled)
-                  for split, path in files.items()}
+        read[lang] = {split: (path, read_reviews(path, **layout, task=task, require_labels=lang not in unlabeled))
+                      for split, path in files.items()}
+    labels = {lang: {review["label"] for _, reviews in splits.values() for review in reviews if "label" in review}
+              for lang, splits in read.items()}
+    the_task = make_task(task, set().union(*(labels[lang] for lang in languages if lang not in unlabeled)))
+    for lang in unlabeled:
+        unknown = sorted(labels[lang] - set(the_task.labels))
+        if unknown:
+            raise DataError(f"{lang} (unlabeled) has test labels {', '.join(map(repr, unknown))} that no labelled "
+                            f"language has, so the teacher cannot learn them: its labels are {list(the_task.labels)}")
+    for lang, splits in read.items():
         out_dir = output_dir / lang
         if out_dir.exists():
             shutil.rmtree(out_dir)
-        for split, reviews in splits.items():
+        for split, (path, reviews) in splits.items():
             write_jsonl(out_dir / f"{split}.jsonl", reviews)
-            msg.good(f"{lang} {split}: {len(reviews)} reviews from {files[split]}")
+            unlabelled = sum("label" not in review for review in reviews)
+            counts = f"{len(reviews) - unlabelled} labelled, {unlabelled} unlabelled" if unlabelled else "labelled"
+            msg.good(f"{lang} {split}: {len(reviews)} reviews ({counts}) from {path}")
         if lang in unlabeled:
-            labelled = all("label" in review for reviews in splits.values() for review in reviews)
             msg.info(f"{lang} is unlabeled: " + (
-                "its labels are used for its test set only, never for training" if labelled else
+                "its labels are used for its test set only, never for training" if labels[lang] else
                 "its reviews have no labels, so it has no test set; its student is scored on reviews the "
                 "teacher labelled"))
+    write_task(output_dir / "task.json", the_task)
+    msg.good(f"Task {the_task.name}: labels {', '.join(the_task.labels)} -> {output_dir / 'task.json'}")
+    return the_task

@@ -48,10 +48,14 @@ class Task:
         return STAR_LABELS["binary"][self.rank(label)]
 
 
-def make_task(name: str, labels: Iterable[str] = ()) -> Task:
-    """The task `name`; for categories, over the distinct `labels` of the data (sorted), two at least."""
+def check_task_name(name: str) -> None:
     if name not in TASK_NAMES:
         raise DataError(f"Unknown task '{name}': use one of {', '.join(TASK_NAMES)}")
+
+
+def make_task(name: str, labels: Iterable[str] = ()) -> Task:
+    """The task `name`; for categories, over the distinct `labels` of the data (sorted), two at least."""
+    check_task_name(name)
     if name != "categories":
         return Task(name, FIXED_LABELS[name], SCALES[name])
     labels = tuple(sorted(set(labels)))

@@ -18,8 +18,9 @@ def main(
     ),
     data_file: str = typer.Option("", help="For source=file: a CSV or JSONL file, or lang=path pairs"),
     text_field: str = typer.Option("text", help="Column of a file holding the review text"),
-    label_field: str = typer.Option("label", help="Column of a file holding the stars or binary label"),
-    label_scheme: str = typer.Option("stars0", help="stars0 (0-4), stars (1-5) or binary (0/1, NEG/POS)"),
+    label_field: str = typer.Option("label", help="Column of a file holding the label (empty: an unlabelled review)"),
+    label_scheme: str = typer.Option("stars0", help="stars0 (0-4), stars (1-5) or labels (names as they are)"),
+    task: str = typer.Option("binary", help="binary, three_way, stars or categories"),
     cache_dir: Path = typer.Option(Path("assets/mirror"), help="For source=mirror: downloaded files"),
     unlabeled: str = typer.Option("", help="Space-separated languages whose labels, if any, are for their test set only"),
 ):
@@ -33,6 +34,7 @@ def main(
         text_field=text_field,
         label_field=label_field,
         label_scheme=label_scheme,
+        task=task,
         cache_dir=cache_dir,
         unlabeled=unlabeled.split(),
     )

@@ -200,7 +200,7 @@ def write_corpus(corpus_dir: Path, texts_by_lang) -> None:
     """train.spacy and pool.jsonl per language, as preprocess.py writes them."""
     for lang, texts in texts_by_lang.items():
         reviews = [{"id": f"{lang}{i}", "text": text, "label": "POS" if i % 2 else "NEG"} for i, text in enumerate(texts)]
-        write_docbin(make_nlp(lang), reviews, corpus_dir / lang / "train.spacy", desc=lang)
+        write_docbin(make_nlp(lang), reviews, corpus_dir / lang / "train.spacy", lang, ("POS", "NEG"))
         write_jsonl(corpus_dir / lang / "pool.jsonl", [{"id": f"pool{i}", "text": text} for i, text in
                                                        enumerate(texts * 5)])
 

@@ -5,26 +5,7 @@ import pytest
 from util import write_lines
 from review_distill.errors import DataError
 from review_distill.files import atomic_path
-from review_distill.reviews import binary_label, check_lang, check_unlabeled, make_nlp, normalize_text, read_reviews
-
-
-@pytest.mark.parametrize(
-    "value,scheme,expected",
-    [(0, "stars0", "NEG"), (1, "stars0", "NEG"), (2, "stars0", "POS"), (4, "stars0", "POS"),
-     (1, "stars", "NEG"), (2, "stars", "NEG"), (3, "stars", "POS"), ("5", "stars", "POS"),
-     (0, "binary", "NEG"), (1, "binary", "POS"), ("pos", "binary", "POS"), ("NEG", "binary", "NEG")],
-)
-def test_binary_label(value, scheme, expected):
-    assert binary_label(value, scheme) == expected
-
-
-@pytest.mark.parametrize(
-    "value,scheme", [(5, "stars0"), (-1, "stars0"), (0, "stars"), (6, "stars"), (2, "binary"),
-                     (True, "binary"), ("great", "stars"), (2.5, "stars"), (None, "stars0")]
-)
-def test_binary_label_out_of_range(value, scheme):
-    with pytest.raises(ValueError, match="label must be"):
-        binary_label(value, scheme)
+from review_distill.reviews import check_lang, check_unlabeled, make_nlp, normalize_text, read_reviews
 
 
 def test_normalize_text_ignores_case_width_and_spacing():
@@ -52,7 +33,7 @@ def test_read_csv_with_stars_column(tmp_path):
         (['{"text": "ok", "label": 1}', '{"text": "ok", "label": '], r"train.jsonl:2: malformed JSON"),
         (['{"text": "ok", "label": 1}', '["text"]'], r"train.jsonl:2: expected a JSON object"),
         (['{"label": 1}'], r"train.jsonl:1: missing field 'text'"),
-        (['{"text": "ok"}'], r"train.jsonl:1: missing field 'label'"),
+        (['{"text": "ok"}'], r"train.jsonl: no review has a label in field 'label'"),
         (['{"text": "ok", "label": 1}', '{"text": "ok", "label": 7}'], r"train.jsonl:2: label must be an integer 0-4"),
         (['{"text": "  ", "label": 1}'], r"train.jsonl:1: empty text"),
         (['{"text": null, "label": 1}'], r"train.jsonl:1: empty text"),
@@ -69,7 +50,7 @@ def test_malformed_csv_row(tmp_path):
     path = tmp_path / "mine.csv"
     path.write_text("text,label\ngood,1\nbad\n", encoding="utf8")
     with pytest.raises(DataError, match=r"mine.csv:3: malformed CSV row: expected 2 columns"):
-        read_reviews(path, label_scheme="binary")
+        read_reviews(path, label_scheme="labels")
 
 
 def test_missing_file(tmp_path):
@@ -120,15 +101,36 @@ def test_a_file_without_labels_is_read_as_text_only_where_labels_are_not_require
     assert read_reviews(path, require_labels=False) == [{"id": "nl_1", "text": "Prima"}, {"id": "b", "text": "Kapot"}]
     labelled = write_lines(tmp_path / "labelled.jsonl", [{"text": "Prima", "label": 4}])
     assert read_reviews(labelled, require_labels=False) == [{"id": "labelled_1", "text": "Prima", "label": "POS"}]
-    with pytest.raises(DataError, match=r"nl.jsonl:1: missing field 'label'; a file without labels is for a language "
-                                        "of unlabeled_languages only"):
+    with pytest.raises(DataError, match=r"nl.jsonl: no review has a label in field 'label'; a file without labels "
+                                        "is for a language of unlabeled_languages only"):
         read_reviews(path)
-    mixed = write_lines(tmp_path / "mixed.jsonl", [{"text": "Prima"}, {"text": "Kapot", "label": 0}])
-    with pytest.raises(DataError, match=r"mixed.jsonl:2: field 'label' in a file whose first record has none"):
-        read_reviews(mixed, require_labels=False)
-    mixed = write_lines(tmp_path / "mixed.jsonl", [{"text": "Prima", "label": 4}, {"text": "Kapot"}])
-    with pytest.raises(DataError, match=r"mixed.jsonl:2: missing field 'label' \(the records before it have one\)"):
-        read_reviews(mixed, require_labels=False)
+
+
+def test_a_file_may_mix_labelled_and_unlabelled_reviews(tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_text("text,label\nPrima,4\nKapot,\nGaat wel,2\n", encoding="utf8")
+    assert read_reviews(path, task="three_way") == [
+        {"id": "mixed_2", "text": "Prima", "label": "POS"}, {"id": "mixed_3", "text": "Kapot"},
+        {"id": "mixed_4", "text": "Gaat wel", "label": "NEU"}]
+    jsonl = write_lines(tmp_path / "mixed.jsonl", [{"text": "Prima"}, {"text": "Kapot", "label": None},
+                                                  {"text": "Gaat", "label": "shipping"}])
+    assert [review.get("label") for review in read_reviews(jsonl, label_scheme="labels", task="categories")] == [
+        None, None, "shipping"]
+
+
+@pytest.mark.parametrize("lines,scheme,task,error", [
+    ([{"text": "a", "label": "POS"}], "stars", "stars", r"x.jsonl:1: label must be an integer 1-5 \(stars\), got 'POS'"),
+    ([{"text": "a", "label": "POS"}], "labels", "stars", r"x.jsonl:1: the task stars needs a stars column"),
+    ([{"text": "a", "label": "meh"}], "labels", "binary", r"x.jsonl:1: the task binary reads labels 0/1, -1/1"),
+    ([{"text": "a", "label": -1}, {"text": "b", "label": 0}, {"text": "c", "label": 1}], "labels", "binary",
+     r"x.jsonl: the labels -1, 0 and 1 are three-way sentiment: set task=three_way"),
+    ([{"text": "a", "label": 0}, {"text": "b", "label": 1}], "labels", "three_way",
+     r"x.jsonl: the labels 0 and 1 are binary: set task=binary"),
+])
+def test_labels_the_task_cannot_read_name_the_file_and_line(tmp_path, lines, scheme, task, error):
+    path = write_lines(tmp_path / "x.jsonl", lines)
+    with pytest.raises(DataError, match=error):
+        read_reviews(path, label_scheme=scheme, task=task)
 
 
 @pytest.mark.parametrize("languages,unlabeled,error", [

@@ -20,7 +20,8 @@ from thinc.api import Adam
 
 from review_distill import splits
 from review_distill import teacher_functions  # noqa: F401  (registers configs/teacher.cfg's functions)
-from review_distill.reviews import LABELS, make_nlp
+from review_distill.reviews import make_nlp
+from review_distill.tasks import make_task, write_task
 from review_distill.training import train_textcat
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -221,11 +222,13 @@ def words(lang, i):
     return " ".join(random.Random(f"{lang}{i}").choices(TEXTS[lang][0].split() + TEXTS[lang][3].split(), k=1 + i % 7))
 
 
-def write_inputs(root, languages=("en",), n_pool=13, n_aug=11):
-    """Gold train reviews (one-hot cats and ids), a pool and synthetic texts per language."""
+def write_inputs(root, languages=("en",), n_pool=13, n_aug=11, task=make_task("binary")):
+    """The task, gold train reviews (one-hot cats and ids), a pool and synthetic texts per language."""
+    write_task(root / "splits" / "task.json", task)
     for lang in languages:
-        reviews = [{"id": f"{lang}-t{i}", "text": text, "label": LABELS[i % 2]} for i, text in enumerate(TEXTS[lang])]
-        splits.write_docbin(make_nlp(lang), reviews, root / "splits" / lang / "train.spacy", desc="")
+        reviews = [{"id": f"{lang}-t{i}", "text": text, "label": task.labels[i % len(task.labels)]}
+                   for i, text in enumerate(TEXTS[lang])]
+        splits.write_docbin(make_nlp(lang), reviews, root / "splits" / lang / "train.spacy", "", task.labels)
         write_lines(root / "splits" / lang / "pool.jsonl",
                     [{"id": f"{lang}-p{i}", "text": f"{words(lang, i)} p{i}"} for i in range(n_pool)])
         write_lines(root / "augmented" / f"{lang}.jsonl",
