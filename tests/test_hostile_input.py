@@ -8,6 +8,7 @@ import spacy
 
 from fuzz import assert_same_everywhere, fuzz_texts, one_megabyte_text
 from util import MODELS, ROOT, randomize, soft_examples
+from review_distill import textcat_distill  # noqa: F401  (registers the component, whichever test module runs first)
 
 ENCODABLE = {"@tokenizers": "review_distill.encodable_tokenizer.v1", "tokenizer": {"@tokenizers": "spacy.Tokenizer.v1"}}
 

