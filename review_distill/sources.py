@@ -1,13 +1,18 @@
 """Collect reviews per language, validate them and write them as JSONL with the task's labels.
 
 Sources: `local` (a copy of the mteb/amazon_reviews_multi layout on disk), `mirror`
-(download that layout from the public mirror) or `file` (a CSV/JSONL file of your own per
-language), one for all languages or per language (`local nl=file`). Output:
+(download that layout from the public mirror: resumed where a transfer was cut, checked),
+`auto` (the local copy where there is one, else the mirror) or `file` (a CSV/JSONL file of your
+own per language), one for all languages or per language (`auto nl=file`). Output:
 OUTPUT_DIR/{lang}/{train,validation,test}.jsonl, the splits the source has, each record
 {"id", "text", "label"} with a label of the task (review_distill.tasks), or {"id", "text"} for a review
 without a label (it goes to the language's pool); and OUTPUT_DIR/task.json, the task and its labels.
 A file for an --unlabeled language may have no labels at all.
 """
+import hashlib
+import http.client
+import json
+import os
 import re
 import shutil
 import urllib.error
@@ -24,7 +29,7 @@ from .reviews import check_lang, check_unlabeled, read_reviews
 from .tasks import Task, check_task_name, make_task, write_task
 
 SPLITS = ("train", "validation", "test")
-SOURCES = ("local", "mirror", "file")
+SOURCES = ("auto", "local", "mirror", "file")
 # The fields of the mirror's files: --text-field, --label-field and --label-scheme describe a user's file.
 MIRROR_LAYOUT = {"text_field": "text", "label_field": "label", "label_scheme": "stars0"}
 LANG_VALUE = re.compile(r"^([a-z]{2,3})=(.+)$")
@@ -52,7 +57,7 @@ def language_sources(source: str, languages: List[str]) -> Dict[str, str]:
     sources = {lang: sources.get(lang, default) for lang in languages}
     for lang, value in sources.items():
         if value not in SOURCES:
-            raise DataError(f"Unknown data_source '{value}': use local, mirror or file")
+            raise DataError(f"Unknown data_source '{value}': use auto, local, mirror or file")
     return sources
 
 
@@ -75,26 +80,82 @@ def language_files(data_file: str, languages: List[str]) -> Dict[str, Path]:
     return {lang: files.get(lang, Path("")) for lang in languages}
 
 
-def download(url: str, path: Path) -> bool:
-    """Download `url` to `path` atomically with a progress bar; False if the server has no such file."""
-    try:
-        response = urllib.request.urlopen(url, timeout=60)
-    except urllib.error.HTTPError as err:
-        if err.code == 404:
-            return False
-        raise DataError(f"Download failed: {url}: HTTP {err.code}") from None
-    except urllib.error.URLError as err:
-        raise DataError(
-            f"Download failed: {url}: {err.reason}. Without network access, use "
-            "data_source=local with a copy of the data (see README)."
-        ) from None
-    total = int(response.headers.get("Content-Length") or 0) or None
-    with atomic_path(path) as tmp, tmp.open("wb") as file_, response:
-        with tqdm(total=total, unit="B", unit_scale=True, desc=path.name) as bar:
-            while chunk := response.read(1 << 20):
-                file_.write(chunk)
-                bar.update(len(chunk))
+def download(url: str, path: Path, attempts: int = 3) -> bool:
+    """Download `url` to `path` with a progress bar, resuming a cut transfer from the part already
+    written (`path`.part, kept across runs), and check it (check_download); False if the server has
+    no such file."""
+    part = path.with_name(path.name + ".part")
+    part.parent.mkdir(parents=True, exist_ok=True)
+    sha256 = ""
+    for _ in range(attempts):
+        done = part.stat().st_size if part.exists() else 0
+        request = urllib.request.Request(url, headers={"Range": f"bytes={done}-"} if done else {})
+        try:
+            response = urllib.request.urlopen(request, timeout=60)
+        except urllib.error.HTTPError as err:
+            if err.code == 404:
+                return False
+            if err.code == 416:  # the part is the whole file already
+                break
+            raise DataError(f"Download failed: {url}: HTTP {err.code}") from None
+        except (urllib.error.URLError, OSError) as err:
+            raise DataError(
+                f"Download failed: {url}: {getattr(err, 'reason', err)}. There is no local copy either: put a copy "
+                "of mteb/amazon_reviews_multi at data_dir ({lang}/train.jsonl, ...), or run where mirror_url is "
+                "reachable (the download resumes where it stopped)."
+            ) from None
+        with response:
+            if done and response.status != 206:  # the server sends the whole file
+                done = 0
+            length = int(response.headers.get("Content-Length") or 0)
+            total = done + length if length else None
+            sha256 = _sha256_header(response.headers) or sha256
+            try:
+                with part.open("ab" if done else "wb") as file_, tqdm(
+                    total=total, initial=done, unit="B", unit_scale=True, desc=path.name
+                ) as bar:
+                    while chunk := response.read(1 << 20):
+                        file_.write(chunk)
+                        bar.update(len(chunk))
+            except (http.client.IncompleteRead, ConnectionError, TimeoutError) as err:
+                msg.warn(f"{url}: the connection was cut after {part.stat().st_size} bytes ({type(err).__name__}); "
+                         "resuming")
+                continue
+        if total is None or part.stat().st_size >= total:
+            break
+    else:
+        raise DataError(f"Download of {url} was cut {attempts} times; the {part.stat().st_size} bytes received are "
+                        f"kept in {part}: run the data step again to resume")
+    check_download(part, url, sha256)
+    os.replace(part, path)
     return True
+
+
+def _sha256_header(headers) -> str:
+    """The file's SHA-256 where the server sends it (the Hugging Face hub's X-Linked-Etag), else ''."""
+    value = (headers.get("X-Linked-Etag") or "").strip('"')
+    return value if re.fullmatch(r"[0-9a-f]{64}", value) else ""
+
+
+def check_download(part: Path, url: str, sha256: str) -> None:
+    """Raise DataError, deleting the file, unless it has the SHA-256 the server sent (if any) and every
+    line is a JSON object."""
+    problem = None
+    if sha256 and hashlib.sha256(part.read_bytes()).hexdigest() != sha256:
+        problem = f"its SHA-256 is not the {sha256} the server sent"
+    else:
+        with part.open("rb") as file_:
+            for line_no, line in enumerate(file_, start=1):
+                try:
+                    if not isinstance(json.loads(line), dict):
+                        raise ValueError
+                except ValueError:
+                    problem = f"line {line_no} is not a JSON object"
+                    break
+    if problem:
+        part.unlink()
+        raise DataError(f"The download of {url} is corrupt: {problem}. It was deleted: run the data step again to "
+                        "download it anew")
 
 
 def source_files(source: str, lang: str, data_dir: Path, mirror_url: str, data_file: Path, cache_dir: Path):
@@ -105,6 +166,10 @@ def source_files(source: str, lang: str, data_dir: Path, mirror_url: str, data_f
         if not data_file.is_file():
             raise DataError(f"data_file not found: {data_file}")
         return {"train": data_file}
+    if source == "auto":
+        source = "local" if (data_dir / lang / "train.jsonl").is_file() else "mirror"
+        if source == "mirror":
+            msg.info(f"{lang}: no local copy at {data_dir}; reading the mirror {mirror_url} (cached in {cache_dir})")
     if source == "local":
         files = {split: data_dir / lang / f"{split}.jsonl" for split in SPLITS}
         if not files["train"].is_file():
@@ -122,7 +187,7 @@ def source_files(source: str, lang: str, data_dir: Path, mirror_url: str, data_f
         if "train" not in files:
             raise DataError(f"The mirror {mirror_url} has no {lang}/train.jsonl")
         return files
-    raise DataError(f"Unknown data_source '{source}': use local, mirror or file")
+    raise DataError(f"Unknown data_source '{source}': use auto, local, mirror or file")
 
 
 def collect_reviews(

@@ -11,7 +11,7 @@ from review_distill.sources import collect_reviews
 def main(
     languages: List[str] = typer.Argument(..., help="Language codes, e.g. en de ja"),
     output_dir: Path = typer.Option(Path("assets/reviews"), help="Where to write {lang}/{split}.jsonl"),
-    source: str = typer.Option("local", help="local, mirror or file"),
+    source: str = typer.Option("auto", help="auto (local where there is a copy, else mirror), local, mirror or file"),
     data_dir: Path = typer.Option(Path("../shared/data/amazon_reviews_multi"), help="For source=local"),
     mirror_url: str = typer.Option(
         "https://huggingface.co/datasets/mteb/amazon_reviews_multi/resolve/main", help="For source=mirror"

@@ -154,7 +154,7 @@ def test_get_reviews_cli_reads_a_users_csv(tmp_path):
 @pytest.mark.parametrize(
     "args,error",
     [(["zz"], "Unknown language code 'zz'"),
-     (["en", "--data-dir", "missing"], "Missing file missing/en/train.jsonl"),
+     (["en", "--source", "local", "--data-dir", "missing"], "Missing file missing/en/train.jsonl"),
      (["en", "de", "--source", "file", "--data-file", "x.csv"], "reads one file in one language"),
      (["en", "--source", "ftp"], "Unknown data_source 'ftp'"),
      (["nl", "--source", "file"], "data_source=file needs the path")],
