@@ -2,7 +2,8 @@
 
 The wheel holds the pipeline, the component's modules (--code: textcat_distill and the textcat_*
 modules it imports), a `__main__.py` that explains a prediction (`python -m {lang}_{name} TEXT`) and
-a meta.json with the labels, test scores, the teacher and the data licence; it requires spaCy and the language's tokenizer packages. A zero-label
+a meta.json with the task and its labels (described from the task, splits_dir/task.json), test scores,
+the teacher and the data licence; it requires spaCy and the language's tokenizer packages. A zero-label
 student's meta.json says it saw no gold labels. The method: docs/method.md, "The packages"."""
 import json
 import shutil
@@ -21,7 +22,8 @@ from spacy.util import get_minor_version_range, split_requirement
 from wasabi import msg
 
 from .code_files import import_code_paths
-from .errors import MissingInput, ProjectError
+from .errors import DataError, MissingInput, ProjectError
+from .tasks import STAR_LABELS, Task, read_task
 
 # Packages that spaCy's own tokenizers import: `spacy package` only lists the packages of
 # registered functions that live outside spaCy, so a wheel would miss these.
@@ -68,16 +70,34 @@ def tokenizer_requirements(config) -> List[str]:
     return [requirement(dist) for dist in TOKENIZER_PACKAGES.get((tokenizer["@tokenizers"], tokenizer.get("segmenter")), [])]
 
 
-def package_meta(nlp: Language, scores: Dict, name: str, version: str, teacher: str) -> Dict:
+def describe_task(task: Task) -> str:
+    """What the classifier does, for the description: for a task of stars, each label's stars
+    (binary: "labels a review POS (3-5 stars) or NEG (1-2 stars)"), else the labels."""
+    if task.name == "stars":
+        return "product-review rating classifier: labels a review with its stars, 1 to 5"
+    if task.name in STAR_LABELS:
+        stars = STAR_LABELS[task.name]
+        ranges = [[n for n, star_label in enumerate(stars, 1) if star_label == label] for label in task.labels]
+        return "product-review sentiment classifier: labels a review " + _either(
+            [f"{label} ({n[0]}{'' if len(n) == 1 else f'-{n[-1]}'} stars)" for label, n in zip(task.labels, ranges)])
+    return "review classifier: labels a review as " + _either(task.labels)
+
+
+def _either(names: List[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def package_meta(nlp: Language, scores: Dict, name: str, version: str, teacher: str, task: Task) -> Dict:
     """The meta.json fields that say what the packaged pipeline is."""
     language = type(nlp).__name__  # e.g. German
     return {
         "name": name,
         "version": version,
         "description": (
-            f"{language} product-review sentiment classifier: labels a review POS (3-5 stars) or NEG "
-            "(1-2 stars). A small spaCy text classifier distilled from a multilingual transformer."
+            f"{language} {describe_task(task)}. A small spaCy text classifier distilled from a multilingual "
+            "transformer."
         ),
+        "task": task.name,
         "license": LICENSE,
         "sources": [SOURCE],
         "performance": {"test_accuracy": scores["accuracy"], "test_macro_f1": scores["macro_f1"]},
@@ -109,6 +129,15 @@ def zero_label_meta(meta: Dict, language: str, scores: Dict, teacher_languages: 
         scored = meta["notes"].split("\n\n")[0] + " Zero-label: no gold label of the language was trained on."
     meta["notes"] = "\n\n".join([scored, said, *meta["notes"].split("\n\n")[1:]])
     return meta
+
+
+def check_labels(model_dir: Path, task: Task) -> None:
+    """Raise DataError unless the trained student's labels are the task's."""
+    meta = json.loads((model_dir / "meta.json").read_text(encoding="utf8"))
+    labels = [label for pipe_labels in meta.get("labels", {}).values() for label in pipe_labels]
+    if sorted(labels) != sorted(task.labels):
+        raise DataError(f"The student at {model_dir} has the labels {labels}, but the task is {task.name} with the "
+                        f"labels {list(task.labels)}: train the students again on the task's data")
 
 
 def drop_project_requirement(package_dir: Path) -> None:
@@ -148,6 +177,7 @@ def package_students(
     *,
     summary_path: Path,
     metrics_dir: Path,
+    splits_dir: Path,
     code: List[Path],
     main_module: Path,
     name: str,
@@ -157,7 +187,9 @@ def package_students(
 ) -> None:
     """Package the default student (summary_path's) of each language as a wheel, in
     OUTPUT_DIR/{lang}_{name}-{version}/dist, shipping the `code` files and `main_module` as its
-    __main__.py; the `unlabeled` languages' students saw no gold label."""
+    __main__.py; meta.json describes the task of splits_dir/task.json; the `unlabeled` languages'
+    students saw no gold label."""
+    task = read_task(splits_dir / "task.json")
     student = json.loads(summary_path.read_text(encoding="utf8"))["default_student"]
     msg.info(f"Packaging the default student, {student}")
     training_dir = training_dir / student
@@ -176,12 +208,13 @@ def package_students(
             raise MissingInput(f"No trained student at {model_dir}: run the student's training step for {lang} first")
         if lang not in metrics:
             raise MissingInput(f"{metrics_path} has no test scores for {lang}: evaluate the student for {lang} first")
+        check_labels(model_dir, task)
     import_code_paths(code)
     output_dir.mkdir(parents=True, exist_ok=True)
     for lang in languages:
         # exclude reaches Vocab.from_disk: the training texts' strings are not loaded.
         nlp = spacy.load(training_dir / lang / "model-best", exclude=["strings"])
-        meta = package_meta(nlp, metrics[lang], name, version, teacher)
+        meta = package_meta(nlp, metrics[lang], name, version, teacher, task)
         if lang in unlabeled:
             teacher_languages = [other for other in languages if other not in unlabeled]
             meta = zero_label_meta(meta, type(nlp).__name__, metrics[lang], teacher_languages)

@@ -1,4 +1,5 @@
-"""`textcat_distill`: an exclusive text classifier that learns from a teacher's soft labels.
+"""`textcat_distill`: an exclusive text classifier that learns from a teacher's soft labels, over
+any number of labels (two or more).
 
 spaCy's `textcat` only accepts cats of 0.0 or 1.0 (error E851). `DistillTextCategorizer`
 subclasses its `TextCategorizer`: it predicts, sets `doc.cats` and scores like it, and takes the
@@ -91,7 +92,8 @@ if not Language.has_factory("textcat_distill"):
 
 
 class DistillTextCategorizer(TextCategorizer):
-    """Single-label text classifier trained on soft labels (a teacher's probabilities).
+    """Single-label text classifier trained on soft labels (a teacher's probabilities over its
+    exclusive labels, two or more).
 
     Inference, scoring and serialization are those of spaCy's TextCategorizer; only setting
     doc.cats is done a row at a time, with the same values.

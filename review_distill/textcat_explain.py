@@ -1,5 +1,6 @@
-"""Why a student scored a text as it did: each n-gram's exact contribution to its logit difference,
-from the model's own weights (explain, top_features), for a terminal (format_explanation) and as
+"""Why a student scored a text as it did: each n-gram's exact contribution to the difference of two
+labels' logits (by default the predicted label's and the runner-up's), for any number of exclusive
+labels, from the model's own weights (explain, top_features), for a terminal (format_explanation) and as
 a packaged pipeline's `python -m {package} TEXT` (explain_cli, review_distill/wheel_main.py).
 Shipped in each packaged pipeline with the component (textcat_distill). See docs/method.md."""
 import math
@@ -15,6 +16,10 @@ from thinc.api import Model, SparseLinear_v2
 from .textcat_distill import PROB_HEAD
 from .textcat_models import dense_forward
 from .textcat_ngrams import attr_id, char_ngram_cache
+
+# Sentiment labels low to high: a terminal colours what favours the higher one green, as it does
+# for labels that are numbers (of stars); for other labels, what favours the label explained.
+POLARITY = ("NEG", "NEU", "POS")
 
 
 @dataclass
@@ -43,7 +48,7 @@ class Explanation:
 
     text (str): The text explained.
     label (str): The label explained, by default the predicted one.
-    other (str): The label it is weighed against, by default the most likely other one.
+    other (str): The label it is weighed against, by default the runner-up (the most likely other one).
     cats (Dict[str, float]): The student's probabilities (doc.cats).
     logit_diff (float): The student's logit(label) - logit(other).
     bias (float): What an empty text would get: the output layer's bias difference.
@@ -80,8 +85,10 @@ def explain(
         one "dense" contribution).
     text (str): The text to explain.
     top_k (Optional[int]): Keep the top_k largest contributions; the others' sum is `rest`.
-    label (Optional[str]): The label to explain; by default the predicted one.
-    other (Optional[str]): The label to weigh it against; by default the most likely other one.
+    label (Optional[str]): The label to explain; by default the predicted one (of equal
+        probabilities, the first in the textcat's labels).
+    other (Optional[str]): The label to weigh it against; by default the runner-up, the most
+        likely other one (of equal probabilities, the first in the textcat's labels).
     component (Optional[str]): The textcat's name; by default the pipeline's only textcat.
     RETURNS (Explanation): The explanation.
     """
@@ -220,10 +227,12 @@ def _key_occurrences(doc: Doc, features: Model) -> Dict[int, List[Tuple[str, str
 
 
 def format_explanation(explanation: Explanation, color: bool = False) -> str:
-    """RETURNS (str): The prediction, the text (with color, its tokens coloured by weight) and the
-    contributions, for a terminal: green favours POS (or the label explained), red NEG."""
-    sign = -1.0 if explanation.other == "POS" else 1.0  # > 0: favours POS
+    """RETURNS (str): The probabilities (the label explained first, then the others, most likely
+    first), the text (with color, its tokens coloured by weight) and the contributions, for a
+    terminal: green favours the label higher on a polarity scale (POLARITY), else the label
+    explained; red the other."""
     label, other = explanation.label, explanation.other
+    sign = 1.0 if _green_favours(label, other) else -1.0  # sign * weight > 0: green
 
     def paint(text: str, weight: float, scale: float = 1.0) -> str:
         if not color or not weight:
@@ -231,7 +240,9 @@ def format_explanation(explanation: Explanation, color: bool = False) -> str:
         code = "32" if sign * weight > 0 else "31"
         return f"\033[{'1;' if abs(weight) >= scale else ''}{code}m{text}\033[0m"
 
-    lines = [f"{label} {explanation.cats[label]:.3f} ({other} {explanation.cats[other]:.3f})"]
+    others = sorted((name for name in explanation.cats if name != label), key=lambda name: -explanation.cats[name])
+    shown = ", ".join(f"{name} {explanation.cats[name]:.3f}" for name in others)
+    lines = [f"{label} {explanation.cats[label]:.3f} ({shown})"]
     if color:
         largest = max((abs(weight) for _, _, weight in explanation.tokens), default=0.0)
         text, end = [], 0
@@ -251,9 +262,20 @@ def format_explanation(explanation: Explanation, color: bool = False) -> str:
     return "\n".join(lines)
 
 
+def _green_favours(label: str, other: str) -> bool:
+    """Whether green marks what favours `label` over `other`: unless both are on a polarity scale
+    (POLARITY, or numbers of stars) and `other` is the higher."""
+    if label in POLARITY and other in POLARITY:
+        return POLARITY.index(label) > POLARITY.index(other)
+    if label.isdecimal() and other.isdecimal():
+        return int(label) > int(other)
+    return True
+
+
 def explain_cli(nlp: Language, argv: Optional[Sequence[str]] = None) -> int:
-    """`python -m {package} [TEXT ...]`: print each text's prediction and its top contributions
-    (the texts from standard input, one per line, where none are given)."""
+    """`python -m {package} [TEXT ...]`: print each text's probabilities (most likely first) and the top
+    contributions to the predicted label's logit minus the runner-up's (the texts from standard
+    input, one per line, where none are given)."""
     import argparse
     import os
     import sys

@@ -9,6 +9,7 @@ from thinc.api import Adam
 
 from review_distill.packaging import package_students
 from review_distill.reviews import make_nlp
+from review_distill.tasks import make_task, write_task
 from util import CHAR_LANGUAGES, COMPONENT, MAIN, ROOT, TEACHER, TEXTS, WORDS, toy_corpus, train_toy_students
 
 SHARED_DATA = ROOT.parent / "shared" / "data" / "amazon_reviews_multi"
@@ -36,9 +37,10 @@ def project(tmp_path_factory):
     training, metrics = train_toy_students(tmp, "student_bow", corpora, char_languages=CHAR_LANGUAGES)
     summary = tmp / "metrics" / "summary.json"
     summary.write_text(json.dumps({"default_student": "student_bow"}))
+    write_task(tmp / "corpus" / "task.json", make_task("binary"))
     package_students(
         training.parent, tmp / "packages", list(WORDS), summary_path=summary, metrics_dir=metrics.parent,
-        code=COMPONENT, main_module=MAIN, name="review_sentiment", version="0.1.0",
+        splits_dir=tmp / "corpus", code=COMPONENT, main_module=MAIN, name="review_sentiment", version="0.1.0",
         teacher=TEACHER, unlabeled=[],
     )
     # The word-split students' training texts (a character may turn up in any binary file).

@@ -1,5 +1,6 @@
 """scripts/package.py: a student packaged as a wheel that installs and runs on its own."""
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -10,10 +11,14 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from spacy.util import get_minor_version_range
 
-from review_distill.errors import MissingInput
-from review_distill.packaging import package_meta, package_students, tokenizer_requirements, zero_label_meta
+from review_distill import textcat_distill  # noqa: F401  (registers the factory)
+from review_distill.errors import DataError, MissingInput
+from review_distill.packaging import (
+    describe_task, package_meta, package_students, tokenizer_requirements, zero_label_meta,
+)
 from review_distill.reviews import make_nlp
-from util import COMPONENT, MAIN, ROOT, TEACHER, pip_reaches_spacy
+from review_distill.tasks import make_task, write_task
+from util import BOW_V3, COMPONENT, MAIN, ROOT, TEACHER, example, pip_reaches_spacy
 
 REVIEW = "Tolles Produkt, schnelle Lieferung!"
 JA_REVIEW = "とても良い本です"
@@ -38,8 +43,10 @@ def test_meta_says_what_it_is(project):
     meta = json.loads((tmp / "packages" / "de_review_sentiment-0.1.0" / "meta.json").read_text())
     scores = json.loads(metrics.read_text())["de"]
     assert (meta["lang"], meta["name"], meta["version"]) == ("de", "review_sentiment", "0.1.0")
-    assert meta["description"].startswith("German product-review sentiment classifier: labels a review POS (3-5 stars)")
-    assert meta["labels"] == {"textcat": ["POS", "NEG"]}
+    assert meta["description"] == (
+        "German product-review sentiment classifier: labels a review POS (3-5 stars) or NEG (1-2 stars). A small "
+        "spaCy text classifier distilled from a multilingual transformer.")
+    assert meta["task"] == "binary" and meta["labels"] == {"textcat": ["POS", "NEG"]}
     assert meta["performance"] == {"test_accuracy": scores["accuracy"], "test_macro_f1": scores["macro_f1"]}
     assert meta["teacher"] == TEACHER and TEACHER in meta["notes"]
     assert "academic research only" in meta["data_caveat"] and meta["data_caveat"] in meta["notes"]
@@ -136,11 +143,12 @@ print(json.dumps({{"cats": nlp({REVIEW!r}).cats, "meta": nlp.meta, "torch": bool
 
 def test_clear_errors(project, tmp_path):
     tmp, training, metrics, _ = project
-    options = dict(summary_path=tmp / "metrics" / "summary.json", metrics_dir=metrics.parent, code=COMPONENT,
-                   main_module=MAIN, name="review_sentiment", version="0.1.0", teacher=TEACHER, unlabeled=[])
+    options = dict(summary_path=tmp / "metrics" / "summary.json", metrics_dir=metrics.parent, splits_dir=tmp / "corpus",
+                   code=COMPONENT, main_module=MAIN, name="review_sentiment", version="0.1.0", teacher=TEACHER,
+                   unlabeled=[])
 
-    def failure(languages, **changed):
-        with pytest.raises(MissingInput) as error:
+    def failure(languages, error_type=MissingInput, **changed):
+        with pytest.raises(error_type) as error:
             package_students(training.parent, tmp_path / "out", languages, **{**options, **changed})
         return str(error.value)
 
@@ -154,6 +162,12 @@ def test_clear_errors(project, tmp_path):
     other.write_text(json.dumps({"default_student": "student_xl"}))
     assert f"Missing {metrics.parent / 'student_xl.json'}: run the step that trains student_xl first" in failure(
         ["de"], summary_path=other)
+    assert f"Missing file {tmp_path / 'task.json'}: run `spacy project run data` first" in failure(
+        ["de"], splits_dir=tmp_path)
+    write_task(tmp_path / "task.json", make_task("three_way"))
+    assert (f"The student at {training / 'de' / 'model-best'} has the labels ['POS', 'NEG'], but the task is three_way "
+            "with the labels ['NEG', 'NEU', 'POS']: train the students again") in failure(
+        ["de"], DataError, splits_dir=tmp_path)
     assert not (tmp_path / "out").exists()  # nothing packaged before the checks
 
 
@@ -162,7 +176,8 @@ def test_cli_exits_with_the_message(project, tmp_path):
     tmp, training, metrics, _ = project
     command = [sys.executable, str(ROOT / "scripts" / "package.py"), str(training.parent), str(tmp_path / "out"), "fr",
                "--summary", str(tmp / "metrics" / "summary.json"), "--metrics-dir", str(metrics.parent),
-               "--main", str(MAIN), "--teacher", TEACHER]
+               "--splits-dir", str(tmp / "corpus"), "--main", str(MAIN), "--name", "review_sentiment",
+               "--teacher", TEACHER]
     for code, message in ((",".join(map(str, COMPONENT)), "No trained student at"),
                           (f"{COMPONENT[0]},{tmp_path / 'nothing.py'}", "Missing --code file")):
         result = subprocess.run([*command, "--code", code], capture_output=True, text=True, cwd=ROOT)
@@ -173,7 +188,7 @@ def test_a_zero_label_students_meta_says_it_saw_no_gold_labels(project):
     tmp, training, metrics, _ = project
     nlp = spacy.load(training / "de" / "model-best")
     scores = {"accuracy": 0.9, "macro_f1": 0.89, "n": 40}
-    meta = package_meta(nlp, scores, "review_sentiment", "0.1.0", TEACHER)
+    meta = package_meta(nlp, scores, "review_sentiment", "0.1.0", TEACHER, make_task("binary"))
     tested = zero_label_meta(meta, "German", {**scores, "zero_label": True}, ["en", "ja"])
     assert tested["gold_labels"] is False and tested["performance"] == meta["performance"]
     assert "saw no gold German label: the teacher learned from gold reviews of en, ja only" in tested["zero_label"]
@@ -182,3 +197,91 @@ def test_a_zero_label_students_meta_says_it_saw_no_gold_labels(project):
     dev = zero_label_meta(meta, "German", {**scores, "labels": "teacher-labelled dev"}, ["en"])
     assert dev["performance"] == {"teacher_labelled_dev_accuracy": 0.9, "teacher_labelled_dev_macro_f1": 0.89}
     assert dev["notes"].startswith("No gold-labelled German test reviews") and meta["data_caveat"] in dev["notes"]
+
+
+@pytest.mark.parametrize("task, described", [
+    (make_task("binary"), "product-review sentiment classifier: labels a review POS (3-5 stars) or NEG (1-2 stars)"),
+    (make_task("three_way"),
+     "product-review sentiment classifier: labels a review NEG (1-2 stars), NEU (3 stars) or POS (4-5 stars)"),
+    (make_task("stars"), "product-review rating classifier: labels a review with its stars, 1 to 5"),
+    (make_task("categories", ["toys", "books", "garden"]), "review classifier: labels a review as books, garden or toys"),
+    (make_task("categories", ["spam", "ham"]), "review classifier: labels a review as ham or spam"),
+], ids=["binary", "three_way", "stars", "categories", "two_categories"])
+def test_meta_describes_the_task(task, described):
+    nlp = make_nlp("de")
+    scores = {"accuracy": 0.61, "macro_f1": 0.58, "n": 50}
+    meta = package_meta(nlp, scores, "review_x", "0.1.0", TEACHER, task)
+    assert describe_task(task) == described
+    assert meta["description"] == f"German {described}. A small spaCy text classifier distilled from a multilingual transformer."
+    assert meta["task"] == task.name and meta["performance"] == {"test_accuracy": 0.61, "test_macro_f1": 0.58}
+    assert meta["notes"].startswith("Test accuracy 0.610, macro-F1 0.580, on 50 held-out German reviews.")
+    said = zero_label_meta(meta, "German", scores, ["en"])
+    assert said["description"].startswith(f"German {described}. A small") and said["task"] == task.name
+
+
+STARS = ("1", "2", "3", "4", "5")
+STAR_WORDS = ["furchtbar", "schlecht", "okay", "gut", "toll"]
+
+
+@pytest.fixture(scope="module")
+def stars_project(tmp_path_factory):
+    """A toy German student over the five stars, packaged as de_review_stars."""
+    tmp = tmp_path_factory.mktemp("stars")
+    nlp = make_nlp("de")
+    nlp.add_pipe("textcat_distill", name="textcat", config={"model": BOW_V3})
+    examples = [example(nlp, {label: 0.6 if label == STARS[i] else 0.1 for label in STARS}, f"{word} {thing}")
+                for i, word in enumerate(STAR_WORDS) for thing in ("Produkt", "Buch", "Schuh")]
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(20):
+        nlp.update(examples, sgd=optimizer)
+    model_dir = tmp / "training" / "student_bow" / "de" / "model-best"
+    model_dir.parent.mkdir(parents=True)
+    nlp.to_disk(model_dir)
+    (tmp / "metrics").mkdir()
+    (tmp / "corpus").mkdir()
+    (tmp / "metrics" / "student_bow.json").write_text(json.dumps({"de": {"accuracy": 0.5, "macro_f1": 0.4, "n": 15}}))
+    (tmp / "metrics" / "summary.json").write_text(json.dumps({"default_student": "student_bow"}))
+    write_task(tmp / "corpus" / "task.json", make_task("stars"))
+    package_students(
+        tmp / "training", tmp / "packages", ["de"], summary_path=tmp / "metrics" / "summary.json",
+        metrics_dir=tmp / "metrics", splits_dir=tmp / "corpus", code=COMPONENT, main_module=MAIN, name="review_stars",
+        version="0.1.0", teacher=TEACHER, unlabeled=[],
+    )
+    return tmp, nlp
+
+
+def test_a_stars_package_is_named_and_described_by_its_task(stars_project):
+    """package_name review_stars: de_review_stars, its meta.json names the task and the five labels,
+    and the packaged pipeline predicts as the trained one."""
+    tmp, trained = stars_project
+    package_dir = tmp / "packages" / "de_review_stars-0.1.0"
+    (whl,) = (package_dir / "dist").glob("*.whl")
+    assert whl.name == "de_review_stars-0.1.0-py3-none-any.whl"
+    meta = json.loads((package_dir / "meta.json").read_text())
+    assert (meta["name"], meta["task"], meta["labels"]) == ("review_stars", "stars", {"textcat": list(STARS)})
+    assert meta["description"].startswith("German product-review rating classifier: labels a review with its stars, 1 to 5.")
+    assert "POS" not in json.dumps(meta) and "NEG" not in json.dumps(meta)
+    with zipfile.ZipFile(whl) as whl_file:
+        assert "de_review_stars/__main__.py" in whl_file.namelist()
+    packaged = spacy.load(package_dir / "de_review_stars" / "de_review_stars-0.1.0")
+    texts = [f"{word} Lampe" for word in STAR_WORDS]
+    assert [doc.cats for doc in packaged.pipe(texts)] == [doc.cats for doc in trained.pipe(texts)]
+
+
+def test_a_stars_packages_cli_prints_every_label_and_the_runner_up(stars_project):
+    """`python -m de_review_stars TEXT`: the five stars' probabilities, most likely first, then the
+    contributions to the predicted label's logit minus the runner-up's."""
+    tmp, trained = stars_project
+    package_dir = tmp / "packages" / "de_review_stars-0.1.0"
+    text = "toll Produkt"
+    cli = subprocess.run([sys.executable, "-m", "de_review_stars", "--top-k", "2", "--color", "never", text],
+                         cwd=package_dir, env={**os.environ, "PYTHONPATH": str(package_dir)}, capture_output=True,
+                         text=True)
+    assert cli.returncode == 0, cli.stderr[-2000:]
+    cats = trained(text).cats
+    ranked = sorted(STARS, key=lambda label: -cats[label])
+    assert ranked[0] == "5"
+    lines = cli.stdout.splitlines()
+    assert lines[0] == f"{ranked[0]} {cats[ranked[0]]:.3f} (" + ", ".join(
+        f"{label} {cats[label]:.3f}" for label in ranked[1:]) + ")"
+    assert lines[1] == text and lines[2].startswith(f"Contributions to logit({ranked[0]}) - logit({ranked[1]}) = ")

@@ -29,6 +29,21 @@ from util import (
 )
 
 LABELS = ("POS", "NEG")
+STARS = ("1", "2", "3", "4", "5")
+# SOFT_DATA over five labels: (text, the teacher's probabilities in STARS order, gold label).
+SOFT_STARS = [
+    ("a great phone , works well", (0.02, 0.03, 0.1, 0.35, 0.5), "5"),
+    ("it broke after a day", (0.6, 0.25, 0.1, 0.03, 0.02), "1"),
+    ("fine , nothing special", (0.05, 0.15, 0.5, 0.2, 0.1), None),
+    ("awful smell and bad glue", (0.7, 0.2, 0.06, 0.03, 0.01), None),
+    ("lovely book", (0.01, 0.01, 0.03, 0.15, 0.8), "4"),
+    ("meh", (0.1, 0.3, 0.35, 0.2, 0.05), "2"),
+]
+# Each label set's (labels, [(text, probabilities, gold label)]), by its number of labels.
+LABELLED = {
+    2: (LABELS, [(text, (p, 1.0 - p), gold) for text, p, gold in SOFT_DATA]),
+    5: (STARS, SOFT_STARS),
+}
 
 
 def make_pipe(model=BOW, **config):
@@ -78,9 +93,17 @@ def finite_difference(param, index, function, eps):
     return (plus - minus) / (2 * eps)
 
 
-def targets(data=SOFT_DATA):
-    teacher = numpy.array([[p, 1.0 - p] for _, p, _ in data])
-    gold = numpy.array([[g == "POS", g == "NEG"] for _, _, g in data], dtype="float64")
+def labelled_examples(nlp, n_labels):
+    """LABELLED[n_labels] as examples: the teacher's probabilities as cats, the gold label in user_data."""
+    labels, data = LABELLED[n_labels]
+    return [example(nlp, dict(zip(labels, probs)), text, **({"gold_label": gold} if gold else {}))
+            for text, probs, gold in data]
+
+
+def targets(n_labels=2):
+    labels, data = LABELLED[n_labels]
+    teacher = numpy.array([probs for _, probs, _ in data], dtype="float64")
+    gold = numpy.array([[g == label for label in labels] for _, _, g in data], dtype="float64")
     has_gold = numpy.array([g is not None for _, _, g in data], dtype="float64")
     return teacher, gold, has_gold
 
@@ -99,33 +122,35 @@ def setting_id(setting):
     return "-".join(f"{key}={value}" for key, value in setting.items())
 
 
+@pytest.mark.parametrize("n_labels", list(LABELLED))
 @pytest.mark.parametrize("setting", SETTINGS, ids=setting_id)
 @pytest.mark.parametrize("head", ["softmax_activation", "softmax"])
-def test_gradient_through_head_matches_finite_differences(head, setting):
+def test_gradient_through_head_matches_finite_differences(head, setting, n_labels):
     """In float64, on the output layer alone: d_scores pushed through the layer's backprop
-    is the gradient of the loss w.r.t. its input (and weights)."""
+    is the gradient of the loss w.r.t. its input (and weights), for two labels and five."""
     ops = Ops()  # thinc's plain numpy ops: float64 throughout (BLIS takes float32 only)
     rng = numpy.random.default_rng(0)
+    labels, data = LABELLED[n_labels]
     if head == "softmax_activation":
         layer = softmax_activation()
-        X = rng.normal(0, 2, (len(SOFT_DATA), 2))
+        X = rng.normal(0, 2, (len(data), n_labels))
     else:
-        layer = Softmax(nO=2, nI=3)
-        X = rng.normal(0, 1, (len(SOFT_DATA), 3))
+        layer = Softmax(nO=n_labels, nI=3)
+        X = rng.normal(0, 1, (len(data), 3))
         layer.ops = ops
         layer.initialize()
-        layer.set_param("W", rng.normal(0, 1.5, (2, 3)))
-        layer.set_param("b", rng.normal(0, 0.5, (2,)))
+        layer.set_param("W", rng.normal(0, 1.5, (n_labels, 3)))
+        layer.set_param("b", rng.normal(0, 0.5, (n_labels,)))
     nlp = spacy.blank("en")
     pipe = DistillTextCategorizer(nlp.vocab, layer, threshold=0.0, **setting)
-    for label in LABELS:
+    for label in labels:
         pipe.add_label(label)
-    examples = soft_examples(nlp)
+    examples = labelled_examples(nlp, n_labels)
     scores, backprop = layer(ops.asarray2f(X, dtype="float64"), is_train=True)
     loss, d_scores = pipe.get_loss(examples, scores)
     d_X = backprop(d_scores)
-    args = (*targets(), setting["loss"], setting["temperature"], setting["alpha"], head)
-    assert loss == pytest.approx(reported_loss(scores, setting))
+    args = (*targets(n_labels), setting["loss"], setting["temperature"], setting["alpha"], head)
+    assert loss == pytest.approx(reported_loss(scores, setting, n_labels))
 
     def numeric(param, index):
         return finite_difference(param, index, lambda: objective(layer.predict(X), *args), eps=1e-6)
@@ -140,9 +165,9 @@ def test_gradient_through_head_matches_finite_differences(head, setting):
     assert abs(d_X).max() > 1e-2
 
 
-def reported_loss(scores, setting):
+def reported_loss(scores, setting, n_labels=2):
     """get_loss's value: the per-doc loss, averaged (spaCy's MSE: the mean squared error)."""
-    teacher, gold, has_gold = targets()
+    teacher, gold, has_gold = targets(n_labels)
     q = numpy.asarray(scores, dtype="float64")
     w_hard = setting["alpha"] * has_gold
     hard = -(gold * numpy.log(q)).sum(axis=1)
@@ -156,15 +181,17 @@ def reported_loss(scores, setting):
     return float((w_hard * hard + (1 - w_hard) * distill).mean())
 
 
+@pytest.mark.parametrize("n_labels", list(LABELLED))
 @pytest.mark.parametrize("setting", SETTINGS, ids=setting_id)
 @pytest.mark.parametrize("model_name", list(MODELS))
-def test_gradient_of_whole_model_matches_finite_differences(model_name, setting):
+def test_gradient_of_whole_model_matches_finite_differences(model_name, setting, n_labels):
     """Through the real models (float32): the gradients that update() leaves on the output
     layer's and the BOW layer's weights (and every layer's of the DAN) are those of the loss, by
-    finite differences."""
+    finite differences, for two labels and five."""
     nlp, pipe = make_pipe(MODELS[model_name], **setting)
-    examples = soft_examples(nlp)
+    examples = labelled_examples(nlp, n_labels)
     nlp.initialize(lambda: examples)
+    assert pipe.labels == LABELLED[n_labels][0]
     model = pipe.model
     randomize(model)
     set_dropout_rate(model, 0.0)
@@ -172,8 +199,8 @@ def test_gradient_of_whole_model_matches_finite_differences(model_name, setting)
     scores, backprop = model.begin_update(docs)
     loss, d_scores = pipe.get_loss(examples, scores)
     backprop(d_scores)
-    assert loss == pytest.approx(reported_loss(scores, setting), rel=1e-5)
-    args = (*targets(), setting["loss"], setting["temperature"], setting["alpha"], pipe.output_head)
+    assert loss == pytest.approx(reported_loss(scores, setting, n_labels), rel=1e-5)
+    args = (*targets(n_labels), setting["loss"], setting["temperature"], setting["alpha"], pipe.output_head)
     dan = model_name.startswith("bow_dan")
     checked = ("softmax", "sparse_linear", "linear", "relu", "hashembed") if dan else ("softmax", "sparse_linear")
     layers = [node for node in model.walk() if node.name in checked]
@@ -273,6 +300,23 @@ def test_missing_annotation_adds_no_loss(loss):
         full = {"POS": 0.9, "NEG": 0.1} if "POS" in partial else {"POS": 0.0, "NEG": 1.0}
         numpy.testing.assert_allclose(pipe.get_loss([example(nlp, partial)], scores[:1])[1],
                                       pipe.get_loss([example(nlp, full)], scores[:1])[1])
+
+
+def test_missing_annotation_over_three_labels():
+    """Over three labels: the one label missing gets the rest; two missing labels get 0 where the
+    cats sum to 1, and leave the doc without annotation where they do not."""
+    nlp, pipe = make_pipe(loss="ce")
+    pipe.initialize(lambda: [example(nlp, {"NEG": 0.2, "NEU": 0.3, "POS": 0.5})], nlp=nlp)
+    assert pipe.labels == ("NEG", "NEU", "POS")
+    scores = pipe.model.ops.asarray2f([[0.3, 0.3, 0.4]])
+
+    def d_scores(cats):
+        return pipe.get_loss([example(nlp, cats)], scores)[1]
+
+    numpy.testing.assert_allclose(d_scores({"NEG": 0.2, "POS": 0.5}), d_scores({"NEG": 0.2, "NEU": 0.3, "POS": 0.5}))
+    numpy.testing.assert_allclose(d_scores({"NEU": 1.0}), d_scores({"NEG": 0.0, "NEU": 1.0, "POS": 0.0}))
+    loss, d_missing = pipe.get_loss([example(nlp, {"NEU": 0.6})], scores)
+    assert loss == 0.0 and d_missing.tolist() == [[0.0, 0.0, 0.0]]
 
 
 def test_docs_without_cats_train_nothing():
@@ -412,6 +456,29 @@ def test_training_learns_the_teachers_probabilities(p_pos, expected):
     assert pos == pytest.approx(expected, abs=0.05) and 1 - neg == pytest.approx(expected, abs=0.05)
 
 
+def test_training_learns_the_teachers_probabilities_over_three_labels():
+    """Three words, each with its own soft distribution over NEG, NEU and POS: the student
+    learns each distribution, and the gold label (alpha) pulls it towards the gold one."""
+    teacher = {"poor": (0.7, 0.2, 0.1), "okay": (0.2, 0.6, 0.2), "great": (0.05, 0.15, 0.8)}
+    learned = {}
+    for alpha in (0.0, 0.5):
+        nlp, pipe = make_pipe({**BOW, "ngram_size": 1}, loss="ce", temperature=2.0, alpha=alpha)
+        examples = [example(nlp, dict(zip(("NEG", "NEU", "POS"), probs)), f"{word} {thing}", gold_label="POS")
+                    for word, probs in teacher.items() for thing in TOY_THINGS]
+        nlp.initialize(lambda: examples)
+        optimizer = Adam(0.05)
+        for _ in range(80):
+            nlp.update(examples, sgd=optimizer)
+        for word, probs in teacher.items():
+            cats = nlp(f"{word} {TOY_THINGS[0]}").cats
+            assert list(cats) == ["NEG", "NEU", "POS"] and sum(cats.values()) == pytest.approx(1.0, abs=1e-6)
+            if alpha == 0.0:
+                assert list(cats.values()) == pytest.approx(probs, abs=0.05)
+                learned[word] = cats
+            else:
+                assert cats["POS"] > learned[word]["POS"] + 0.05
+
+
 def test_corpus_reader_keeps_soft_cats_and_gold_label(tmp_path):
     nlp = spacy.blank("en")
     path = write_docbin(tmp_path / "train.spacy", soft_examples(nlp))
@@ -443,10 +510,11 @@ def test_normalize_gives_each_doc_unit_length():
             assert float((values[start:end] ** 2).sum()) == pytest.approx(1.0, rel=1e-5)
 
 
+@pytest.mark.parametrize("n_labels", list(LABELLED))
 @pytest.mark.parametrize("model_name", ["batched_bow", "bow_v3", "bow_dan_v2"])
-def test_predictions_survive_saving_and_loading(tmp_path, model_name):
+def test_predictions_survive_saving_and_loading(tmp_path, model_name, n_labels):
     nlp, _ = make_pipe(MODELS[model_name])
-    examples = soft_examples(nlp)
+    examples = labelled_examples(nlp, n_labels)
     nlp.initialize(lambda: examples)
     randomize(nlp.get_pipe(nlp.pipe_names[0]).model)
     nlp.to_disk(tmp_path / "nlp")
