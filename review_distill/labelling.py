@@ -1,7 +1,8 @@
 """The `label` step's local backend: the teacher labels each language's texts (label_texts.py) in
 this process, shard by shard (shards.py), each doc with the teacher's probabilities over the task's
 labels as `doc.cats` and its log-probabilities in `user_data["teacher_logits"]`. Writes
-SOFT_DIR/{lang}/train.spacy and, with argmax one-hot cats, HARD_DIR/{lang}/train.spacy. The method: docs/method.md, "Soft labels"."""
+SOFT_DIR/{lang}/train.spacy and, with argmax one-hot cats, HARD_DIR/{lang}/train.spacy. The method:
+docs/method.md, "Soft labels"."""
 import time
 from pathlib import Path
 from typing import Callable, Dict, Optional, Sequence
@@ -45,8 +46,8 @@ def label_language(
     with tqdm(total=len(items), initial=len(items) - n_todo, desc=f"{lang} label", unit="doc",
               leave=False, disable=None) as progress, inference_precision(teacher, precision, gpu):
         for k in todo:
-            write_shard(shard_dir / lang, k, label_shard(teacher, make_doc, shard_items(items, shard_size, k), task.labels,
-                                                         batch_size, progress))
+            shard = label_shard(teacher, make_doc, shard_items(items, shard_size, k), task.labels, batch_size, progress)
+            write_shard(shard_dir / lang, k, shard)
     seconds = time.perf_counter() - start
     if n_todo:
         report.update(seconds=seconds, texts_per_s=n_todo / seconds)

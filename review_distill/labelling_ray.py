@@ -171,7 +171,8 @@ def label_languages(
     shard_dir: Path, soft_dir: Path, hard_dir: Path, shard_size: int, batch_size: int, precision: str,
 ) -> Dict[str, dict]:
     """Label the missing shards of every language with the task's labels on Ray, then assemble each
-    language's soft and hard DocBins; return labelling.label_language's report per language, with the whole run's texts/s."""
+    language's soft and hard DocBins; return labelling.label_language's report per language, with the
+    whole run's texts/s."""
     teacher_dir, code = teacher_dir.resolve(), code.resolve() if code is not None else None
     teacher_id = teacher_identity(teacher_dir, code)
     started = start_ray(options)

@@ -373,9 +373,10 @@ def test_a_teacher_of_the_tasks_labels_labels_over_all_of_them(tmp_path, tiny_tr
     run(tmp_path, tmp_path / "teacher", "en", "ja", code=code)
     teacher = load_teacher(tmp_path / "teacher", code, task)
     for lang in ("en", "ja"):
-        soft, hard = read(tmp_path / "soft" / lang / "train.spacy", lang), read(tmp_path / "hard" / lang / "train.spacy", lang)
+        soft, hard = (read(tmp_path / kind / lang / "train.spacy", lang) for kind in ("soft", "hard"))
         assert len(soft) == len(hard) == 22
-        assert [doc.user_data["gold_label"] for doc in soft[:6]] == [task.labels[i % len(task.labels)] for i in range(6)]
+        assert [doc.user_data["gold_label"] for doc in soft[:6]] == [task.labels[i % len(task.labels)]
+                                                                      for i in range(6)]
         for doc, hard_doc_ in zip(soft, hard):
             assert list(doc.cats) == list(doc.user_data["teacher_logits"]) == list(task.labels)
             assert sum(doc.cats.values()) == 1.0
