@@ -11,11 +11,14 @@ from spacy.vocab import Vocab
 from wasabi import msg
 
 from .errors import DataError, MissingInput
-from .reviews import LABELS, check_lang, read_jsonl
+from .reviews import check_lang, read_jsonl
+from .tasks import Task, read_task
 
 SOURCES = ("gold", "augmented", "pool")
 # The source of an unlabeled language's held-out reviews, labelled for its student's dev set.
 DEV = "dev"
+# The task the preprocess step wrote beside the splits: the labels the teacher labels with.
+TASK_FILE = "task.json"
 
 
 def check_sizes(pool_size: int, augmented_size: int, shard_size: int, batch_size: int) -> None:
@@ -29,7 +32,10 @@ def check_sizes(pool_size: int, augmented_size: int, shard_size: int, batch_size
 
 def check_inputs(languages: Sequence[str], unlabeled: Sequence[str], corpus_dir: Path, augmented_dir: Path,
                  pool_size: int, augmented_size: int) -> None:
-    """Each language's files from the preprocess and augment steps, where the sizes ask for them."""
+    """The task file and each language's files from the preprocess and augment steps, where the sizes
+    ask for them."""
+    if not (corpus_dir / TASK_FILE).is_file():
+        raise MissingInput(f"Missing file {corpus_dir / TASK_FILE}: run `spacy project run preprocess` first")
     for lang in languages:
         check_lang(lang)
         first = ("pool_train.jsonl", "pool_dev.jsonl") if lang in unlabeled else ("train.spacy",)
@@ -40,16 +46,23 @@ def check_inputs(languages: Sequence[str], unlabeled: Sequence[str], corpus_dir:
                 raise MissingInput(f"Missing file {path}: run `spacy project run {step}` first")
 
 
-def gold_items(path: Path, vocab: Vocab) -> List[dict]:
-    """The gold training reviews, with their ids and labels, in the DocBin's order."""
+def read_corpus_task(corpus_dir: Path) -> Task:
+    """The task of the splits in `corpus_dir` (check_inputs checks that its file is there)."""
+    return read_task(corpus_dir / TASK_FILE)
+
+
+def gold_items(path: Path, vocab: Vocab, labels: Sequence[str]) -> List[dict]:
+    """The gold training reviews, with their ids and labels, in the DocBin's order; each one's cats
+    must be one-hot over `labels`, the task's."""
     items = []
     for i, doc in enumerate(DocBin().from_disk(path).get_docs(vocab)):
         review_id = doc.user_data.get("id")
         if not review_id:
             raise DataError(f"{path}: review {i} has no id in user_data: rerun `spacy project run preprocess`")
-        gold = [label for label in LABELS if doc.cats.get(label) == 1.0]
-        if len(gold) != 1 or sum(doc.cats.get(label, 0.0) for label in LABELS) != 1.0:
-            raise DataError(f"{path}: review {review_id} has no one-hot {'/'.join(LABELS)} cats: {doc.cats}")
+        gold = [label for label in labels if doc.cats.get(label) == 1.0]
+        if len(gold) != 1 or sum(doc.cats.get(label, 0.0) for label in labels) != 1.0 or set(doc.cats) != set(labels):
+            raise DataError(f"{path}: review {review_id} has no one-hot cats over the task's labels "
+                            f"{'/'.join(labels)}: {doc.cats}: rerun `spacy project run preprocess`")
         items.append({"id": review_id, "source": "gold", "gold_label": gold[0], "text": doc.text})
     if not items:
         raise DataError(f"{path}: no training reviews")
@@ -88,14 +101,15 @@ def pool_items(path: Path, source: str) -> List[dict]:
 
 def collect_items(
     lang: str, vocab: Vocab, corpus_dir: Path, augmented_dir: Path, pool_size: int, augmented_size: int, seed: int,
-    unlabeled: bool = False,
+    unlabeled: bool = False, *, labels: Sequence[str],
 ) -> List[dict]:
     """The texts to label, in order: gold (of an unlabeled language: pool_train), augmented sample, pool
-    sample, and for an unlabeled language its held-out dev reviews."""
+    sample, and for an unlabeled language its held-out dev reviews. The gold reviews' cats must be
+    one-hot over `labels`, the task's."""
     if unlabeled:
         items = pool_items(corpus_dir / lang / "pool_train.jsonl", "pool")
     else:
-        items = gold_items(corpus_dir / lang / "train.spacy", vocab)
+        items = gold_items(corpus_dir / lang / "train.spacy", vocab, labels)
     if augmented_size != 0:
         path = augmented_dir / f"{lang}.jsonl"
         rows = read_text_records(path, ("source_id", "ops"))

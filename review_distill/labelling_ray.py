@@ -18,6 +18,7 @@ from wasabi import msg
 from .errors import DataError, ProjectError
 from .reviews import make_nlp
 from .shards import finish_language, plan_language, shard_docbin, shard_items, write_shard
+from .tasks import Task
 from .teacher_inference import (
     agreement_info, check_agreement, inference_precision, load_teacher, predict, resolve_precision, teacher_identity,
 )
@@ -56,37 +57,39 @@ def check_options(options: RayOptions, gpu_id: int) -> None:
                         "(--ray-gpus) instead, or gpu_id -1 to label on CPUs")
 
 
-def _load_teacher(teacher_dir: Path, code: Optional[Path], gpu: bool) -> spacy.language.Language:
+def _load_teacher(teacher_dir: Path, code: Optional[Path], task: Task, gpu: bool) -> spacy.language.Language:
     if gpu:
         spacy.require_gpu(0)  # Ray shows a worker only its own GPUs
-    return load_teacher(teacher_dir, code)
+    return load_teacher(teacher_dir, code, task)
 
 
-def teacher_checks(teacher_dir: Path, code: Optional[Path], precision: str, gpu: bool, batch_size: int,
+def teacher_checks(teacher_dir: Path, code: Optional[Path], task: Task, precision: str, gpu: bool, batch_size: int,
                    samples: Dict[str, Sequence[dict]]) -> tuple:
-    """On a worker: the precision `precision` resolves to there and, below fp32, the agreement with the
-    fp32 teacher on each language's `samples` (teacher_inference.check_agreement)."""
-    teacher = _load_teacher(teacher_dir, code, gpu)
+    """On a worker: the teacher's labels (the task's), the precision `precision` resolves to there and,
+    below fp32, the agreement with the fp32 teacher on each language's `samples`
+    (teacher_inference.check_agreement)."""
+    teacher = _load_teacher(teacher_dir, code, task, gpu)
     precision = resolve_precision(precision, teacher, gpu)
     if precision == "fp32":
         return precision, {}
-    return precision, {lang: check_agreement(teacher, items, precision, gpu, batch_size)
+    return precision, {lang: check_agreement(teacher, items, task.labels, precision, gpu, batch_size)
                        for lang, items in samples.items()}
 
 
 class TeacherActor:
-    """Loads the teacher once; labels shards."""
+    """Loads the teacher once; labels shards with the task's labels."""
 
-    def __init__(self, teacher_dir: Path, code: Optional[Path], precision: str, gpu: bool, batch_size: int):
-        self.teacher = _load_teacher(teacher_dir, code, gpu)
+    def __init__(self, teacher_dir: Path, code: Optional[Path], task: Task, precision: str, gpu: bool,
+                 batch_size: int):
+        self.teacher = _load_teacher(teacher_dir, code, task, gpu)
         self.precision = resolve_precision(precision, self.teacher, gpu)  # bf16 on a node without it: an error
-        self.gpu, self.batch_size = gpu, batch_size
+        self.labels, self.gpu, self.batch_size = task.labels, gpu, batch_size
 
     def label(self, lang: str, k: int, texts: List[str]) -> tuple:
         """(lang, k, the teacher's labels of the shard's texts)."""
         try:
             with inference_precision(self.teacher, self.precision, self.gpu):
-                return lang, k, predict(self.teacher, texts, self.batch_size)
+                return lang, k, predict(self.teacher, texts, self.labels, self.batch_size)
         except Exception as err:
             raise ShardError(f"{lang} shard {k} failed: {type(err).__name__}: {err}") from err
 
@@ -164,18 +167,19 @@ def failure(err: Exception, pending: Sequence[tuple]) -> str:
 
 
 def label_languages(
-    teacher_dir: Path, code: Optional[Path], items: Dict[str, Sequence[dict]], options: RayOptions, *,
+    teacher_dir: Path, code: Optional[Path], items: Dict[str, Sequence[dict]], task: Task, options: RayOptions, *,
     shard_dir: Path, soft_dir: Path, hard_dir: Path, shard_size: int, batch_size: int, precision: str,
 ) -> Dict[str, dict]:
-    """Label the missing shards of every language on Ray, then assemble each language's soft and hard
-    DocBins; return labelling.label_language's report per language, with the whole run's texts/s."""
+    """Label the missing shards of every language with the task's labels on Ray, then assemble each
+    language's soft and hard DocBins; return labelling.label_language's report per language, with the
+    whole run's texts/s."""
     teacher_dir, code = teacher_dir.resolve(), code.resolve() if code is not None else None
     teacher_id = teacher_identity(teacher_dir, code)
     started = start_ray(options)
     try:
         actors = n_actors(options)
         gpu = options.gpus > 0
-        precision, _ = remote_teacher_checks(options, teacher_dir, code, precision, gpu, batch_size, {})
+        precision, _ = remote_teacher_checks(options, teacher_dir, code, task, precision, gpu, batch_size, {})
         msg.info(f"Teacher precision: {precision} ({actors} Ray actors of {options.cpus:g} CPUs, {options.gpus:g} GPUs)")
         dirs = {"shard_dir": shard_dir, "soft_dir": soft_dir, "hard_dir": hard_dir}
         plans = {lang: plan_language(lang, teacher_id, items[lang], shard_size=shard_size, precision=precision,
@@ -183,12 +187,12 @@ def label_languages(
         todo = [(lang, k) for lang, (_, shards, _) in plans.items() for k in shards]
         if todo and precision != "fp32":
             samples = {lang: items[lang] for lang, (_, shards, _) in plans.items() if shards}
-            _, checks = remote_teacher_checks(options, teacher_dir, code, precision, gpu, batch_size, samples)
+            _, checks = remote_teacher_checks(options, teacher_dir, code, task, precision, gpu, batch_size, samples)
             for lang, check in checks.items():
                 plans[lang][2]["fp32_check"] = check
                 agreement_info(lang, precision, check)
         if todo:
-            seconds = label_shards(teacher_dir, code, items, todo, options, actors, shard_dir=shard_dir,
+            seconds = label_shards(teacher_dir, code, items, task, todo, options, actors, shard_dir=shard_dir,
                                    shard_size=shard_size, batch_size=batch_size, precision=precision)
             n_todo = sum(report["n_labelled"] for _, _, report in plans.values())
             for _, _, report in plans.values():
@@ -198,12 +202,12 @@ def label_languages(
         if started:
             ray.shutdown()
     for lang, (manifest, _, _) in plans.items():
-        finish_language(lang, items[lang], manifest, **dirs)
+        finish_language(lang, items[lang], manifest, task.labels, **dirs)
     return {lang: report for lang, (_, _, report) in plans.items()}
 
 
 def label_shards(
-    teacher_dir: Path, code: Optional[Path], items: Dict[str, Sequence[dict]], todo: List[tuple],
+    teacher_dir: Path, code: Optional[Path], items: Dict[str, Sequence[dict]], task: Task, todo: List[tuple],
     options: RayOptions, actors: int, *, shard_dir: Path, shard_size: int, batch_size: int, precision: str,
 ) -> float:
     """Label the shards `todo` ((lang, k) pairs) on `actors` actors, writing each as it comes back; the
@@ -218,7 +222,7 @@ def label_shards(
     teacher_actor = ray.remote(TeacherActor).options(
         num_cpus=options.cpus, num_gpus=options.gpus, max_restarts=-1, max_task_retries=ATTEMPTS - 1,
         runtime_env=RUNTIME_ENV)
-    teachers = [teacher_actor.remote(teacher_dir, code, precision, options.gpus > 0, batch_size)
+    teachers = [teacher_actor.remote(teacher_dir, code, task, precision, options.gpus > 0, batch_size)
                 for _ in range(actors)]
     total = sum(map(len, items.values()))
     try:

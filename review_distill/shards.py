@@ -17,8 +17,8 @@ from wasabi import msg
 from .errors import DataError
 from .files import atomic_path, write_json
 from .label_texts import DEV, SOURCES
-from .reviews import LABELS, make_nlp
-from .teacher_inference import Labels
+from .reviews import make_nlp
+from .teacher_inference import Labels, argmax
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -119,16 +119,18 @@ def write_shard(lang_dir: Path, k: int, docbin: DocBin) -> None:
         docbin.to_disk(tmp)
 
 
-def hard_doc(doc: Doc) -> Doc:
-    """A copy of a labelled doc with the teacher's argmax as one-hot cats and no gold label."""
+def hard_doc(doc: Doc, labels: Sequence[str]) -> Doc:
+    """A copy of a labelled doc with the teacher's argmax as one-hot cats over `labels` (a tie to the
+    first) and no gold label."""
     hard = doc.copy()
-    best = max(LABELS, key=lambda label: doc.cats[label])
-    hard.cats = {label: float(label == best) for label in LABELS}
+    best = argmax(doc.cats, labels)
+    hard.cats = {label: float(label == best) for label in labels}
     hard.user_data.pop("gold_label", None)
     return hard
 
 
-def assemble(lang_dir: Path, items: Sequence[dict], n_shards: int, vocab: Vocab, soft_path: Path, hard_path: Path) -> None:
+def assemble(lang_dir: Path, items: Sequence[dict], n_shards: int, vocab: Vocab, soft_path: Path, hard_path: Path,
+             labels: Sequence[str]) -> None:
     """Concatenate the shards into the soft and hard DocBins, checking that they hold `items`; the
     docs of source DEV go, as hard docs, to the dev set beside both."""
     soft, hard, dev = DocBin(store_user_data=True), DocBin(store_user_data=True), DocBin(store_user_data=True)
@@ -136,10 +138,10 @@ def assemble(lang_dir: Path, items: Sequence[dict], n_shards: int, vocab: Vocab,
     for k in range(n_shards):
         for doc in DocBin().from_disk(lang_dir / shard_name(k)).get_docs(vocab):
             if doc.user_data.get("source") == DEV:
-                dev.add(hard_doc(doc))
+                dev.add(hard_doc(doc, labels))
             else:
                 soft.add(doc)
-                hard.add(hard_doc(doc))
+                hard.add(hard_doc(doc, labels))
             found.append((doc.user_data.get("id"), doc.text))
     if found != [(item["id"], item["text"]) for item in items]:
         raise DataError(f"The shards in {lang_dir} do not hold the texts of its {MANIFEST}: delete {lang_dir} "
@@ -154,12 +156,12 @@ def assemble(lang_dir: Path, items: Sequence[dict], n_shards: int, vocab: Vocab,
             path.unlink()
 
 
-def finish_language(lang: str, items: Sequence[dict], manifest: dict, *, shard_dir: Path, soft_dir: Path,
-                    hard_dir: Path) -> None:
-    """Assemble the language's soft and hard DocBins from its shards."""
+def finish_language(lang: str, items: Sequence[dict], manifest: dict, labels: Sequence[str], *, shard_dir: Path,
+                    soft_dir: Path, hard_dir: Path) -> None:
+    """Assemble the language's soft and hard DocBins (over `labels`) from its shards."""
     nlp = make_nlp(lang)
     soft_path, hard_path = output_paths(lang, soft_dir, hard_dir)
-    assemble(shard_dir / lang, items, manifest["n_shards"], nlp.vocab, soft_path, hard_path)
+    assemble(shard_dir / lang, items, manifest["n_shards"], nlp.vocab, soft_path, hard_path, labels)
     counts = ", ".join(f"{source} {manifest['sources'].get(source, 0)}" for source in SOURCES)
     if DEV in manifest["sources"]:
         counts += f"; {manifest['sources'][DEV]} held out for the teacher-labelled dev set, {dev_path(soft_path)}"

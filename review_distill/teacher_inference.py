@@ -16,7 +16,7 @@ from tqdm import tqdm
 from wasabi import msg
 
 from .errors import DataError, MissingInput
-from .reviews import LABELS
+from .tasks import Task
 from .textcat_distill import MIN_PROB
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -32,18 +32,34 @@ def check_teacher(path: Path) -> None:
         raise MissingInput(f"No teacher pipeline at {path}: run `spacy project run teacher-train` first")
 
 
-def load_teacher(path: Path, code: Optional[Path]) -> Language:
-    """The teacher pipeline; it must have an exclusive textcat over exactly POS and NEG."""
+def load_teacher(path: Path, code: Optional[Path], task: Task) -> Language:
+    """The teacher pipeline; it must have an exclusive textcat over exactly the task's labels."""
     check_teacher(path)
     if code is not None:
         import_code(code)
     nlp = spacy.load(path)
-    textcats = [name for name, pipe in nlp.pipeline if isinstance(pipe, TextCategorizer)
-                and not isinstance(pipe, MultiLabel_TextCategorizer) and set(pipe.labels) == set(LABELS)]
-    if not textcats:
-        raise DataError(f"{path}: the pipeline ({', '.join(nlp.pipe_names)}) has no exclusive textcat "
-                        f"predicting {' and '.join(LABELS)}")
+    check_teacher_labels(nlp, path, task)
     return nlp
+
+
+def check_teacher_labels(nlp: Language, path: Path, task: Task) -> None:
+    """Raise DataError unless one of the pipeline's exclusive textcats predicts the task's labels (in
+    any order)."""
+    exclusive = [pipe for _, pipe in nlp.pipeline
+                 if isinstance(pipe, TextCategorizer) and not isinstance(pipe, MultiLabel_TextCategorizer)]
+    if any(set(pipe.labels) == set(task.labels) for pipe in exclusive):
+        return
+    if not exclusive:
+        raise DataError(f"{path}: the pipeline ({', '.join(nlp.pipe_names)}) has no exclusive textcat "
+                        f"predicting {_and(task.labels)}")
+    found = "; ".join(", ".join(pipe.labels) for pipe in exclusive)
+    raise DataError(f"{path}: the teacher predicts the labels {found}, but the task {task.name} has the labels "
+                    f"{', '.join(task.labels)}: retrain the teacher on this task (`spacy project run teacher-train`) "
+                    "or label with the teacher's task")
+
+
+def _and(labels: Sequence[str]) -> str:
+    return " and ".join(labels) if len(labels) < 3 else f"{', '.join(labels[:-1])} and {labels[-1]}"
 
 
 def teacher_identity(path: Path, code: Optional[Path]) -> str:
@@ -121,17 +137,19 @@ def inference_precision(teacher: Language, precision: str, gpu: bool) -> Iterato
             handle.remove()
 
 
-def check_agreement(teacher: Language, items: Sequence[dict], precision: str, gpu: bool, batch_size: int) -> dict:
-    """The argmax agreement and mean |difference| in p(POS) of the teacher at `precision` with the fp32
-    teacher, on AGREEMENT_SAMPLE texts spread over `items`; below MIN_AGREEMENT is an error."""
+def check_agreement(teacher: Language, items: Sequence[dict], labels: Sequence[str], precision: str, gpu: bool,
+                    batch_size: int) -> dict:
+    """The argmax agreement of the teacher at `precision` with the fp32 teacher and the mean |difference|
+    in their probabilities, over all `labels` (with POS and NEG: the mean |difference| in p(POS), whose
+    name the key keeps), on AGREEMENT_SAMPLE texts spread over `items`; below MIN_AGREEMENT is an error."""
     step = max(1, len(items) // AGREEMENT_SAMPLE)
     texts = [item["text"] for item in items[::step][:AGREEMENT_SAMPLE]]
-    reference = [cats[LABELS[0]] for cats, _ in predict(teacher, texts, batch_size)]
+    reference = [cats for cats, _ in predict(teacher, texts, labels, batch_size)]
     with inference_precision(teacher, precision, gpu):
-        fast = [cats[LABELS[0]] for cats, _ in predict(teacher, texts, batch_size)]
-    agreement = sum((a >= 0.5) == (b >= 0.5) for a, b in zip(reference, fast)) / len(texts)
-    result = {"n": len(texts), "argmax_agreement": agreement,
-              "mean_abs_diff_pos": sum(abs(a - b) for a, b in zip(reference, fast)) / len(texts)}
+        fast = [cats for cats, _ in predict(teacher, texts, labels, batch_size)]
+    agreement = sum(argmax(a, labels) == argmax(b, labels) for a, b in zip(reference, fast)) / len(texts)
+    diffs = [sum(abs(a[label] - b[label]) for label in labels) / len(labels) for a, b in zip(reference, fast)]
+    result = {"n": len(texts), "argmax_agreement": agreement, "mean_abs_diff_pos": sum(diffs) / len(texts)}
     if agreement < MIN_AGREEMENT:
         raise DataError(f"The {precision} teacher agrees with the fp32 teacher on {agreement:.1%} of {len(texts)} "
                         f"texts, below {MIN_AGREEMENT:.1%}: label with --precision fp32")
@@ -140,27 +158,38 @@ def check_agreement(teacher: Language, items: Sequence[dict], precision: str, gp
 
 def agreement_info(lang: str, precision: str, check: dict) -> None:
     msg.info(f"{lang}: the {precision} teacher agrees with the fp32 teacher on {check['argmax_agreement']:.1%} of "
-             f"{check['n']} texts (mean |difference| in p(POS) {check['mean_abs_diff_pos']:.2g})")
+             f"{check['n']} texts (mean |difference| in the probabilities {check['mean_abs_diff_pos']:.2g})")
 
 
-def soft_labels(cats: Dict[str, float]) -> Labels:
-    """(probabilities, log-probabilities) from the teacher's textcat scores: POS renormalized in
-    double precision, NEG = 1 - POS, so they sum to 1 exactly."""
-    pos, neg = float(cats[LABELS[0]]), float(cats[LABELS[1]])
-    if not (pos >= 0 and neg >= 0 and 0 < pos + neg < math.inf):
+def argmax(cats: Dict[str, float], labels: Sequence[str]) -> str:
+    """The most probable of `labels`; of equally probable ones, the first."""
+    return max(labels, key=lambda label: cats[label])
+
+
+def soft_labels(cats: Dict[str, float], labels: Sequence[str]) -> Labels:
+    """(probabilities, log-probabilities) of `labels`, in their order, from the teacher's textcat
+    scores: each but the last renormalized in double precision, the last 1 minus the others, so they
+    sum to 1 exactly (added in order)."""
+    scores = [float(cats[label]) for label in labels]
+    total = sum(scores)
+    if not (all(score >= 0 for score in scores) and 0 < total < math.inf):
         raise ValueError(f"the teacher's textcat gave {cats}, not probabilities")
-    p = pos / (pos + neg)
-    return {LABELS[0]: p, LABELS[1]: 1.0 - p}, {LABELS[0]: math.log(max(pos, MIN_PROB)),
-                                                 LABELS[1]: math.log(max(neg, MIN_PROB))}
+    probs = [score / total for score in scores[:-1]]
+    while sum(probs) > 1.0:  # rounding, with a last probability of about 0 (never with two labels)
+        largest = max(range(len(probs)), key=probs.__getitem__)
+        probs[largest] = math.nextafter(probs[largest], 0.0)
+    probs.append(1.0 - sum(probs))
+    return dict(zip(labels, probs)), {label: math.log(max(score, MIN_PROB)) for label, score in zip(labels, scores)}
 
 
-def predict(teacher: Language, texts: Sequence[str], batch_size: int, progress: Optional[tqdm] = None) -> List[Labels]:
-    """The teacher's labels of each text, in order; the texts go through it shortest first, so
-    that each batch holds texts of similar length."""
+def predict(teacher: Language, texts: Sequence[str], labels: Sequence[str], batch_size: int,
+            progress: Optional[tqdm] = None) -> List[Labels]:
+    """The teacher's soft labels (over `labels`) of each text, in order; the texts go through it
+    shortest first, so that each batch holds texts of similar length."""
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    labels: List[Optional[Labels]] = [None] * len(texts)
+    found: List[Optional[Labels]] = [None] * len(texts)
     for i, doc in zip(order, teacher.pipe((texts[i] for i in order), batch_size=batch_size)):
-        labels[i] = soft_labels(doc.cats)
+        found[i] = soft_labels(doc.cats, labels)
         if progress is not None:
             progress.update(1)
-    return labels
+    return found

@@ -1,7 +1,8 @@
 """Label texts with the teacher's probabilities, in resumable shards (`spacy project run label`), in
 this process (review_distill/labelling.py) or on Ray actors (review_distill/labelling_ray.py).
 
-A language in --unlabeled has no gold train set: its pool_train reviews take the gold reviews'
+The labels are the task's (CORPUS_DIR/task.json, from the preprocess step); the teacher must predict
+exactly those. A language in --unlabeled has no gold train set: its pool_train reviews take the gold reviews'
 place, and its pool_dev reviews, with the teacher's argmax labels, become its dev set
 (review_distill/label_texts.py)."""
 from pathlib import Path
@@ -14,7 +15,7 @@ from review_distill import labelling
 from review_distill.cli import run
 from review_distill.errors import DataError
 from review_distill.files import write_json
-from review_distill.label_texts import check_inputs, check_sizes, collect_items
+from review_distill.label_texts import check_inputs, check_sizes, collect_items, read_corpus_task
 from review_distill.reviews import check_unlabeled
 from review_distill.teacher_inference import check_teacher
 
@@ -25,7 +26,7 @@ def main(
     teacher_dir: Path = typer.Argument(..., help="The teacher pipeline (teacher-train's model-best)"),
     languages: List[str] = typer.Argument(..., help="Language codes"),
     code: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="The teacher config's registered functions"),
-    corpus_dir: Path = typer.Option(Path("corpus/splits"), help="{lang}/train.spacy and pool.jsonl from the preprocess step"),
+    corpus_dir: Path = typer.Option(Path("corpus/splits"), help="task.json, {lang}/train.spacy and pool.jsonl from the preprocess step"),
     augmented_dir: Path = typer.Option(Path("corpus/augmented"), help="{lang}.jsonl from augment.py"),
     shard_dir: Path = typer.Option(Path("corpus/labels"), help="Where the shards and their manifest go, per language"),
     soft_dir: Path = typer.Option(Path("corpus/soft"), help="Where {lang}/train.spacy with the probabilities goes"),
@@ -62,15 +63,16 @@ def main(
         labelling_ray.check_options(ray_options, gpu_id)
     check_inputs(languages, unlabeled, corpus_dir, augmented_dir, pool_size, augmented_size)
     check_teacher(teacher_dir)
+    task = read_corpus_task(corpus_dir)
     vocab = Vocab()
     items = {lang: collect_items(lang, vocab, corpus_dir, augmented_dir, pool_size, augmented_size, seed,
-                                 lang in unlabeled) for lang in languages}
+                                 lang in unlabeled, labels=task.labels) for lang in languages}
     options = {"shard_dir": shard_dir, "soft_dir": soft_dir, "hard_dir": hard_dir, "shard_size": shard_size,
                "batch_size": batch_size, "precision": precision}
     if backend == "ray":
-        reports = labelling_ray.label_languages(teacher_dir, code, items, ray_options, **options)
+        reports = labelling_ray.label_languages(teacher_dir, code, items, task, ray_options, **options)
     else:
-        reports = labelling.label_languages(teacher_dir, code, items, gpu_id=gpu_id, **options)
+        reports = labelling.label_languages(teacher_dir, code, items, task, gpu_id=gpu_id, **options)
     if report_path is not None:
         write_json(report_path, reports)
 

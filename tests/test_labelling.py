@@ -1,8 +1,9 @@
 """Soft labelling (scripts/label.py): the teacher's probabilities and logits, provenance, samples,
 shards, resuming after a crash, starting over on changed inputs, and the command's errors.
 
-The teacher is a tiny blank pipeline with a stock textcat (any exclusive POS/NEG textcat
-serves), plus one run of the project's own teacher config on a tiny random BERT."""
+The teacher is a tiny blank pipeline with a stock textcat (any exclusive textcat over the task's
+labels serves), plus runs of the project's own teacher config on a tiny random BERT: on the binary
+task's labels and on the stars task's five."""
 import json
 import math
 import random
@@ -14,10 +15,15 @@ from spacy.tokens import DocBin
 from review_distill import labelling, teacher_inference
 from review_distill.errors import DataError
 from review_distill.label_texts import SOURCES, collect_items
-from review_distill.reviews import LABELS, make_nlp
+from review_distill.shards import hard_doc
+from review_distill.reviews import make_nlp
+from review_distill.tasks import make_task, write_task
 from review_distill.teacher_inference import load_teacher, resolve_precision, soft_labels
 from review_distill.textcat_distill import MIN_PROB
 from util import ROOT, TEXTS, read, run, save_tiny_transformer_teacher, words, write_inputs, write_lines
+
+BINARY = make_task("binary")
+LABELS = BINARY.labels
 
 
 def summary(docs):
@@ -44,13 +50,13 @@ def test_soft_labels_sum_to_one_exactly_and_keep_the_logits():
     rng = random.Random(0)
     for _ in range(10_000):
         pos = rng.random() ** rng.choice([1, 5, 30])
-        cats, logits = soft_labels({"POS": pos, "NEG": 1 - pos})
+        cats, logits = soft_labels({"POS": pos, "NEG": 1 - pos}, LABELS)
         assert cats["POS"] + cats["NEG"] == 1.0 and 0 <= cats["NEG"] <= 1
-    cats, logits = soft_labels({"POS": 1.0, "NEG": 1e-20})  # the tail p rounds away, the logits keep
+    cats, logits = soft_labels({"POS": 1.0, "NEG": 1e-20}, LABELS)  # the tail p rounds away, the logits keep
     assert cats == {"POS": 1.0, "NEG": 0.0} and logits == {"POS": 0.0, "NEG": pytest.approx(math.log(1e-20))}
-    assert soft_labels({"POS": 1.0, "NEG": 0.0})[1]["NEG"] == pytest.approx(math.log(MIN_PROB))
+    assert soft_labels({"POS": 1.0, "NEG": 0.0}, LABELS)[1]["NEG"] == pytest.approx(math.log(MIN_PROB))
     with pytest.raises(ValueError, match="not probabilities"):
-        soft_labels({"POS": float("nan"), "NEG": 0.5})
+        soft_labels({"POS": float("nan"), "NEG": 0.5}, LABELS)
 
 
 def test_docs_carry_the_teachers_probabilities_logits_and_provenance(tmp_path, teacher_dir):
@@ -96,7 +102,7 @@ def test_samples_are_seeded_nested_and_sized(tmp_path):
     vocab, splits, augmented = spacy.blank("en").vocab, tmp_path / "splits", tmp_path / "augmented"
 
     def ids(pool_size, augmented_size, seed=0):
-        items = collect_items("en", vocab, splits, augmented, pool_size, augmented_size, seed)
+        items = collect_items("en", vocab, splits, augmented, pool_size, augmented_size, seed, labels=LABELS)
         return {source: [item["id"] for item in items if item["source"] == source] for source in SOURCES}
 
     assert ids(10, 5) == ids(10, 5)
@@ -190,6 +196,10 @@ def test_the_project_teacher_config_labels_through_its_code(tmp_path, tiny_trans
     ("empty pool", {}, "pool.jsonl: no pool reviews"),
     ("empty text", {}, "record 2 (x2) has an empty text"),
     ("no textcat", {}, "has no exclusive textcat predicting POS and NEG"),
+    ("no task", {}, "task.json: run `spacy project run preprocess` first"),
+    ("gold of another task", {}, "review en-t0 has no one-hot cats over the task's labels NEG/NEU/POS"),
+    ("teacher of another task", {}, "the teacher predicts the labels POS, NEG, but the task stars has the labels "
+                                    "1, 2, 3, 4, 5: retrain the teacher on this task (`spacy project run teacher-train`)"),
     (None, {"pool_size": -2}, "pool_size must be -1 (all), 0 (none) or a positive number"),
     (None, {"shard_size": 0}, "shard_size must be at least 1"),
 ])
@@ -209,6 +219,12 @@ def test_errors_are_clear_and_write_nothing(tmp_path, teacher_dir, setup, option
     elif setup == "no textcat":
         teacher = tmp_path / "blank"
         spacy.blank("xx").to_disk(teacher)
+    elif setup == "no task":
+        (tmp_path / "splits" / "task.json").unlink()
+    elif setup == "gold of another task":
+        write_task(tmp_path / "splits" / "task.json", make_task("three_way"))
+    elif setup == "teacher of another task":
+        write_inputs(tmp_path, task=make_task("stars"))
     output = run(tmp_path, teacher, expect=1, **options)
     assert message in output
     assert not any((tmp_path / folder).exists() for folder in ("labels", "soft", "hard"))
@@ -232,7 +248,7 @@ def test_bf16_labels_agree_with_fp32_and_are_checked_and_reported(tmp_path, tiny
     report = json.loads((tmp_path / "report.json").read_text())["en"]
     assert report["precision"] == "bf16" and report["n_labelled"] == 22 and report["texts_per_s"] > 0
     assert report["fp32_check"]["argmax_agreement"] >= teacher_inference.MIN_AGREEMENT
-    teacher = load_teacher(tmp_path / "teacher", code)
+    teacher = load_teacher(tmp_path / "teacher", code, BINARY)
     for doc in read(tmp_path / "soft" / "en" / "train.spacy"):
         assert doc.cats["POS"] == pytest.approx(teacher(doc.text).cats["POS"], abs=0.02)
     # Another precision is another labelling: the shards start over.
@@ -245,7 +261,7 @@ def test_auto_precision_is_fp32_without_a_torch_model_or_native_bf16(teacher_dir
     blank_textcat = spacy.load(teacher_dir)
     assert resolve_precision("auto", blank_textcat, gpu=False) == "fp32"
     save_tiny_transformer_teacher(tmp_path / "teacher", tiny_transformer)
-    transformer = load_teacher(tmp_path / "teacher", ROOT / "review_distill" / "teacher_functions.py")
+    transformer = load_teacher(tmp_path / "teacher", ROOT / "review_distill" / "teacher_functions.py", BINARY)
     for native in (True, False):
         monkeypatch.setattr(teacher_inference, "bf16_supported", lambda gpu: native)
         assert resolve_precision("auto", transformer, gpu=False) == ("bf16" if native else "fp32")
@@ -278,3 +294,96 @@ def test_an_unlabeled_language_is_labelled_from_its_pool_with_a_held_out_teacher
     output = run(tmp_path, teacher_dir, "en", "ja", unlabeled="ja", expect=1)
     assert "pool_dev.jsonl: run `spacy project run preprocess` first" in output
     assert "Every language is unlabeled (en ja)" in run(tmp_path, teacher_dir, "en", "ja", unlabeled="en ja", expect=1)
+
+
+@pytest.mark.parametrize("n_labels", [3, 5])
+def test_soft_labels_of_any_labels_sum_to_one_exactly_in_the_tasks_order(n_labels):
+    """The last label takes 1 minus the others, which are never rounded above 1 together, even where the
+    last one's score is 0."""
+    labels = tuple(f"L{i}" for i in reversed(range(n_labels)))
+    rng = random.Random(n_labels)
+    for _ in range(10_000):
+        scores = [rng.random() ** rng.choice([1, 5, 30]) for _ in labels[:-1]] + [rng.choice([0.0, rng.random()])]
+        cats, logits = soft_labels(dict(zip(reversed(labels), reversed(scores))), labels)
+        assert list(cats) == list(logits) == list(labels)
+        assert sum(cats.values()) == 1.0 and all(0 <= p <= 1 for p in cats.values())
+        for label, score in zip(labels, scores):
+            assert cats[label] == pytest.approx(score / sum(scores), abs=1e-15)
+            assert logits[label] == math.log(max(score, MIN_PROB))
+    with pytest.raises(ValueError, match="not probabilities"):
+        soft_labels(dict(zip(labels, [-0.1] + [0.5] * (n_labels - 1))), labels)
+
+
+def test_binary_soft_labels_are_todays_bit_for_bit():
+    """p(POS) = POS / (POS + NEG) and p(NEG) = 1 - p(POS), as before the label set came from the task."""
+    rng = random.Random(1)
+    for _ in range(10_000):
+        pos, neg = rng.random() ** rng.choice([1, 5, 30]), rng.random() ** rng.choice([1, 5, 30])
+        cats, logits = soft_labels({"NEG": neg, "POS": pos}, LABELS)
+        p = pos / (pos + neg)
+        assert list(cats.items()) == [("POS", p), ("NEG", 1.0 - p)]
+        assert logits == {"POS": math.log(max(pos, MIN_PROB)), "NEG": math.log(max(neg, MIN_PROB))}
+
+
+def test_hard_labels_are_the_argmax_with_ties_to_the_first_label_of_the_task():
+    nlp = spacy.blank("en")
+    stars = make_task("stars").labels
+    for labels, cats, best in [(LABELS, {"POS": 0.5, "NEG": 0.5}, "POS"), (LABELS, {"POS": 0.4, "NEG": 0.6}, "NEG"),
+                               (stars, {"1": 0.1, "2": 0.3, "3": 0.1, "4": 0.3, "5": 0.2}, "2"),
+                               (stars, {"1": 0.1, "2": 0.2, "3": 0.1, "4": 0.2, "5": 0.4}, "5")]:
+        doc = nlp.make_doc("a text")
+        doc.cats = cats
+        doc.user_data["gold_label"] = labels[0]
+        hard = hard_doc(doc, labels)
+        assert list(hard.cats.items()) == [(label, float(label == best)) for label in labels]
+        assert "gold_label" not in hard.user_data
+
+
+@pytest.mark.parametrize("labels", [LABELS, make_task("three_way").labels])
+def test_the_precision_check_compares_the_argmax_and_every_labels_probability(monkeypatch, labels):
+    """Argmax agreement over all labels; the mean |difference| over all labels' probabilities, which
+    with POS and NEG is the mean |difference| in p(POS), as the key's name says."""
+    rng, n = random.Random(0), 200
+    runs = [[soft_labels({label: rng.random() for label in labels}, labels) for _ in range(n)]]
+    runs.append([soft_labels({label: p * (1 + rng.uniform(-1e-3, 1e-3)) for label, p in cats.items()}, labels)
+                 for cats, _ in runs[0]])
+    probs = list(runs[0][0][0].values())
+    runs[1][0] = soft_labels(dict(zip(labels, probs[-1:] + probs[:-1])), labels)  # the argmax a label on
+    reference, fast = [[cats for cats, _ in run] for run in runs]
+    argmax = [[max(labels, key=cats.get) for cats in run] for run in (reference, fast)]
+    assert sum(a != b for a, b in zip(*argmax)) == 1
+    monkeypatch.setattr(teacher_inference, "predict", lambda *args, **kwargs: runs.pop(0))
+    check = teacher_inference.check_agreement(None, [{"text": str(i)} for i in range(n)], labels, "fp32", False, 8)
+    assert check["n"] == n and check["argmax_agreement"] == (n - 1) / n
+    mean_diff = sum(abs(a[label] - b[label]) for a, b in zip(reference, fast) for label in labels) / n / len(labels)
+    assert check["mean_abs_diff_pos"] == pytest.approx(mean_diff, rel=1e-12)
+    if labels == LABELS:
+        assert check["mean_abs_diff_pos"] == pytest.approx(
+            sum(abs(a["POS"] - b["POS"]) for a, b in zip(reference, fast)) / n, rel=1e-12)
+
+
+@pytest.mark.parametrize("task_name", ["three_way", "stars"])
+def test_a_teacher_of_the_tasks_labels_labels_over_all_of_them(tmp_path, tiny_transformer, task_name):
+    """The project's teacher config trained on three or five labels: soft cats over all the task's labels in
+    its order, summing to 1, the teacher's probabilities and logits; hard cats its argmax; gold labels of the task."""
+    task = make_task(task_name)
+    save_tiny_transformer_teacher(tmp_path / "teacher", tiny_transformer, labels=task.labels)
+    write_inputs(tmp_path, ("en", "ja"), task=task)
+    code = ROOT / "review_distill" / "teacher_functions.py"
+    run(tmp_path, tmp_path / "teacher", "en", "ja", code=code)
+    teacher = load_teacher(tmp_path / "teacher", code, task)
+    for lang in ("en", "ja"):
+        soft, hard = (read(tmp_path / kind / lang / "train.spacy", lang) for kind in ("soft", "hard"))
+        assert len(soft) == len(hard) == 22
+        assert [doc.user_data["gold_label"] for doc in soft[:6]] == [task.labels[i % len(task.labels)]
+                                                                      for i in range(6)]
+        for doc, hard_doc_ in zip(soft, hard):
+            assert list(doc.cats) == list(doc.user_data["teacher_logits"]) == list(task.labels)
+            assert sum(doc.cats.values()) == 1.0
+            own = teacher(doc.text).cats
+            for label in task.labels:
+                assert doc.cats[label] == pytest.approx(own[label], rel=1e-5)
+                assert doc.user_data["teacher_logits"][label] == pytest.approx(math.log(own[label]), rel=1e-5)
+            best = max(task.labels, key=doc.cats.get)
+            assert list(hard_doc_.cats.items()) == [(label, float(label == best)) for label in task.labels]
+        assert len({doc.cats[task.labels[0]] for doc in soft}) > 1

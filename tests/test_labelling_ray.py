@@ -20,7 +20,7 @@ import time
 import pytest
 import spacy
 
-from review_distill.reviews import LABELS
+from review_distill.tasks import make_task, read_task
 from util import ROOT, TEXTS, label_args, read, run, save_tiny_transformer_teacher, write_inputs
 
 ray = pytest.importorskip("ray")
@@ -102,7 +102,8 @@ def attempts(tmp_path):
 
 def assert_same_docs(root, expected_root, languages=("en",)):
     """The soft and hard DocBins under `root` are those under `expected_root`, the teacher's
-    probabilities and logits to 1e-6 (the actors run torch on one thread each)."""
+    probabilities and logits over the task's labels to 1e-6 (the actors run torch on one thread each)."""
+    labels = read_task(root / "splits" / "task.json").labels
     for lang in languages:
         for kind in ("soft", "hard"):
             docs = read(root / kind / lang / "train.spacy", lang)
@@ -114,8 +115,8 @@ def assert_same_docs(root, expected_root, languages=("en",)):
                     key: value for key, value in other.user_data.items() if key != "teacher_logits"}
                 for ours, theirs in ((doc.cats, other.cats),
                                      (doc.user_data["teacher_logits"], other.user_data["teacher_logits"])):
-                    assert ours.keys() == theirs.keys() == set(LABELS)
-                    assert all(ours[key] == pytest.approx(theirs[key], abs=1e-6) for key in LABELS)
+                    assert list(ours) == list(theirs) == list(labels)
+                    assert all(ours[key] == pytest.approx(theirs[key], abs=1e-6) for key in labels)
                 assert sum(doc.cats.values()) == 1.0
 
 
@@ -142,13 +143,29 @@ def test_ray_labels_as_the_local_backend(tmp_path, tiny_transformer):
     assert "6 of 6 shards already labelled" in output and "Labelled" not in output
 
 
+def test_ray_labels_five_labels_as_the_local_backend(tmp_path, tiny_transformer):
+    """A teacher of the stars task's five labels, 2 actors: the DocBins of the local backend, over all five."""
+    task = make_task("stars")
+    save_tiny_transformer_teacher(tmp_path / "teacher", tiny_transformer, labels=task.labels)
+    code = ROOT / "review_distill" / "teacher_functions.py"
+    for backend in ("local", "ray"):
+        write_inputs(tmp_path / backend, ("en", "ja"), task=task)
+    run(tmp_path / "local", tmp_path / "teacher", "en", "ja", code=code)
+    output = run(tmp_path / "ray", tmp_path / "teacher", "en", "ja", code=code, backend="ray", ray_actors=2)
+    assert "Labelled 44 texts in" in output
+    assert_same_docs(tmp_path / "ray", tmp_path / "local", ("en", "ja"))
+    hard = read(tmp_path / "ray" / "hard" / "en" / "train.spacy")
+    assert all(sorted(doc.cats.values()) == [0.0] * 4 + [1.0] for doc in hard)
+
+
 def test_auto_precision_is_resolved_on_the_workers_as_the_local_backend_resolves_it(tmp_path, tiny_transformer):
     save_tiny_transformer_teacher(tmp_path / "teacher", tiny_transformer)
     code = ROOT / "review_distill" / "teacher_functions.py"
     write_inputs(tmp_path)
     from review_distill import labelling
 
-    local = labelling.resolve_precision("auto", labelling.load_teacher(tmp_path / "teacher", code), gpu=False)
+    teacher = labelling.load_teacher(tmp_path / "teacher", code, make_task("binary"))
+    local = labelling.resolve_precision("auto", teacher, gpu=False)
     output = run(tmp_path, tmp_path / "teacher", code=code, backend="ray", ray_actors=1, precision="auto",
                  report=tmp_path / "report.json")
     assert f"Teacher precision: {local} " in output

@@ -12,6 +12,8 @@ from review_distill import teacher_functions  # noqa: F401  (registers the confi
 from util import ROOT, invoke_script
 from review_distill.teacher_functions import char_windows
 from review_distill.gate import dev_margins
+from review_distill.tasks import make_task
+from review_distill.teacher_inference import load_teacher
 
 def reviews():
     pos = ["great , love it !", "it is great .", "良い 良い", "质量 great"]
@@ -19,14 +21,17 @@ def reviews():
     return [(text, "POS") for text in pos] + [(text, "NEG") for text in neg]
 
 
-def write_splits(corpus_dir, languages):
+def write_splits(corpus_dir, languages, labels=("POS", "NEG")):
+    """The reviews in every split; with labels other than POS and NEG, the i-th review has the (i % n)-th."""
     nlp = spacy.blank("xx")
     for lang in languages:
         for split in ("train", "dev", "test"):
             docbin = DocBin(store_user_data=True)
-            for text, label in reviews():
+            for i, (text, label) in enumerate(reviews()):
                 doc = nlp.make_doc(text)
-                doc.cats = {"POS": float(label == "POS"), "NEG": float(label == "NEG")}
+                if labels != ("POS", "NEG"):
+                    label = labels[i % len(labels)]
+                doc.cats = {name: float(label == name) for name in labels}
                 docbin.add(doc)
             (corpus_dir / lang).mkdir(parents=True, exist_ok=True)
             docbin.to_disk(corpus_dir / lang / f"{split}.spacy")
@@ -110,6 +115,26 @@ def test_train_teacher_trains_once_on_all_languages_and_scores_each(tmp_path, ti
     assert "Fine-tuned the teacher" in output
     code, output = invoke_script("teacher_train", *args)
     assert code == 0 and "up to date, not training again" in output
+
+
+def test_the_teacher_config_learns_the_labels_of_the_data(tmp_path, tiny_transformer):
+    """configs/teacher.cfg fixes no labels: trained on the stars task's five, the teacher's exclusive textcat
+    predicts those five, and is scored on them."""
+    stars = make_task("stars")
+    write_splits(tmp_path / "corpus", ["en"], labels=stars.labels)
+    config = tmp_path / "teacher.cfg"
+    text = (ROOT / "configs" / "teacher.cfg").read_text()
+    config.write_text(re.sub(r"eval_frequency = \d+", "eval_frequency = 2",
+                             re.sub(r"max_steps = \d+", "max_steps = 2", text)))
+    code, output = invoke_script(
+        "teacher_train", config, tmp_path / "training", tmp_path / "test.json", "en",
+        "--dev-metrics", tmp_path / "dev.json", "--corpus-dir", tmp_path / "corpus",
+        "--merged-dir", tmp_path / "merged", "--code", ROOT / "review_distill" / "teacher_functions.py", "--transformer", tiny_transformer)
+    assert code == 0, output
+    teacher = load_teacher(tmp_path / "training" / "model-best", None, stars)
+    assert teacher.get_pipe("textcat").labels == stars.labels
+    assert list(teacher("great , love it !").cats) == list(stars.labels)
+    assert json.loads((tmp_path / "dev.json").read_text())["en"]["n"] == len(reviews())
 
 
 @pytest.mark.parametrize("teacher_dev, passes", [(0.80, True), (0.75, False)])

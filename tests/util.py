@@ -258,13 +258,16 @@ def read(path, lang="en"):
     return list(DocBin().from_disk(path).get_docs(make_nlp(lang).vocab))
 
 
-def save_tiny_transformer_teacher(path, tiny_transformer):
-    """configs/teacher.cfg on a tiny random BERT, nudged off its initial weights, saved at `path`."""
+def save_tiny_transformer_teacher(path, tiny_transformer, labels=("POS", "NEG")):
+    """configs/teacher.cfg on a tiny random BERT, trained on `labels` and nudged off its initial weights,
+    saved at `path`."""
     config = spacy.util.load_config(ROOT / "configs" / "teacher.cfg",
                                     overrides={"paths.teacher_model": str(tiny_transformer)}, interpolate=True)
     nlp = spacy.util.load_model_from_config(config, auto_fill=True)
-    examples = [Example.from_dict(nlp.make_doc(text), {"cats": {"POS": float(i % 2 == 0), "NEG": float(i % 2 == 1)}})
-                for i, text in enumerate(["great , love it !", "bad , broken !", "良い 良い", "质量 差"])]
+    texts = ["great , love it !", "bad , broken !", "良い 良い", "质量 差", "it is great .", "it is bad ."]
+    examples = [Example.from_dict(nlp.make_doc(text), {"cats": {label: float(label == labels[i % len(labels)])
+                                                                for label in labels}})
+                for i, text in enumerate(texts[:max(4, len(labels))])]
     nlp.initialize(lambda: examples)
     nlp.update(examples, sgd=Adam(0.01))  # off the textcat's all-zero initial output layer
     nlp.to_disk(path)
