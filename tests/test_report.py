@@ -10,6 +10,7 @@ from review_distill import benchmark, evaluation, measure, plot, speed_target, s
 from review_distill.benchmark import ModelSpec
 from review_distill.errors import MissingInput, ProjectError
 from review_distill.models import ABLATIONS, CORE_MODELS
+from review_distill.tasks import make_task, write_task
 from util import ROOT, invoke_script
 
 LANGS = ["en", "ja"]
@@ -238,6 +239,7 @@ def write_docbin(path, docs):
 
 
 def toy_project(tmp_path, languages=LANGS, flip_hard=True):
+    write_task(tmp_path / "splits" / "task.json", make_task("binary"))
     for lang in languages:
         write_docbin(tmp_path / "splits" / lang / "train.spacy", toy_docs(40))
         write_docbin(tmp_path / "splits" / lang / "test.spacy", toy_docs(20, offset=3))
@@ -280,7 +282,7 @@ def test_a_peer_trained_on_one_class_predicts_it_for_every_text(capsys):
     """A teacher that labels everything NEG (as a few-step one in the workflow test does)."""
     train = (["good stuff", "bad stuff", "great"], ["NEG", "NEG", "NEG"])
     test = (["good", "bad", "awful", "fine"], ["POS", "NEG", "NEG", "POS"])
-    scores = tfidf_lr.tfidf_lr_scores(train, test, seed=0)
+    scores = tfidf_lr.tfidf_lr_scores(train, test, seed=0, task=make_task("binary"))
     assert scores["accuracy"] == 0.5 and scores["n"] == 4
     assert "Every training text is labelled NEG" in capsys.readouterr().out
 
@@ -290,7 +292,8 @@ def test_evaluate_says_which_step_to_run(tmp_path):
     (tmp_path / "metrics" / "teacher.json").unlink()
     with pytest.raises(MissingInput, match="teacher.json: run teacher-train first"):
         run_evaluate(tmp_path, ["en"])
-    code, output = invoke_script("evaluate", "en", "--metrics-dir", tmp_path / "metrics", "--students", "student_bow")
+    code, output = invoke_script("evaluate", "en", "--metrics-dir", tmp_path / "metrics", "--splits-dir",
+                                 tmp_path / "splits", "--students", "student_bow")
     assert code == 1 and "teacher-train" in output
     toy_project(tmp_path, ["en"])
     (tmp_path / "hard" / "en" / "train.spacy").unlink()
