@@ -161,9 +161,9 @@ def plot_confusion(summary: Dict, lang: str, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     labels = summary["task"]["labels"]
-    models = [(TEACHER, name_of(TEACHER)), (STUDENT, f"student (`{summary['default_student']}`)")]
+    models = [(TEACHER, name_of(TEACHER)), (STUDENT, f"default student ({summary['default_student']})")]
     size = 1.0 + 0.7 * len(labels)
-    fig, axes = plt.subplots(1, len(models), figsize=(2 * size + 1, size + 0.8), dpi=150)
+    fig, axes = plt.subplots(1, len(models), figsize=(2 * size + 1, size + 1.2), dpi=150)
     for ax, (model, title) in zip(axes, models):
         counts = summary["confusion"][model][lang]
         shares = [[count / max(sum(row), 1) for count in row] for row in counts]
