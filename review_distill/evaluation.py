@@ -142,7 +142,8 @@ def zero_label_scores(metrics_dir: Path, models: Sequence[str], ablations: Seque
 
 
 def print_evaluation(evaluation: Dict) -> None:
-    """The test accuracy of every model, and of the zero-label languages' models, as tables."""
+    """The test accuracy of every model (and for an ordered task its MAE), and of the zero-label
+    languages' models, as tables."""
     languages = evaluation["languages"]
     header = ["test accuracy", *languages, "mean"]
     rows = [
@@ -150,6 +151,10 @@ def print_evaluation(evaluation: Dict) -> None:
         for name, metrics in evaluation["models"].items()
     ]
     msg.table(rows, header=header, divider=True)
+    if all("mae" in metrics["mean"] for metrics in evaluation["models"].values()):
+        rows = [[name] + [f"{metrics[col]['mae']:.3f}" for col in [*languages, "mean"]]
+                for name, metrics in evaluation["models"].items()]
+        msg.table(rows, header=[f"test MAE ({evaluation['task']['name']})", *languages, "mean"], divider=True)
     zero_label = evaluation.get("zero_label", {})
     if zero_label.get("languages"):
         rows = [[name] + [f"{metrics[lang]['accuracy']:.3f}" for lang in zero_label["languages"]]

@@ -150,7 +150,9 @@ def evaluate_languages(
         if lang in (zero_label or {}):
             metrics[lang].update(ZERO_LABEL_MARKS[split])
             note = f" ({metrics[lang].get('labels', 'zero-label')})"
-        msg.good(f"{lang}: {split} accuracy {metrics[lang]['accuracy']:.3f}, macro-F1 {metrics[lang]['macro_f1']:.3f}{note}")
+        mae = f", MAE {metrics[lang]['mae']:.3f}" if "mae" in metrics[lang] else ""
+        msg.good(f"{lang}: {split} accuracy {metrics[lang]['accuracy']:.3f}, macro-F1 {metrics[lang]['macro_f1']:.3f}"
+                 f"{mae}{note}")
     metrics["mean"] = {
         score: sum(metrics[lang][score] for lang in languages) / len(languages)
         for score in (*SCORES, *ORDINAL) if all(score in metrics[lang] for lang in languages)
