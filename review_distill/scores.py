@@ -61,8 +61,8 @@ def task_scores(task: Task, gold: Sequence[str], predicted: Sequence[str]) -> Di
     """The scores a task of more than two labels adds: its confusion matrix (confusion_matrix, in the
     order of task.labels); for an ordered task also ORDINAL: "mae", the mean number of steps between
     the gold and the predicted label, "within_one", the share at most one step off, and for stars
-    "binary_accuracy", the accuracy with both labels collapsed to binary (task.to_binary). None for
-    a two-label task, whose metrics stay as they were before tasks."""
+    "binary_accuracy", the accuracy with both labels collapsed to binary (task.to_binary). Nothing for
+    a two-label task, whose metrics stay as they were before tasks. Labels outside the task: DataError."""
     for name, labels in (("gold", gold), ("predicted", predicted)):
         unknown = sorted(set(labels) - set(task.labels))
         if unknown:
@@ -119,8 +119,8 @@ def with_mean(metrics: Dict[str, Dict[str, float]], languages: Sequence[str]) ->
     return {**{lang: metrics[lang] for lang in languages}, "mean": mean}
 
 
-def evaluate_textcat(nlp: Language, docbin_path: Path, task: Task, batch_size: int = 256) -> Dict[str, float]:
-    """Run `nlp` on the raw texts of a gold DocBin and score its top label against the gold one."""
+def evaluate_textcat(nlp: Language, docbin_path: Path, task: Task, batch_size: int = 256) -> Dict:
+    """Run `nlp` on the raw texts of a gold DocBin and score its top label (top_label) against the gold one."""
     gold_docs = list(DocBin().from_disk(docbin_path).get_docs(nlp.vocab))
     gold = [max(doc.cats, key=doc.cats.get) for doc in gold_docs]
     probabilities = [dict(doc.cats) for doc in nlp.pipe((doc.text for doc in gold_docs), batch_size=batch_size)]
