@@ -557,7 +557,7 @@ def three_way_docs(n, offset=0, flip=False):
     return docs
 
 
-def test_evaluate_a_three_way_task_with_multinomial_peers(tmp_path):
+def test_evaluate_a_three_way_task_with_multinomial_peers(tmp_path, capsys):
     from review_distill.tasks import make_task
 
     task = make_task("three_way")
@@ -570,6 +570,8 @@ def test_evaluate_a_three_way_task_with_multinomial_peers(tmp_path):
         write_json(tmp_path / "metrics" / f"{name}.json", task_metrics(ACCURACY[name], task.labels, n=30))
     result = run_evaluate(tmp_path)
     assert result["task"] == {"name": "three_way", "labels": ["NEG", "NEU", "POS"], "scale": ["NEG", "NEU", "POS"]}
+    evaluation.print_evaluation(result)
+    assert "test MAE (three_way)" in capsys.readouterr().out
     gold = json.loads((tmp_path / "metrics" / "tfidf_lr_gold.json").read_text())
     assert gold["en"]["accuracy"] >= 0.9 and gold["en"]["mae"] <= 0.1
     assert sum(map(sum, gold["en"]["confusion"])) == 30 and len(gold["en"]["confusion"]) == 3
