@@ -1,15 +1,19 @@
 """reports/examples.html: why the default student labelled test reviews as it did, beside the teacher.
 
 Per language, test reviews the student got right, got wrong and disagrees with the teacher on,
-each with its words coloured by what they add to the student's decision (textcat_explain.explain:
-green towards POS, red towards NEG), and the n-grams of the test reviews that weigh most
-(textcat_explain.top_features). One self-contained HTML file: inline CSS, no scripts, no links.
+each with its words coloured by what they add to the student's decision (textcat_explain.explain of
+the student's label against the runner-up: green towards its label, red towards the runner-up) and
+every label's probability, and per label the n-grams of the test reviews that weigh most towards it
+against the other labels (textcat_explain.top_features). The labels are the task's
+(splits_dir/task.json); a review's label is its most probable one. One self-contained HTML file:
+inline CSS, no scripts, no links.
 """
 import html
+import itertools
 import json
 import random
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 import spacy
 from spacy.cli._util import import_code
@@ -17,15 +21,15 @@ from spacy.tokens import DocBin
 from tqdm import tqdm
 from wasabi import msg
 
-from .errors import MissingInput
+from .errors import DataError, MissingInput
 from .files import atomic_path
-from .reviews import LABELS
+from .scores import top_label
+from .tasks import Task, read_task
 from .textcat_explain import explain, top_features
 
-POS, NEG = LABELS
 GROUPS = {
     "disagrees": "Disagrees with the teacher",
-    "wrong": "Wrong (the gold label is the other)",
+    "wrong": "Wrong (the gold label is {another})",
     "right": "Right, as the teacher",
 }
 # Reviews longer than this many characters are shown only where too few short ones are left.
@@ -44,7 +48,8 @@ h3 { font-size: 1rem; margin: 1.2rem 0 .4rem; }
 
 
 def weight_style(weight: float, scale: float) -> str:
-    """A background colour for a weight towards POS: green (POS) or red (NEG), as strong as |weight| / scale."""
+    """A background colour for a weight: green (towards the label) or red (against it), as strong as
+    |weight| / scale."""
     alpha = min(1.0, abs(weight) / scale) * 0.85 if scale > 0 else 0.0
     rgb = "0,170,60" if weight > 0 else "220,30,30"
     return f"background: rgba({rgb},{alpha:.2f})"
@@ -85,44 +90,87 @@ def pick(gold: Sequence[str], student: Sequence[str], teacher: Sequence[str], le
     return picked
 
 
-def language_section(lang: str, student, teacher, texts: List[str], gold: List[str], n: int, top_n: int) -> str:
-    """The HTML of one language: its top n-grams and its groups of explained reviews."""
-    student_p = [doc.cats[POS] for doc in student.pipe(texts)]
-    teacher_p = [doc.cats[POS] for doc in teacher.pipe(tqdm(texts, desc=f"{lang} teacher", leave=False, disable=None))]
-    label = lambda p: POS if p >= 0.5 else NEG  # noqa: E731
-    picked = pick(gold, [label(p) for p in student_p], [label(p) for p in teacher_p], [len(t) for t in texts], n,
-                  f"examples:{lang}")
-    explained = {i: explain(student, texts[i], label=POS, other=NEG) for ids in picked.values() for i in ids}
+def runner_up(cats: Dict[str, float], labels: Sequence[str], label: str) -> str:
+    """The most probable label but `label`; of equally probable ones, the first in `labels`."""
+    return top_label(cats, [other for other in labels if other != label])
+
+
+def probabilities(cats: Dict[str, float], labels: Sequence[str]) -> str:
+    """Every label's probability, most probable first, the top label in bold."""
+    ranked = sorted(labels, key=lambda label: -cats[label])  # stable: ties in the order of labels
+    return ", ".join(f"<b>{label} {cats[label]:.2f}</b>" if i == 0 else f"{label} {cats[label]:.2f}"
+                     for i, label in enumerate(ranked))
+
+
+def label_features(student, texts: List[str], labels: Sequence[str], top_n: int) -> Dict[str, List[Tuple[str, float]]]:
+    """Per label, the top_n n-grams of texts that weigh most towards it: each n-gram's weight for the
+    label against the mean of its weights for the other labels (with two labels, the one against the
+    other), heaviest first."""
+    pairs = {(label, other): {feature: weight for feature, weight, _ in top_features(student, texts, label, other)}
+             for label, other in itertools.combinations(labels, 2)}
+    features = next(iter(pairs.values())).keys() if pairs else ()
+    towards = {}
+    for label in labels:
+        others = [other for other in labels if other != label]
+        weights = {feature: sum(pairs[(label, other)][feature] if (label, other) in pairs else
+                                -pairs[(other, label)][feature] for other in others) / len(others)
+                   for feature in features}
+        ranked = sorted(((feature, weight) for feature, weight in weights.items() if weight > 0), key=lambda fw: -fw[1])
+        towards[label] = ranked[:top_n]
+    return towards
+
+
+def language_section(lang: str, student, teacher, texts: List[str], gold: List[str], n: int, top_n: int,
+                     task: Task) -> str:
+    """The HTML of one language: its top n-grams per label and its groups of explained reviews."""
+    labels = task.labels
+    student_cats = [dict(doc.cats) for doc in student.pipe(texts)]
+    teacher_cats = [dict(doc.cats) for doc in teacher.pipe(tqdm(texts, desc=f"{lang} teacher", leave=False,
+                                                                disable=None))]
+    for name, cats in (("student", student_cats), ("teacher", teacher_cats)):
+        missing = [label for label in labels if cats and label not in cats[0]]
+        if missing:
+            raise DataError(f"{lang}: the {name} has no score for {', '.join(missing)} of the task {task.name}'s labels "
+                            f"{list(labels)}: retrain it on this task's data (`spacy project run all`)")
+    student_labels = [top_label(cats, labels) for cats in student_cats]
+    teacher_labels = [top_label(cats, labels) for cats in teacher_cats]
+    picked = pick(gold, student_labels, teacher_labels, [len(t) for t in texts], n, f"examples:{lang}")
+    explained = {i: explain(student, texts[i], label=student_labels[i],
+                            other=runner_up(student_cats[i], labels, student_labels[i]))
+                 for ids in picked.values() for i in ids}
     token_weights = sorted(abs(w) for e in explained.values() for _, _, w in e.tokens)
     scale = token_weights[int(0.95 * (len(token_weights) - 1))] if token_weights else 1.0
-    top = top_features(student, texts, POS, NEG)
-    towards = {POS: [(f, w) for f, w, _ in top if w > 0][:top_n], NEG: [(f, w) for f, w, _ in top if w < 0][:top_n]}
-    accuracy = sum(label(p) == g for p, g in zip(student_p, gold)) / len(gold)
-    agreement = sum(label(p) == label(q) for p, q in zip(student_p, teacher_p)) / len(gold)
+    towards = label_features(student, texts, labels, top_n)
+    accuracy = sum(s == g for s, g in zip(student_labels, gold)) / len(gold)
+    agreement = sum(s == t for s, t in zip(student_labels, teacher_labels)) / len(gold)
+    against = "" if len(labels) == 2 else " (against the mean of the other labels)"
     out = [f'<h2 id="{lang}">{lang}</h2>',
            f"<p>{len(texts)} test reviews: the student's accuracy {accuracy:.3f}, its agreement with the teacher "
-           f"{agreement:.3f}.</p>",
-           f"<h3>The n-grams that weigh most towards POS</h3><p>{chips(towards[POS], 2 * scale)}</p>",
-           f"<h3>The n-grams that weigh most towards NEG</h3><p>{chips(towards[NEG], 2 * scale)}</p>"]
+           f"{agreement:.3f}.</p>"]
+    out += [f"<h3>The n-grams that weigh most towards {html.escape(label)}{against}</h3>"
+            f"<p>{chips(towards[label], 2 * scale)}</p>" for label in labels]
+    another = "the other" if len(labels) == 2 else "another"
     for name, ids in picked.items():
-        out.append(f"<h3>{GROUPS[name]} ({len(ids)})</h3>")
+        out.append(f"<h3>{GROUPS[name].format(another=another)} ({len(ids)})</h3>")
         for i in ids:
             e = explained[i]
             strongest = [(c.feature, c.weight) for c in e.contributions[:4]]
             out.append(
                 f'<div class="review"><div class="text">{highlight(texts[i], e.tokens, scale)}</div>'
-                f'<div class="meta">gold <b>{gold[i]}</b> · student P(POS) <b>{student_p[i]:.2f}</b> · teacher '
-                f"P(POS) <b>{teacher_p[i]:.2f}</b> · strongest: {chips(strongest, 2 * scale)}</div></div>"
+                f'<div class="meta">gold <b>{html.escape(gold[i])}</b> · student {probabilities(student_cats[i], labels)} '
+                f"· teacher {probabilities(teacher_cats[i], labels)} · {html.escape(e.label)} against "
+                f"{html.escape(e.other)}, strongest: {chips(strongest, 2 * scale)}</div></div>"
             )
     return "\n".join(out)
 
 
 def render_page(sections: Dict[str, str], title: str) -> str:
     nav = " · ".join(f'<a href="#{lang}">{lang}</a>' for lang in sections)
-    legend = (f'<p class="legend">Each word on the colour of what it adds to logit(POS) - logit(NEG): '
-              f'<span style="{weight_style(1, 1)}">towards POS</span> '
-              f'<span style="{weight_style(-1, 1)}">towards NEG</span>, stronger for more; an n-gram\'s weight is '
-              "shared among its words. Hover a word for its weight.</p>")
+    legend = (f'<p class="legend">Each word on the colour of what it adds to the logit of the student\'s label '
+              f'less that of the runner-up, the next most probable label: '
+              f'<span style="{weight_style(1, 1)}">towards the student\'s label</span> '
+              f'<span style="{weight_style(-1, 1)}">towards the runner-up</span>, stronger for more; an n-gram\'s '
+              "weight is shared among its words. Hover a word for its weight.</p>")
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>{legend}<p>{nav}</p>\n"
             + "\n".join(sections.values()) + "\n</body></html>\n")
@@ -144,6 +192,7 @@ def write_examples(
     for path in [teacher_dir, *(training_dir / student_name / lang / "model-best" for lang in languages)]:
         if not (path / "meta.json").is_file():
             raise MissingInput(f"No trained pipeline at {path}: run `spacy project run all` first")
+    task = read_task(splits_dir / "task.json")
     import_code(teacher_code)
     teacher = spacy.load(teacher_dir)
     sections = {}
@@ -151,7 +200,8 @@ def write_examples(
         student = spacy.load(training_dir / student_name / lang / "model-best")
         docs = list(DocBin().from_disk(splits_dir / lang / "test.spacy").get_docs(student.vocab))
         gold = [max(doc.cats, key=doc.cats.get) for doc in docs]
-        sections[lang] = language_section(lang, student, teacher, [doc.text for doc in docs], gold, n_per_group, top_n)
+        sections[lang] = language_section(lang, student, teacher, [doc.text for doc in docs], gold, n_per_group, top_n,
+                                          task)
         msg.good(f"{lang}: explained")
     output.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(output) as tmp:

@@ -1,10 +1,11 @@
-"""reports/accuracy_vs_speed.png: mean test accuracy against mean words/s, with every label placed
-where it overlaps no marker, line or other label."""
+"""The report's pictures: reports/accuracy_vs_speed.png, mean test accuracy against mean words/s,
+with every label placed where it overlaps no marker, line or other label; and for a task of more
+than two labels, each language's confusion matrices of the teacher and the default student."""
 from pathlib import Path
 from typing import Dict, List, Tuple
 
 from .files import atomic_path
-from .models import BASELINE, TEACHER, TOKENIZER, name_of
+from .models import BASELINE, STUDENT, TEACHER, TOKENIZER, name_of
 from .summary import table_models
 
 
@@ -148,3 +149,38 @@ def _label_markers(ax, renderer, summary: Dict, points: List[str], peers: List[s
         labels.append(_place_label(ax, renderer, f"{name_of(m, default)}\n{accuracy[m]:.3f}, {_compact(wps[m])} words/s",
                                    (wps[m], accuracy[m]), obstacles, 9.5, color))
     return labels
+
+
+def plot_confusion(summary: Dict, lang: str, path: Path) -> None:
+    """The teacher's and the default student's confusion matrices on lang's test set, side by side:
+    a row per gold label, a column per predicted one (in the order of the task's labels), each cell
+    its count and share of the row, shaded by that share."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = summary["task"]["labels"]
+    models = [(TEACHER, name_of(TEACHER)), (STUDENT, f"default student ({summary['default_student']})")]
+    size = 1.0 + 0.7 * len(labels)
+    fig, axes = plt.subplots(1, len(models), figsize=(2 * size + 1, size + 1.2), dpi=150)
+    for ax, (model, title) in zip(axes, models):
+        counts = summary["confusion"][model][lang]
+        shares = [[count / max(sum(row), 1) for count in row] for row in counts]
+        ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
+        for i, row in enumerate(counts):
+            for j, count in enumerate(row):
+                ax.text(j, i, f"{count}\n{shares[i][j]:.0%}", ha="center", va="center", fontsize=8,
+                        color="white" if shares[i][j] > 0.6 else "#222222")
+        ax.set_xticks(range(len(labels)), labels, fontsize=9)
+        ax.set_yticks(range(len(labels)), labels, fontsize=9)
+        ax.set_xlabel("predicted", fontsize=10)
+        ax.set_ylabel("gold", fontsize=10)
+        ax.set_title(title, fontsize=10)
+    fig.suptitle(f"{lang}: test confusion matrices ({summary['task']['name']})", fontsize=11)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)

@@ -1,6 +1,8 @@
 """The `report` step: metrics/summary.json (review_distill.summary), reports/report.md and
 reports/accuracy_vs_speed.png (review_distill.plot), built from metrics/evaluation.json and
-metrics/benchmark.json; nothing in them is typed in."""
+metrics/benchmark.json; nothing in them is typed in. An ordered task of more than two labels adds
+the tables of its ORDINAL scores; any task of more than two labels, the teacher's and the default
+student's confusion matrices per language (reports/confusion_{lang}.png)."""
 import json
 import statistics
 from pathlib import Path
@@ -9,11 +11,23 @@ from typing import Dict, List, Optional, Sequence
 from .errors import MissingInput
 from .files import atomic_path, write_json
 from .models import BASELINE, STUDENT, TEACHER, TFIDF_LR_DISTILLED, TOKENIZER, WORD_TOKENIZER, name_of
-from .plot import plot_accuracy_vs_speed
+from .plot import plot_accuracy_vs_speed, plot_confusion
 from .speed_target import TEACHER_TARGET
 from .summary import build_summary, choose_student, mean_over_languages, table_models
 
 PLOT_NAME = "accuracy_vs_speed.png"
+# Each language's confusion matrices, for a task of more than two labels.
+CONFUSION_NAME = "confusion_{lang}.png"
+# What each ordered task's ORDINAL score tables say.
+ORDINAL_SECTIONS = (
+    ("mae", "Test mean absolute error",
+     "The mean number of steps between the gold and the predicted label on the scale {scale} (lower is better)."),
+    ("within_one", "Test share within one step",
+     "The share of test reviews whose predicted label is at most one step from the gold one."),
+    ("binary_accuracy", "Test accuracy, stars collapsed to binary",
+     "Accuracy with both the gold and the predicted stars collapsed to binary (1-2 stars NEG, 3-5 POS), "
+     "comparable with a binary run's."),
+)
 
 
 def _table(header: List[str], rows: List[List[str]]) -> str:
@@ -49,7 +63,7 @@ def accuracy_table(summary: Dict, score: str = "accuracy") -> str:
     rows = [
         [f"{name_of(m, default)} (`{m}`)", *(f"{summary[score][m][lang]:.3f}" for lang in languages),
          f"**{summary['mean_' + score][m]:.3f}**"]
-        for m in table_models(summary)
+        for m in table_models(summary) if m in summary[score]
     ]
     return _table(["model", *languages, "mean"], rows)
 
@@ -139,11 +153,13 @@ def labelling_lines(summary: Dict) -> List[str]:
                      f"{figures['texts_per_s']:.1f}" if "texts_per_s" in figures else "(earlier run)",
                      f"{check['argmax_agreement']:.1%} of {check['n']}" if check else "–",
                      f"{check['mean_abs_diff_pos']:.2g}" if check else "–"])
+    # A binary run's summary names no task; its difference is that in p(POS).
+    difference, column = ("the probabilities", "mean |Δp|") if "task" in summary else ("p(POS)", "mean |Δp(POS)|")
     return ["## The teacher's labelling", "",
             "Texts the teacher labelled per language (gold train reviews, synthetic texts, pool reviews), how "
             "fast, and, in bf16, its agreement with the fp32 teacher on a sample (argmax, and the mean "
-            "absolute difference in p(POS)).", "",
-            _table(["language", "precision", "texts", "texts/s", "argmax agreement with fp32", "mean |Δp(POS)|"], rows),
+            f"absolute difference in {difference}).", "",
+            _table(["language", "precision", "texts", "texts/s", "argmax agreement with fp32", column], rows),
             ""]
 
 
@@ -183,6 +199,28 @@ def zero_label_lines(summary: Dict) -> List[str]:
     return lines
 
 
+def task_lines(summary: Dict) -> List[str]:
+    """The tables of an ordered task's ORDINAL scores and the links to the confusion matrices, for a
+    task of more than two labels."""
+    if "task" not in summary:
+        return []
+    task = summary["task"]
+    lines = []
+    for score, title, text in ORDINAL_SECTIONS:
+        if score in summary:
+            lines += [f"## {title}", "", text.format(scale=" < ".join(task["scale"])), "",
+                      accuracy_table(summary, score), ""]
+    if "confusion" in summary:
+        lines += ["## Confusion matrices", "",
+                  f"The teacher's and the default student's test predictions of the task {task['name']} per "
+                  "language: a row per gold label, a column per predicted one, each cell the count and its share "
+                  "of the row, shaded by that share.", ""]
+        lines += [f"![{lang}: confusion matrices of the teacher and the default student]"
+                  f"({CONFUSION_NAME.format(lang=lang)})" for lang in summary["languages"]]
+        lines.append("")
+    return lines
+
+
 def intro_lines(summary: Dict, plot_name: str) -> List[str]:
     default, mean = summary["default_student"], summary["mean_accuracy"]
     speed = statistics.mean(summary["ratios"]["student_vs_teacher_words_per_second"].values())
@@ -215,6 +253,7 @@ def accuracy_lines(summary: Dict) -> List[str]:
         "",
         accuracy_table(summary, "macro_f1"),
         "",
+        *task_lines(summary),
         "## Calibration",
         "",
         "Expected calibration error on test (10 equal-width bins of the top label's probability; lower is "
@@ -327,6 +366,9 @@ def write_report(evaluation_path: Path, benchmark_path: Path, student: str, summ
                             dev_metrics.get(default_student))
     write_json(summary_path, summary)
     plot_accuracy_vs_speed(summary, output_dir / PLOT_NAME)
+    if "confusion" in summary:
+        for lang in summary["languages"]:
+            plot_confusion(summary, lang, output_dir / CONFUSION_NAME.format(lang=lang))
     report_path = output_dir / "report.md"
     with atomic_path(report_path) as tmp:
         tmp.write_text(render_report(summary), encoding="utf8")

@@ -1,16 +1,22 @@
-"""Accuracy, macro-F1 and calibration of a text classifier on gold DocBins, per language."""
+"""Accuracy, macro-F1 and calibration of a text classifier on gold DocBins, per language; for a task
+of more than two labels also its confusion matrix, and for an ordered one how far off it is in steps."""
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from spacy.language import Language
 from spacy.tokens import DocBin
 from wasabi import msg
 
+from .errors import DataError
 from .files import write_json
+from .tasks import Task, read_task
 
 
 SCORES = ("accuracy", "macro_f1")
 CALIBRATION = ("ece", "brier")
+# The scores of an ordered task of more than two labels (task_scores): mean absolute error in steps,
+# the share off by one step at most, and for stars the accuracy with both labels collapsed to binary.
+ORDINAL = ("mae", "within_one", "binary_accuracy")
 CALIBRATION_BINS = 10
 # How the scores of a language whose gold labels no model trained on are marked, per split: on test
 # the model never saw a gold label of the language; on dev its labels are the teacher's.
@@ -33,11 +39,60 @@ def calibration_scores(gold: Sequence[str], probabilities: Sequence[Dict[str, fl
     return {"ece": ece, "brier": brier / len(gold)}
 
 
+def confusion_matrix(labels: Sequence[str], gold: Sequence[str], predicted: Sequence[str]) -> List[List[int]]:
+    """The counts of (gold, predicted) label pairs: a row per gold label, a column per predicted one,
+    both in the order of `labels`."""
+    index = {label: i for i, label in enumerate(labels)}
+    counts = [[0] * len(labels) for _ in labels]
+    for g, p in zip(gold, predicted):
+        counts[index[g]][index[p]] += 1
+    return counts
+
+
+def task_score_names(task: Task) -> Tuple[str, ...]:
+    """The keys task_scores adds to a model's scores of the task."""
+    if len(task.labels) <= 2:
+        return ()
+    return ("confusion", *(("mae", "within_one") if task.ordered else ()),
+            *(("binary_accuracy",) if task.name == "stars" else ()))
+
+
+def task_scores(task: Task, gold: Sequence[str], predicted: Sequence[str]) -> Dict:
+    """The scores a task of more than two labels adds: its confusion matrix (confusion_matrix, in the
+    order of task.labels); for an ordered task also ORDINAL: "mae", the mean number of steps between
+    the gold and the predicted label, "within_one", the share at most one step off, and for stars
+    "binary_accuracy", the accuracy with both labels collapsed to binary (task.to_binary). Nothing for
+    a two-label task, whose metrics stay as they were before tasks. Labels outside the task: DataError."""
+    for name, labels in (("gold", gold), ("predicted", predicted)):
+        unknown = sorted(set(labels) - set(task.labels))
+        if unknown:
+            raise DataError(f"{name} labels {unknown} are not labels of the task {task.name} {list(task.labels)}: "
+                            "score a model trained on this task's data, and rerun `spacy project run preprocess` "
+                            "if the task changed")
+    if len(task.labels) <= 2:
+        return {}
+    scores: Dict = {"confusion": confusion_matrix(task.labels, gold, predicted)}
+    if task.ordered:
+        steps = [abs(task.rank(g) - task.rank(p)) for g, p in zip(gold, predicted)]
+        scores["mae"] = sum(steps) / len(steps)
+        scores["within_one"] = sum(step <= 1 for step in steps) / len(steps)
+    if task.name == "stars":
+        scores["binary_accuracy"] = sum(task.to_binary(g) == task.to_binary(p) for g, p in zip(gold, predicted)) / len(gold)
+    return scores
+
+
+def top_label(probabilities: Dict[str, float], labels: Sequence[str]) -> str:
+    """The most probable label; of equally probable ones, the first in `labels` (for binary, POS at
+    p(POS) = 0.5)."""
+    return max(labels, key=probabilities.__getitem__)
+
+
 def classification_scores(
-    gold: List[str], predicted: List[str], probabilities: Optional[Sequence[Dict[str, float]]] = None
-) -> Dict[str, float]:
+    gold: List[str], predicted: List[str], probabilities: Optional[Sequence[Dict[str, float]]] = None,
+    task: Optional[Task] = None,
+) -> Dict:
     """Accuracy and macro-averaged F1 over the labels present in `gold`; with each doc's
-    probabilities, also its calibration (calibration_scores)."""
+    probabilities, also its calibration (calibration_scores); with the task, its task_scores."""
     if len(gold) != len(predicted) or not gold:
         raise ValueError(f"need equally many gold and predicted labels, got {len(gold)} and {len(predicted)}")
     f1s = []
@@ -52,44 +107,55 @@ def classification_scores(
         if len(probabilities) != len(gold):
             raise ValueError(f"need a probability row per doc, got {len(probabilities)} for {len(gold)}")
         scores.update(calibration_scores(gold, probabilities))
+    if task is not None:
+        scores.update(task_scores(task, gold, predicted))
     return scores
 
 
 def with_mean(metrics: Dict[str, Dict[str, float]], languages: Sequence[str]) -> Dict[str, Dict[str, float]]:
     """Per-language scores plus their mean over the languages, as metrics/{name}.json holds them."""
     mean = {score: sum(metrics[lang][score] for lang in languages) / len(languages)
-            for score in (*SCORES, *CALIBRATION) if all(score in metrics[lang] for lang in languages)}
+            for score in (*SCORES, *CALIBRATION, *ORDINAL) if all(score in metrics[lang] for lang in languages)}
     return {**{lang: metrics[lang] for lang in languages}, "mean": mean}
 
 
-def evaluate_textcat(nlp: Language, docbin_path: Path, batch_size: int = 256) -> Dict[str, float]:
-    """Run `nlp` on the raw texts of a gold DocBin and score its top label against the gold one."""
+def evaluate_textcat(nlp: Language, docbin_path: Path, task: Task, batch_size: int = 256) -> Dict:
+    """Run `nlp` on the raw texts of a gold DocBin and score its top label (top_label) against the gold one."""
     gold_docs = list(DocBin().from_disk(docbin_path).get_docs(nlp.vocab))
     gold = [max(doc.cats, key=doc.cats.get) for doc in gold_docs]
     probabilities = [dict(doc.cats) for doc in nlp.pipe((doc.text for doc in gold_docs), batch_size=batch_size)]
-    predicted = [max(probs, key=probs.get) for probs in probabilities]
-    return classification_scores(gold, predicted, probabilities)
+    missing = [label for label in task.labels if probabilities and label not in probabilities[0]]
+    if missing:
+        raise DataError(f"{docbin_path}: the model has no score for {', '.join(missing)} of the task {task.name}'s "
+                        f"labels {list(task.labels)}: retrain it on this task's data")
+    predicted = [top_label(probs, task.labels) for probs in probabilities]
+    return classification_scores(gold, predicted, probabilities, task)
 
 
 def evaluate_languages(
     get_nlp: Callable[[str], Language], languages: List[str], corpus_dir: Path, split: str, metrics_path: Path,
-    zero_label: Optional[Dict[str, Path]] = None,
+    zero_label: Optional[Dict[str, Path]] = None, task: Optional[Task] = None,
 ) -> Dict[str, Dict[str, float]]:
     """Score each language's model on corpus_dir/{lang}/{split}.spacy; write the scores and
     their mean over languages to metrics_path as JSON. `zero_label` languages, whose gold labels no
     model trained on, are scored on their own DocBin, marked ZERO_LABEL_MARKS[split] and left out of
-    the mean (which then names its languages)."""
+    the mean (which then names its languages). The task, by default corpus_dir/task.json's, names the
+    labels and the scores (classification_scores)."""
+    task = task if task is not None else read_task(corpus_dir / "task.json")
     metrics = {}
     docbins = {**{lang: corpus_dir / lang / f"{split}.spacy" for lang in languages}, **(zero_label or {})}
     for lang, path in docbins.items():
-        metrics[lang] = evaluate_textcat(get_nlp(lang), path)
+        metrics[lang] = evaluate_textcat(get_nlp(lang), path, task)
         note = ""
         if lang in (zero_label or {}):
             metrics[lang].update(ZERO_LABEL_MARKS[split])
             note = f" ({metrics[lang].get('labels', 'zero-label')})"
-        msg.good(f"{lang}: {split} accuracy {metrics[lang]['accuracy']:.3f}, macro-F1 {metrics[lang]['macro_f1']:.3f}{note}")
+        mae = f", MAE {metrics[lang]['mae']:.3f}" if "mae" in metrics[lang] else ""
+        msg.good(f"{lang}: {split} accuracy {metrics[lang]['accuracy']:.3f}, macro-F1 {metrics[lang]['macro_f1']:.3f}"
+                 f"{mae}{note}")
     metrics["mean"] = {
-        score: sum(metrics[lang][score] for lang in languages) / len(languages) for score in ("accuracy", "macro_f1")
+        score: sum(metrics[lang][score] for lang in languages) / len(languages)
+        for score in (*SCORES, *ORDINAL) if all(score in metrics[lang] for lang in languages)
     }
     if zero_label:
         metrics["mean"]["languages"] = list(languages)

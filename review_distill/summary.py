@@ -2,13 +2,15 @@
 speed, size, load time and memory, and the default student's ratios to the teacher and the tokenizer.
 
 It also chooses the default student (`choose_student`): the best on mean dev accuracy of those
-at TEACHER_TARGET times the teacher's words/s or more. The fields of summary.json: docs/method.md,
-"Reading the report"."""
+at TEACHER_TARGET times the teacher's words/s or more. A task other than binary adds its `task`, the
+ordered tasks' scores (scores.ORDINAL) and, for more than two labels, each model's `confusion`
+matrices. The fields of summary.json: docs/method.md, "Reading the report"."""
 import statistics
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .errors import DataError
 from .models import MODEL_ORDER, REQUIRED_MODELS, STUDENT, TEACHER, TOKENIZER, WORD_TOKENIZER
+from .scores import ORDINAL
 from .speed_target import TEACHER_TARGET, speed_ratios
 
 AUTO = "auto"
@@ -118,6 +120,8 @@ def build_summary(evaluation: Dict, bench: Dict, default_student: str, selection
         summary[score] = {m: {lang: scores[m][lang][score] for lang in languages} for m in order
                           if all(score in scores[m][lang] for lang in languages)}
         summary[f"mean_{score}"] = {m: statistics.mean(values.values()) for m, values in summary[score].items()}
+    if "task" in evaluation:
+        summary.update(task_summary(evaluation["task"], scores, order, languages))
     summary["labelling"] = labelling or {}
     speed_models = [m for m in order if m in benched] + [TOKENIZER, WORD_TOKENIZER]
     summary.update(speed_summary(benched, speed_models, languages, default_student))
@@ -126,6 +130,24 @@ def build_summary(evaluation: Dict, bench: Dict, default_student: str, selection
     if "zero_label" in evaluation:
         summary["zero_label"] = zero_label_summary(evaluation["zero_label"], default_student, reference or {},
                                                    dev_scores or {})
+    return summary
+
+
+def task_summary(task: Dict, scores: Dict[str, Dict], models: Sequence[str], languages: Sequence[str]) -> Dict:
+    """A task other than binary's part of summary.json: the task (as evaluation.json names it), the
+    ORDINAL scores of the models that have them (and their means), and the models' confusion
+    matrices (rows gold, columns predicted, in the order of the task's labels)."""
+    summary: Dict = {"task": task}
+    for score in ORDINAL:
+        values = {m: {lang: scores[m][lang][score] for lang in languages} for m in models
+                  if all(score in scores[m][lang] for lang in languages)}
+        if values:
+            summary[score] = values
+            summary[f"mean_{score}"] = {m: statistics.mean(per_lang.values()) for m, per_lang in values.items()}
+    confusion = {m: {lang: scores[m][lang]["confusion"] for lang in languages} for m in models
+                 if all("confusion" in scores[m][lang] for lang in languages)}
+    if confusion:
+        summary["confusion"] = confusion
     return summary
 
 

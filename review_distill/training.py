@@ -22,6 +22,7 @@ from .code_files import import_code_paths
 from .errors import MissingInput
 from .reviews import check_lang, check_unlabeled, tokenizer_overrides
 from .scores import evaluate_languages
+from .tasks import read_task
 
 
 def fingerprint(config_path: Path, overrides: dict, files: List[Path]) -> str:
@@ -53,6 +54,7 @@ def train_textcat(
     import_code_paths(code)
     unlabeled = list(unlabeled)
     check_unlabeled(languages, unlabeled)
+    task = read_task(corpus_dir / "task.json")
     if train_dir is None and unlabeled:
         msg.info(f"Not training {config_path.stem} for {', '.join(unlabeled)}: on gold labels, and "
                  f"{'they are unlabeled languages' if len(unlabeled) > 1 else 'it is an unlabeled language'}")
@@ -92,4 +94,4 @@ def train_textcat(
                            if lang in unlabeled and (corpus_dir / lang / "test.spacy").is_file()}}
     for split, path in (("dev", dev_metrics_path), ("test", metrics_path)):
         evaluate_languages(lambda lang: spacy.load(output_dir / lang / "model-best"), labelled, corpus_dir, split, path,
-                           zero_label[split])
+                           zero_label[split], task=task)

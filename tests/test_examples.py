@@ -1,5 +1,10 @@
 """scripts/examples.py: the page of explained test reviews."""
-from review_distill.examples import highlight, pick, render_page, weight_style
+import pytest
+
+from review_distill.examples import (highlight, label_features, language_section, pick, probabilities, render_page,
+                                     runner_up, weight_style)
+from review_distill.tasks import make_task
+from review_distill.textcat_explain import top_features
 
 
 def test_groups_are_disjoint_and_short_reviews_come_first():
@@ -28,3 +33,67 @@ def test_page_is_self_contained():
     page = render_page({"en": '<h2 id="en">en</h2>'}, "Title <x>")
     assert page.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in page and "Title &lt;x&gt;" in page
     assert "<script" not in page and "http" not in page and "<link" not in page
+
+
+def toy_pipeline(labels, seed=0):
+    """A textcat of review_distill's BOW over `labels`, a word per label, trained a little."""
+    import spacy
+    from spacy.training import Example
+
+    from review_distill import textcat_models  # noqa: F401  (registers the architecture)
+    from util import BOW_V3
+
+    nlp = spacy.blank("en")
+    textcat = nlp.add_pipe("textcat", config={"model": {**BOW_V3, "char_ngram_sizes": []}})
+    for label in labels:
+        textcat.add_label(label)
+    examples = [Example.from_dict(nlp.make_doc(f"{WORDS[i]} {thing}"), {"cats": {lab: float(lab == label) for lab in labels}})
+                for i, label in enumerate(labels) for thing in THINGS]
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(30):
+        nlp.update(examples, sgd=optimizer)
+    return nlp
+
+
+WORDS = ["awful", "poor", "okay", "good", "superb"]
+THINGS = ["phone", "case", "lamp", "book", "shoes", "cable"]
+
+
+@pytest.mark.parametrize("task_name", ["binary", "three_way", "stars"])
+def test_each_review_is_explained_as_its_label_against_the_runner_up(task_name):
+    task = make_task(task_name)
+    student = toy_pipeline(task.scale)
+    texts = [f"{WORDS[i]} {thing}" for i in range(len(task.scale)) for thing in THINGS]
+    gold = [label for label in task.scale for _ in THINGS]
+    gold[0] = task.scale[-1]  # one wrong
+    section = language_section("en", student, student, texts, gold, n=2, top_n=3, task=task)
+    for label in task.labels:
+        assert f"The n-grams that weigh most towards {label}" in section
+    assert ("(against the mean of the other labels)" in section) == (len(task.labels) > 2)
+    assert ("the gold label is the other" in section) == (task_name == "binary")
+    assert "Wrong (the gold label is" in section and "Right, as the teacher" in section
+    cats = student(texts[0]).cats
+    top, second = sorted(task.labels, key=lambda label: -cats[label])[:2]
+    assert f"<b>{top} {cats[top]:.2f}</b>, {second} {cats[second]:.2f}" in section
+    assert f"{top} against {second}" in section
+    assert section.count('<div class="review">') == 3  # the wrong one and two right; none disagrees
+    assert "POS" not in section or "POS" in task.labels
+
+
+def test_top_ngrams_of_two_labels_are_the_one_against_the_other():
+    student = toy_pipeline(("POS", "NEG"))
+    texts = [f"{word} {thing}" for word in WORDS for thing in THINGS]
+    towards = label_features(student, texts, ("POS", "NEG"), top_n=3)
+    top = top_features(student, texts, "POS", "NEG")
+    assert towards["POS"] == [(f, w) for f, w, _ in top if w > 0][:3]
+    assert towards["NEG"] == [(f, -w) for f, w, _ in top if w < 0][:3]
+    five = ("1", "2", "3", "4", "5")
+    towards = label_features(toy_pipeline(five), texts, five, top_n=2)
+    assert [feature for feature, _ in towards["1"]][0] == "awful" and towards["5"][0][0] == "superb"
+
+
+def test_runner_up_and_probabilities_follow_the_task_order_on_ties():
+    labels = ("NEG", "NEU", "POS")
+    cats = {"POS": 0.2, "NEU": 0.4, "NEG": 0.4}
+    assert runner_up(cats, labels, "NEG") == "NEU" and runner_up(cats, labels, "NEU") == "NEG"
+    assert probabilities(cats, labels) == "<b>NEG 0.40</b>, NEU 0.40, POS 0.20"

@@ -6,10 +6,11 @@ import pytest
 import spacy
 from spacy.tokens import DocBin
 
-from review_distill import benchmark, evaluation, measure, plot, speed_target, summary as summaries, tfidf_lr
+from review_distill import benchmark, evaluation, measure, plot, report, speed_target, summary as summaries, tfidf_lr
 from review_distill.benchmark import ModelSpec
 from review_distill.errors import MissingInput, ProjectError
 from review_distill.models import ABLATIONS, CORE_MODELS
+from review_distill.tasks import make_task, write_task
 from util import ROOT, invoke_script
 
 LANGS = ["en", "ja"]
@@ -238,6 +239,7 @@ def write_docbin(path, docs):
 
 
 def toy_project(tmp_path, languages=LANGS, flip_hard=True):
+    write_task(tmp_path / "splits" / "task.json", make_task("binary"))
     for lang in languages:
         write_docbin(tmp_path / "splits" / lang / "train.spacy", toy_docs(40))
         write_docbin(tmp_path / "splits" / lang / "test.spacy", toy_docs(20, offset=3))
@@ -280,7 +282,7 @@ def test_a_peer_trained_on_one_class_predicts_it_for_every_text(capsys):
     """A teacher that labels everything NEG (as a few-step one in the workflow test does)."""
     train = (["good stuff", "bad stuff", "great"], ["NEG", "NEG", "NEG"])
     test = (["good", "bad", "awful", "fine"], ["POS", "NEG", "NEG", "POS"])
-    scores = tfidf_lr.tfidf_lr_scores(train, test, seed=0)
+    scores = tfidf_lr.tfidf_lr_scores(train, test, seed=0, task=make_task("binary"))
     assert scores["accuracy"] == 0.5 and scores["n"] == 4
     assert "Every training text is labelled NEG" in capsys.readouterr().out
 
@@ -290,7 +292,8 @@ def test_evaluate_says_which_step_to_run(tmp_path):
     (tmp_path / "metrics" / "teacher.json").unlink()
     with pytest.raises(MissingInput, match="teacher.json: run teacher-train first"):
         run_evaluate(tmp_path, ["en"])
-    code, output = invoke_script("evaluate", "en", "--metrics-dir", tmp_path / "metrics", "--students", "student_bow")
+    code, output = invoke_script("evaluate", "en", "--metrics-dir", tmp_path / "metrics", "--splits-dir",
+                                 tmp_path / "splits", "--students", "student_bow")
     assert code == 1 and "teacher-train" in output
     toy_project(tmp_path, ["en"])
     (tmp_path / "hard" / "en" / "train.spacy").unlink()
@@ -448,3 +451,150 @@ def test_zero_label_languages_get_a_section_of_their_own_beside_a_reference_run(
         zero_label_summary(zero_label, "student_bow", {"student_bow": {"zh": dict(scores, zero_label=False, n=2000)}}, {})
     with pytest.raises(ValueError, match="reference run's student_bow has no scores for zh trained on its gold labels"):
         zero_label_summary(zero_label, "student_bow", {"student_bow": {"zh": scores}}, {})
+
+
+# --- tasks of more than two labels ---------------------------------------------------------------
+
+STARS_LABELS = ("1", "2", "3", "4", "5")
+
+
+def task_metrics(accuracy, labels, ordered=True, stars=False, languages=LANGS, n=25):
+    """model_metrics with the scores of a task of more than two labels: a diagonal-heavy confusion matrix."""
+    metrics = model_metrics(accuracy, languages, n)
+    for lang in languages:
+        k = len(labels)
+        metrics[lang]["confusion"] = [[n // k - 1 if i == j else (1 if j == (i + 1) % k else 0) for j in range(k)]
+                                      for i in range(k)]
+        if ordered:
+            metrics[lang].update(mae=0.4, within_one=0.9)
+        if stars:
+            metrics[lang]["binary_accuracy"] = 0.93
+    return metrics
+
+
+def task_evaluation(task):
+    stars = task.name == "stars"
+    models = {m: task_metrics(a, task.labels, task.ordered, stars) for m, a in ACCURACY.items()}
+    return {"split": "test", "languages": LANGS, "models": models,
+            "task": {"name": task.name, "labels": list(task.labels), "scale": list(task.scale)}}
+
+
+def test_binary_summary_and_report_name_no_task(tmp_path):
+    summary = summaries.build_summary(toy_evaluation(), toy_benchmark(), "student_bow")
+    assert not {"task", "mae", "within_one", "binary_accuracy", "confusion", "mean_mae"} & set(summary)
+    labelling = {"en": {"precision": "bf16", "n_texts": 10, "fp32_check": {"n": 5, "argmax_agreement": 1.0,
+                                                                           "mean_abs_diff_pos": 0.001}}}
+    text = report.render_report({**summary, "labelling": labelling})
+    assert "mean |Δp(POS)|" in text and "absolute difference in p(POS)" in text
+    assert "Confusion" not in text and "mean absolute error" not in text
+
+
+@pytest.mark.parametrize("task_name", ["stars", "three_way", "categories"])
+def test_tasks_of_more_labels_add_their_scores_and_confusion_matrices(tmp_path, task_name):
+    from review_distill.tasks import make_task
+
+    task = make_task(task_name, ["billing", "delivery", "refund"])
+    evaluation = task_evaluation(task)
+    write_json(tmp_path / "dev" / "student_bow.json", model_metrics(0.79))
+    labelling = {lang: {"precision": "bf16", "n_texts": 100, "texts_per_s": 10.0,
+                        "fp32_check": {"n": 50, "argmax_agreement": 0.98, "mean_abs_diff_pos": 0.004}} for lang in LANGS}
+    args = [str(write_json(tmp_path / "evaluation.json", evaluation)),
+            str(write_json(tmp_path / "benchmark.json", toy_benchmark())),
+            "--summary", str(tmp_path / "summary.json"), "--output-dir", str(tmp_path / "reports"),
+            "--students", "student_bow", "--dev-metrics-dir", str(tmp_path / "dev"),
+            "--labelling", str(write_json(tmp_path / "labelling.json", labelling))]
+    code, output = invoke_script("report", *args)
+    assert code == 0, output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["task"] == evaluation["task"]
+    assert summary["confusion"]["student"]["ja"] == evaluation["models"]["student_bow"]["ja"]["confusion"]
+    assert set(summary["confusion"]) == {*ACCURACY, "student"}
+    text = (tmp_path / "reports" / "report.md").read_text()
+    assert "mean |Δp|" in text and "mean |Δp(POS)|" not in text
+    for lang in LANGS:
+        assert f"(confusion_{lang}.png)" in text
+        png = (tmp_path / "reports" / f"confusion_{lang}.png").read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    if task.ordered:
+        assert summary["mae"]["teacher"] == {"en": 0.4, "ja": 0.4} and summary["mean_within_one"]["student"] == 0.9
+        assert "## Test mean absolute error" in text and "## Test share within one step" in text
+        assert f"on the scale {' < '.join(task.scale)}" in text
+        assert "| transformer teacher (`teacher`) | 0.400 | 0.400 | **0.400** |" in text
+    else:
+        assert "mae" not in summary and "mean absolute error" not in text
+    if task.name == "stars":
+        assert summary["mean_binary_accuracy"]["tfidf_lr_gold"] == 0.93
+        assert "## Test accuracy, stars collapsed to binary" in text
+    else:
+        assert "binary_accuracy" not in summary and "collapsed to binary" not in text
+
+
+def test_confusion_picture_shows_each_models_counts(tmp_path):
+    from review_distill.tasks import make_task
+
+    task = make_task("stars")
+    summary = summaries.build_summary(task_evaluation(task), toy_benchmark(), "student_bow")
+    plot.plot_confusion(summary, "en", tmp_path / "confusion_en.png")
+    import matplotlib.image
+
+    image = matplotlib.image.imread(tmp_path / "confusion_en.png")
+    assert image.shape[1] > image.shape[0]  # two matrices side by side
+
+
+def three_way_docs(n, offset=0, flip=False):
+    """Separable three-way reviews: good, middling or bad words (flip: POS and NEG swapped)."""
+    nlp = spacy.blank("xx")
+    middling = ["okay", "average", "fine", "decent", "alright", "so-so"]
+    docs = []
+    for i in range(n):
+        label = ("NEG", "NEU", "POS")[i % 3]
+        words = {"POS": GOOD, "NEG": BAD, "NEU": middling}[label]
+        doc = nlp.make_doc(f"the {THINGS[(i + offset) % 7]} is {words[(i // 3 + offset) % 6]} , "
+                           f"{words[(i // 3 + offset + 1) % 6]} really")
+        shown = {"POS": "NEG", "NEG": "POS"}.get(label, label) if flip else label
+        doc.cats = {lab: float(lab == shown) for lab in ("NEG", "NEU", "POS")}
+        docs.append(doc)
+    return docs
+
+
+def test_evaluate_a_three_way_task_with_multinomial_peers(tmp_path, capsys):
+    from review_distill.tasks import make_task
+
+    task = make_task("three_way")
+    write_task(tmp_path / "splits" / "task.json", task)
+    for lang in LANGS:
+        write_docbin(tmp_path / "splits" / lang / "train.spacy", three_way_docs(60))
+        write_docbin(tmp_path / "splits" / lang / "test.spacy", three_way_docs(30, offset=3))
+        write_docbin(tmp_path / "hard" / lang / "train.spacy", three_way_docs(60, offset=1, flip=True))
+    for name in (*CORE_MODELS, *STUDENTS):
+        write_json(tmp_path / "metrics" / f"{name}.json", task_metrics(ACCURACY[name], task.labels, n=30))
+    result = run_evaluate(tmp_path)
+    assert result["task"] == {"name": "three_way", "labels": ["NEG", "NEU", "POS"], "scale": ["NEG", "NEU", "POS"]}
+    evaluation.print_evaluation(result)
+    assert "test MAE (three_way)" in capsys.readouterr().out
+    gold = json.loads((tmp_path / "metrics" / "tfidf_lr_gold.json").read_text())
+    assert gold["en"]["accuracy"] >= 0.9 and gold["en"]["mae"] <= 0.1
+    assert sum(map(sum, gold["en"]["confusion"])) == 30 and len(gold["en"]["confusion"]) == 3
+    assert set(gold["mean"]) == {"accuracy", "macro_f1", "ece", "brier", "mae", "within_one"}
+    distilled = json.loads((tmp_path / "metrics" / "tfidf_lr_distilled.json").read_text())
+    # Taught POS and NEG swapped: NEU right, POS and NEG two steps off.
+    assert distilled["en"]["confusion"][1][1] >= 9 and distilled["en"]["mae"] >= 1.0
+    assert distilled["en"]["confusion"][0][2] >= 9
+    # A spaCy model's metrics without the task's scores are refused, naming the step to rerun.
+    write_json(tmp_path / "metrics" / "teacher.json", model_metrics(0.8, n=30))
+    with pytest.raises(ValueError, match="teacher.json: en has no confusion, mae, within_one, scores of the task"):
+        run_evaluate(tmp_path)
+
+
+def test_a_label_no_training_text_has_gets_probability_zero(capsys):
+    from review_distill.tasks import make_task
+
+    task = make_task("stars")
+    train = (["awful", "bad", "great", "superb", "awful thing", "great thing"], ["1", "1", "5", "5", "1", "5"])
+    test = (["awful", "great", "fine"], ["1", "5", "3"])
+    scores = tfidf_lr.tfidf_lr_scores(train, test, seed=0, task=task)
+    assert "No training text is labelled 2, 3, 4" in capsys.readouterr().out
+    assert sum(map(sum, scores["confusion"])) == 3 and scores["confusion"][2][1:4] == [0, 0, 0]
+    assert 0 <= scores["brier"] <= 2
+    with pytest.raises(ValueError, match=r"training labels \['POS'\] are not labels of the task stars"):
+        tfidf_lr.tfidf_lr_scores((["a", "b"], ["POS", "1"]), test, seed=0, task=task)

@@ -166,11 +166,13 @@ def write_docbin(path, examples):
     return path
 
 
-def train_toy_students(tmp_path, config_name, corpora, alpha=0.0, char_languages="", char_ngram_size=None):
+def train_toy_students(tmp_path, config_name, corpora, alpha=0.0, char_languages="", char_ngram_size=None,
+                       task="binary"):
     """Train a student config for a few steps with scripts/train_textcat.py, per language on
     corpora[lang] = (train examples, gold examples: dev and test alternately), the
-    char_languages tokenized into characters (with n-grams of char_ngram_size, if given).
+    char_languages tokenized into characters (with n-grams of char_ngram_size, if given), of the task.
     RETURNS: the training dir (of {lang}/model-best) and the test metrics file."""
+    write_task(tmp_path / "corpus" / "task.json", make_task(task))
     for lang, (train, gold) in corpora.items():
         corpus = tmp_path / "corpus" / lang
         corpus.mkdir(parents=True)
