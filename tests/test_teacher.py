@@ -12,7 +12,7 @@ from review_distill import teacher_functions  # noqa: F401  (registers the confi
 from util import ROOT, invoke_script
 from review_distill.teacher_functions import char_windows
 from review_distill.gate import dev_margins
-from review_distill.tasks import make_task
+from review_distill.tasks import make_task, write_task
 from review_distill.teacher_inference import load_teacher
 
 def reviews():
@@ -24,6 +24,7 @@ def reviews():
 def write_splits(corpus_dir, languages, labels=("POS", "NEG")):
     """The reviews in every split; with labels other than POS and NEG, the i-th review has the (i % n)-th."""
     nlp = spacy.blank("xx")
+    write_task(corpus_dir / "task.json", make_task("binary") if labels == ("POS", "NEG") else make_task("stars"))
     for lang in languages:
         for split in ("train", "dev", "test"):
             docbin = DocBin(store_user_data=True)
