@@ -23,7 +23,7 @@ from wasabi import msg
 
 from .errors import DataError, MissingInput
 from .files import atomic_path
-from .scores import top_label
+from .tasks import top_label
 from .tasks import Task, read_task
 from .textcat_explain import explain, top_features
 

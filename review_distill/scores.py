@@ -9,7 +9,7 @@ from wasabi import msg
 
 from .errors import DataError
 from .files import write_json
-from .tasks import Task, read_task
+from .tasks import Task, read_task, top_label
 
 
 SCORES = ("accuracy", "macro_f1")
@@ -79,12 +79,6 @@ def task_scores(task: Task, gold: Sequence[str], predicted: Sequence[str]) -> Di
     if task.name == "stars":
         scores["binary_accuracy"] = sum(task.to_binary(g) == task.to_binary(p) for g, p in zip(gold, predicted)) / len(gold)
     return scores
-
-
-def top_label(probabilities: Dict[str, float], labels: Sequence[str]) -> str:
-    """The most probable label; of equally probable ones, the first in `labels` (for binary, POS at
-    p(POS) = 0.5)."""
-    return max(labels, key=probabilities.__getitem__)
 
 
 def classification_scores(

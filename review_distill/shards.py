@@ -18,7 +18,8 @@ from .errors import DataError
 from .files import atomic_path, write_json
 from .label_texts import DEV, SOURCES
 from .reviews import make_nlp
-from .teacher_inference import Labels, argmax
+from .tasks import top_label
+from .teacher_inference import Labels
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -123,7 +124,7 @@ def hard_doc(doc: Doc, labels: Sequence[str]) -> Doc:
     """A copy of a labelled doc with the teacher's argmax as one-hot cats over `labels` (a tie to the
     first) and no gold label."""
     hard = doc.copy()
-    best = argmax(doc.cats, labels)
+    best = top_label(doc.cats, labels)
     hard.cats = {label: float(label == best) for label in labels}
     hard.user_data.pop("gold_label", None)
     return hard

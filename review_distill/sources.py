@@ -24,7 +24,7 @@ from tqdm import tqdm
 from wasabi import msg
 
 from .errors import DataError
-from .files import atomic_path, write_jsonl
+from .files import write_jsonl
 from .reviews import check_lang, check_unlabeled, read_reviews
 from .tasks import Task, check_task_name, make_task, write_task
 

@@ -5,7 +5,7 @@ categories: the distinct values of the file's label column, as they are. The fir
 ordered (`scale`, low to high); categories are not. The method: docs/method.md, "Tasks"."""
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, Optional, Tuple
+from typing import Dict, Iterable, Optional, Sequence, Tuple
 
 import srsly
 
@@ -51,6 +51,11 @@ class Task:
 def check_task_name(name: str) -> None:
     if name not in TASK_NAMES:
         raise DataError(f"Unknown task '{name}': use one of {', '.join(TASK_NAMES)}")
+
+
+def top_label(probabilities: Dict[str, float], labels: Sequence[str]) -> str:
+    """The most probable of `labels`; of equally probable ones, the first (for binary, POS at p(POS) = 0.5)."""
+    return max(labels, key=probabilities.__getitem__)
 
 
 def make_task(name: str, labels: Iterable[str] = ()) -> Task:

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from wasabi import msg
 
 from .errors import DataError, MissingInput
-from .tasks import Task
+from .tasks import Task, top_label
 from .textcat_distill import MIN_PROB
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -147,7 +147,7 @@ def check_agreement(teacher: Language, items: Sequence[dict], labels: Sequence[s
     reference = [cats for cats, _ in predict(teacher, texts, labels, batch_size)]
     with inference_precision(teacher, precision, gpu):
         fast = [cats for cats, _ in predict(teacher, texts, labels, batch_size)]
-    agreement = sum(argmax(a, labels) == argmax(b, labels) for a, b in zip(reference, fast)) / len(texts)
+    agreement = sum(top_label(a, labels) == top_label(b, labels) for a, b in zip(reference, fast)) / len(texts)
     diffs = [sum(abs(a[label] - b[label]) for label in labels) / len(labels) for a, b in zip(reference, fast)]
     result = {"n": len(texts), "argmax_agreement": agreement, "mean_abs_diff_pos": sum(diffs) / len(texts)}
     if agreement < MIN_AGREEMENT:
@@ -159,11 +159,6 @@ def check_agreement(teacher: Language, items: Sequence[dict], labels: Sequence[s
 def agreement_info(lang: str, precision: str, check: dict) -> None:
     msg.info(f"{lang}: the {precision} teacher agrees with the fp32 teacher on {check['argmax_agreement']:.1%} of "
              f"{check['n']} texts (mean |difference| in the probabilities {check['mean_abs_diff_pos']:.2g})")
-
-
-def argmax(cats: Dict[str, float], labels: Sequence[str]) -> str:
-    """The most probable of `labels`; of equally probable ones, the first."""
-    return max(labels, key=lambda label: cats[label])
 
 
 def soft_labels(cats: Dict[str, float], labels: Sequence[str]) -> Labels:

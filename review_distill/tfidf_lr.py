@@ -12,7 +12,8 @@ from wasabi import msg
 
 from .errors import DataError, MissingInput
 from .models import PEERS, TFIDF_LR_DISTILLED, TFIDF_LR_GOLD
-from .scores import classification_scores, top_label, with_mean
+from .scores import classification_scores, with_mean
+from .tasks import top_label
 from .tasks import Task, read_task
 
 

