@@ -154,7 +154,8 @@ def labelling_lines(summary: Dict) -> List[str]:
                      f"{check['argmax_agreement']:.1%} of {check['n']}" if check else "–",
                      f"{check['mean_abs_diff_pos']:.2g}" if check else "–"])
     # A binary run's summary names no task; its difference is that in p(POS).
-    difference, column = ("the probabilities", "mean |Δp|") if "task" in summary else ("p(POS)", "mean |Δp(POS)|")
+    # The bars of |Δp| are escaped: a bare | would end the table's cell.
+    difference, column = ("the probabilities", r"mean \|Δp\|") if "task" in summary else ("p(POS)", r"mean \|Δp(POS)\|")
     return ["## The teacher's labelling", "",
             "Texts the teacher labelled per language (gold train reviews, synthetic texts, pool reviews), how "
             "fast, and, in bf16, its agreement with the fp32 teacher on a sample (argmax, and the mean "
