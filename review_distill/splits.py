@@ -50,7 +50,7 @@ def label_shares(n: int, labels: Sequence[str]) -> Dict[str, int]:
 
 
 def label_quotas(counts: Dict[str, int], n: int, task: Task, what: str, later: int = 0) -> Dict[str, int]:
-    """How many reviews of each label a sample of n takes (docs/method.md, "The data"). An equal
+    """How many reviews of each label a sample of n takes (docs/method.md, "Tasks"). An equal
     share per label; for categories, a label short of it gives what it has, keeping the part that
     `later` samples from the same reviews need, and the other labels fill the sample evenly."""
     shares = label_shares(n, task.labels)
