@@ -22,6 +22,9 @@ CONFUSION_NAME = "confusion_{lang}.png"
 ORDINAL_SECTIONS = (
     ("mae", "Test mean absolute error",
      "The mean number of steps between the gold and the predicted label on the scale {scale} (lower is better)."),
+    ("median_mae", "Test mean absolute error of the median label",
+     "The same with each review given the median of the model's probabilities along the scale instead of the most "
+     "probable label: the label whose expected error in steps is least."),
     ("within_one", "Test share within one step",
      "The share of test reviews whose predicted label is at most one step from the gold one."),
     ("binary_accuracy", "Test accuracy, stars collapsed to binary",

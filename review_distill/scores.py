@@ -14,9 +14,10 @@ from .tasks import Task, read_task, top_label
 
 SCORES = ("accuracy", "macro_f1")
 CALIBRATION = ("ece", "brier")
-# The scores of an ordered task of more than two labels (task_scores): mean absolute error in steps,
-# the share off by one step at most, and for stars the accuracy with both labels collapsed to binary.
-ORDINAL = ("mae", "within_one", "binary_accuracy")
+# The scores of an ordered task of more than two labels (task_scores): mean absolute error in steps, of
+# the most probable label and of the median one, the share off by one step at most, and for stars the
+# accuracy with both labels collapsed to binary.
+ORDINAL = ("mae", "median_mae", "within_one", "binary_accuracy")
 CALIBRATION_BINS = 10
 # How the scores of a language whose gold labels no model trained on are marked, per split: on test
 # the model never saw a gold label of the language; on dev its labels are the teacher's.
@@ -53,14 +54,28 @@ def task_score_names(task: Task) -> Tuple[str, ...]:
     """The keys task_scores adds to a model's scores of the task."""
     if len(task.labels) <= 2:
         return ()
-    return ("confusion", *(("mae", "within_one") if task.ordered else ()),
+    return ("confusion", *(("mae", "median_mae", "within_one") if task.ordered else ()),
             *(("binary_accuracy",) if task.name == "stars" else ()))
 
 
-def task_scores(task: Task, gold: Sequence[str], predicted: Sequence[str]) -> Dict:
+def median_label(probabilities: Dict[str, float], scale: Sequence[str]) -> str:
+    """The first label of the scale at which the cumulative probability reaches one half: the label
+    whose expected distance in steps from the gold one is least."""
+    total = 0.0
+    for label in scale[:-1]:
+        total += probabilities[label]
+        if total >= 0.5:
+            return label
+    return scale[-1]
+
+
+def task_scores(task: Task, gold: Sequence[str], predicted: Sequence[str],
+                probabilities: Optional[Sequence[Dict[str, float]]] = None) -> Dict:
     """The scores a task of more than two labels adds: its confusion matrix (confusion_matrix, in the
     order of task.labels); for an ordered task also ORDINAL: "mae", the mean number of steps between
-    the gold and the predicted label, "within_one", the share at most one step off, and for stars
+    the gold and the predicted label, "median_mae", the same for the median label of each doc's
+    probabilities (median_label; without probabilities, the predicted one), "within_one", the share
+    of predicted labels at most one step off, and for stars
     "binary_accuracy", the accuracy with both labels collapsed to binary (task.to_binary). Nothing for
     a two-label task, whose metrics stay as they were before tasks. Labels outside the task: DataError."""
     for name, labels in (("gold", gold), ("predicted", predicted)):
@@ -75,6 +90,8 @@ def task_scores(task: Task, gold: Sequence[str], predicted: Sequence[str]) -> Di
     if task.ordered:
         steps = [abs(task.rank(g) - task.rank(p)) for g, p in zip(gold, predicted)]
         scores["mae"] = sum(steps) / len(steps)
+        medians = [median_label(probs, task.scale) for probs in probabilities] if probabilities else predicted
+        scores["median_mae"] = sum(abs(task.rank(g) - task.rank(m)) for g, m in zip(gold, medians)) / len(gold)
         scores["within_one"] = sum(step <= 1 for step in steps) / len(steps)
     if task.name == "stars":
         scores["binary_accuracy"] = sum(task.to_binary(g) == task.to_binary(p) for g, p in zip(gold, predicted)) / len(gold)
@@ -102,7 +119,7 @@ def classification_scores(
             raise ValueError(f"need a probability row per doc, got {len(probabilities)} for {len(gold)}")
         scores.update(calibration_scores(gold, probabilities))
     if task is not None:
-        scores.update(task_scores(task, gold, predicted))
+        scores.update(task_scores(task, gold, predicted, probabilities))
     return scores
 
 

@@ -466,7 +466,7 @@ def task_metrics(accuracy, labels, ordered=True, stars=False, languages=LANGS, n
         metrics[lang]["confusion"] = [[n // k - 1 if i == j else (1 if j == (i + 1) % k else 0) for j in range(k)]
                                       for i in range(k)]
         if ordered:
-            metrics[lang].update(mae=0.4, within_one=0.9)
+            metrics[lang].update(mae=0.4, median_mae=0.38, within_one=0.9)
         if stars:
             metrics[lang]["binary_accuracy"] = 0.93
     return metrics
@@ -575,14 +575,14 @@ def test_evaluate_a_three_way_task_with_multinomial_peers(tmp_path, capsys):
     gold = json.loads((tmp_path / "metrics" / "tfidf_lr_gold.json").read_text())
     assert gold["en"]["accuracy"] >= 0.9 and gold["en"]["mae"] <= 0.1
     assert sum(map(sum, gold["en"]["confusion"])) == 30 and len(gold["en"]["confusion"]) == 3
-    assert set(gold["mean"]) == {"accuracy", "macro_f1", "ece", "brier", "mae", "within_one"}
+    assert set(gold["mean"]) == {"accuracy", "macro_f1", "ece", "brier", "mae", "median_mae", "within_one"}
     distilled = json.loads((tmp_path / "metrics" / "tfidf_lr_distilled.json").read_text())
     # Taught POS and NEG swapped: NEU right, POS and NEG two steps off.
     assert distilled["en"]["confusion"][1][1] >= 9 and distilled["en"]["mae"] >= 1.0
     assert distilled["en"]["confusion"][0][2] >= 9
     # A spaCy model's metrics without the task's scores are refused, naming the step to rerun.
     write_json(tmp_path / "metrics" / "teacher.json", model_metrics(0.8, n=30))
-    with pytest.raises(ValueError, match="teacher.json: en has no confusion, mae, within_one, scores of the task"):
+    with pytest.raises(ValueError, match="teacher.json: en has no confusion, mae, median_mae, within_one, scores of the task"):
         run_evaluate(tmp_path)
 
 

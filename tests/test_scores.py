@@ -43,6 +43,8 @@ def test_three_way_scores_count_steps_on_the_scale():
     assert scores["confusion"] == [[1, 1, 0], [0, 1, 1], [1, 0, 1]]  # rows gold, columns predicted: NEG, NEU, POS
     assert scores["mae"] == pytest.approx((0 + 1 + 2 + 0 + 1 + 0) / 6)
     assert scores["within_one"] == pytest.approx(5 / 6)
+    # The medians along NEG < NEU < POS: NEG, POS, NEG (0.5 reached at NEG), POS, NEU, NEU.
+    assert scores["median_mae"] == pytest.approx((0 + 1 + 2 + 0 + 1 + 0) / 6)
     assert "binary_accuracy" not in scores
     # Brier summed over the three labels, ECE over the top label's probability.
     assert scores["brier"] == pytest.approx(sum(sum((p - float(label == g)) ** 2 for label, p in row.items())
@@ -62,14 +64,14 @@ def test_stars_scores_add_accuracy_collapsed_to_binary():
     assert scores["within_one"] == pytest.approx(4 / 6)
     # 1-2 NEG, 3-5 POS: 1->2 NEG=NEG, 2->2, 3->5 POS=POS, 4->1 POS!=NEG, 5->4, 5->5
     assert scores["binary_accuracy"] == pytest.approx(5 / 6)
-    assert task_score_names(STARS) == ("confusion", "mae", "within_one", "binary_accuracy")
+    assert task_score_names(STARS) == ("confusion", "mae", "median_mae", "within_one", "binary_accuracy")
 
 
 def test_unordered_categories_get_a_confusion_matrix_only():
     gold = ["billing", "delivery", "quality", "refund"]
     scores = classification_scores(gold, ["billing", "quality", "quality", "billing"], task=CATEGORIES)
     assert scores["confusion"] == [[1, 0, 0, 0], [0, 0, 1, 0], [0, 0, 1, 0], [1, 0, 0, 0]]
-    assert not {"mae", "within_one", "binary_accuracy"} & set(scores)
+    assert not {"mae", "median_mae", "within_one", "binary_accuracy"} & set(scores)
     assert task_scores(make_task("categories", ["ham", "spam"]), ["ham"], ["spam"]) == {}
 
 
@@ -115,7 +117,18 @@ def test_evaluate_languages_scores_the_task_of_the_corpus(tmp_path):
     assert on_disk == json.loads(json.dumps(metrics))
     assert on_disk["en"]["confusion"] == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
     assert on_disk["en"]["accuracy"] == 0.75 and on_disk["en"]["mae"] == 0.25 and on_disk["en"]["within_one"] == 1.0
-    assert set(on_disk["mean"]) == {"accuracy", "macro_f1", "mae", "within_one"}
+    assert set(on_disk["mean"]) == {"accuracy", "macro_f1", "mae", "median_mae", "within_one"}
     write_task(tmp_path / "task.json", STARS)
     with pytest.raises(DataError, match="the model has no score for 1, 2, 3, 4, 5 of the task stars"):
         evaluate_languages(lambda lang: nlp, ["en"], tmp_path, "test", tmp_path / "metrics.json")
+
+
+def test_the_median_label_minimises_the_expected_error_in_steps():
+    from review_distill.scores import median_label
+
+    # Most probable 1 star, but more than half the mass at 3 stars or above: the median is 3.
+    probabilities = dict(zip(STARS.labels, [0.4, 0.05, 0.1, 0.2, 0.25]))
+    assert top_label(probabilities, STARS.labels) == "1" and median_label(probabilities, STARS.scale) == "3"
+    scores = classification_scores(["3"], ["1"], [probabilities], STARS)
+    assert scores["mae"] == 2 and scores["median_mae"] == 0
+    assert classification_scores(["3"], ["1"], task=STARS)["median_mae"] == 2  # no probabilities: the label
