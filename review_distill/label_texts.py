@@ -12,15 +12,12 @@ from wasabi import msg
 
 from .errors import DataError, MissingInput
 from .reviews import check_lang, read_jsonl
-from .tasks import Task, read_task
+from .tasks import read_task
 
 SOURCES = ("gold", "augmented", "pool")
 # The source of an unlabeled language's held-out reviews, labelled for its student's dev set.
 DEV = "dev"
 # The task the preprocess step wrote beside the splits: the labels the teacher labels with.
-TASK_FILE = "task.json"
-
-
 def check_sizes(pool_size: int, augmented_size: int, shard_size: int, batch_size: int) -> None:
     for name, value in (("pool_size", pool_size), ("augmented_size", augmented_size)):
         if value < -1:
@@ -34,8 +31,7 @@ def check_inputs(languages: Sequence[str], unlabeled: Sequence[str], corpus_dir:
                  pool_size: int, augmented_size: int) -> None:
     """The task file and each language's files from the preprocess and augment steps, where the sizes
     ask for them."""
-    if not (corpus_dir / TASK_FILE).is_file():
-        raise MissingInput(f"Missing file {corpus_dir / TASK_FILE}: run `spacy project run preprocess` first")
+    read_task(corpus_dir / "task.json")
     for lang in languages:
         check_lang(lang)
         first = ("pool_train.jsonl", "pool_dev.jsonl") if lang in unlabeled else ("train.spacy",)
@@ -44,11 +40,6 @@ def check_inputs(languages: Sequence[str], unlabeled: Sequence[str], corpus_dir:
                                    (augmented_dir / f"{lang}.jsonl", "augment", augmented_size != 0)):
             if needed and not path.is_file():
                 raise MissingInput(f"Missing file {path}: run `spacy project run {step}` first")
-
-
-def read_corpus_task(corpus_dir: Path) -> Task:
-    """The task of the splits in `corpus_dir` (check_inputs checks that its file is there)."""
-    return read_task(corpus_dir / TASK_FILE)
 
 
 def gold_items(path: Path, vocab: Vocab, labels: Sequence[str]) -> List[dict]:

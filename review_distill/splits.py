@@ -195,7 +195,7 @@ def split_languages(
     for lang in languages:
         check_lang(lang)
     check_unlabeled(languages, unlabeled)
-    task = read_task(input_dir / "task.json")
+    task = read_task(input_dir / "task.json", step="data")
     for lang in languages:
         lang_dir = input_dir / lang
         if not (lang_dir / "train.jsonl").is_file():

@@ -118,11 +118,11 @@ def write_task(path: Path, task: Task) -> None:
     write_json(path, {"task": task.name, "labels": list(task.labels), "scale": list(task.scale)})
 
 
-def read_task(path: Path) -> Task:
-    """The task a run's `data` step wrote."""
+def read_task(path: Path, step: str = "preprocess") -> Task:
+    """The task that `step` wrote (data: assets/reviews/task.json, preprocess: corpus/splits/task.json)."""
     path = Path(path)
     if not path.is_file():
-        raise MissingInput(f"Missing file {path}: run `spacy project run data` first")
+        raise MissingInput(f"Missing file {path}: run `spacy project run {step}` first")
     data: Dict = srsly.read_json(path)
     return Task(data["task"], tuple(data["labels"]), tuple(data["scale"]))
 

@@ -15,7 +15,8 @@ from review_distill import labelling
 from review_distill.cli import run
 from review_distill.errors import DataError
 from review_distill.files import write_json
-from review_distill.label_texts import check_inputs, check_sizes, collect_items, read_corpus_task
+from review_distill.label_texts import check_inputs, check_sizes, collect_items
+from review_distill.tasks import read_task
 from review_distill.reviews import check_unlabeled
 from review_distill.teacher_inference import check_teacher
 
@@ -63,7 +64,7 @@ def main(
         labelling_ray.check_options(ray_options, gpu_id)
     check_inputs(languages, unlabeled, corpus_dir, augmented_dir, pool_size, augmented_size)
     check_teacher(teacher_dir)
-    task = read_corpus_task(corpus_dir)
+    task = read_task(corpus_dir / "task.json")
     vocab = Vocab()
     items = {lang: collect_items(lang, vocab, corpus_dir, augmented_dir, pool_size, augmented_size, seed,
                                  lang in unlabeled, labels=task.labels) for lang in languages}

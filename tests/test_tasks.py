@@ -54,8 +54,10 @@ def test_tasks_and_their_scales(tmp_path):
     assert categories.labels == ("price", "quality", "shipping") and not categories.ordered
     write_task(tmp_path / "task.json", categories)
     assert read_task(tmp_path / "task.json") == categories
-    with pytest.raises(MissingInput, match="run `spacy project run data` first"):
+    with pytest.raises(MissingInput, match="run `spacy project run preprocess` first"):
         read_task(tmp_path / "none.json")
+    with pytest.raises(MissingInput, match="run `spacy project run data` first"):
+        read_task(tmp_path / "none.json", step="data")
 
 
 @pytest.mark.parametrize("name,labels,error", [("stars5", (), "Unknown task 'stars5'"),
