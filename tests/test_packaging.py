@@ -162,7 +162,7 @@ def test_clear_errors(project, tmp_path):
     other.write_text(json.dumps({"default_student": "student_xl"}))
     assert f"Missing {metrics.parent / 'student_xl.json'}: run the step that trains student_xl first" in failure(
         ["de"], summary_path=other)
-    assert f"Missing file {tmp_path / 'task.json'}: run `spacy project run data` first" in failure(
+    assert f"Missing file {tmp_path / 'task.json'}: run `spacy project run preprocess` first" in failure(
         ["de"], splits_dir=tmp_path)
     write_task(tmp_path / "task.json", make_task("three_way"))
     assert (f"The student at {training / 'de' / 'model-best'} has the labels ['POS', 'NEG'], but the task is three_way "
