@@ -10,7 +10,7 @@ from thinc.api import Adam
 from review_distill.packaging import package_students
 from review_distill.reviews import make_nlp
 from review_distill.tasks import make_task, write_task
-from util import CHAR_LANGUAGES, COMPONENT, MAIN, ROOT, TEACHER, TEXTS, WORDS, toy_corpus, train_toy_students
+from util import CHAR_LANGUAGES, MAIN, PACKAGE_CODE, ROOT, TEACHER, TEXTS, WORDS, toy_corpus, train_toy_students
 
 SHARED_DATA = ROOT.parent / "shared" / "data" / "amazon_reviews_multi"
 
@@ -40,7 +40,7 @@ def project(tmp_path_factory):
     write_task(tmp / "corpus" / "task.json", make_task("binary"))
     package_students(
         training.parent, tmp / "packages", list(WORDS), summary_path=summary, metrics_dir=metrics.parent,
-        splits_dir=tmp / "corpus", code=COMPONENT, main_module=MAIN, name="review_sentiment", version="0.1.0",
+        splits_dir=tmp / "corpus", code=PACKAGE_CODE, main_module=MAIN, name="review_sentiment", version="0.1.0",
         teacher=TEACHER, unlabeled=[],
     )
     # The word-split students' training texts (a character may turn up in any binary file).

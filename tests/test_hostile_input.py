@@ -7,10 +7,8 @@ import pytest
 import spacy
 
 from fuzz import assert_same_everywhere, fuzz_texts, one_megabyte_text
-from util import MODELS, ROOT, randomize, soft_examples
+from util import ENCODABLE, MODELS, ROOT, randomize, soft_examples
 from review_distill import textcat_distill  # noqa: F401  (registers the component, whichever test module runs first)
-
-ENCODABLE = {"@tokenizers": "review_distill.encodable_tokenizer.v1", "tokenizer": {"@tokenizers": "spacy.Tokenizer.v1"}}
 
 
 @pytest.mark.parametrize("model_name", ["bow_v3", "bow_dan_v2", "bow"])

@@ -1,4 +1,5 @@
 """scripts/package.py: a student packaged as a wheel that installs and runs on its own."""
+import csv
 import json
 import os
 import subprocess
@@ -18,7 +19,7 @@ from review_distill.packaging import (
 )
 from review_distill.reviews import make_nlp
 from review_distill.tasks import make_task, write_task
-from util import BOW_V3, COMPONENT, MAIN, ROOT, TEACHER, example, pip_reaches_spacy
+from util import BOW_V3, COMPONENT, MAIN, PACKAGE_CODE, ROOT, TEACHER, example, pip_reaches_spacy
 
 REVIEW = "Tolles Produkt, schnelle Lieferung!"
 JA_REVIEW = "とても良い本です"
@@ -60,9 +61,9 @@ def test_wheel_ships_the_component_and_imports_it(project):
     with zipfile.ZipFile(wheel(project[0], "de")) as whl:
         names = set(whl.namelist())
         init = whl.read("de_review_sentiment/__init__.py").decode("utf8")
-    assert {f"de_review_sentiment/{path.name}" for path in COMPONENT} | {"de_review_sentiment/__main__.py"} <= names
+    assert {f"de_review_sentiment/{path.name}" for path in PACKAGE_CODE} | {"de_review_sentiment/__main__.py"} <= names
     assert [line for line in init.splitlines() if line.startswith("from . import")] == [
-        f"from . import {path.stem}" for path in COMPONENT]
+        f"from . import {path.stem}" for path in PACKAGE_CODE]
 
 
 def test_wheel_requires_spacy_and_the_tokenizers_packages(project):
@@ -139,12 +140,29 @@ print(json.dumps({{"cats": nlp({REVIEW!r}).cats, "meta": nlp.meta, "torch": bool
     assert cli.returncode == 0 and not cli.stderr, cli.stderr[-2000:]
     label = max(out["cats"], key=out["cats"].get)
     assert cli.stdout.startswith(f"{label} {out['cats'][label]:.3f}") and "(bias)" in cli.stdout
+    reviews = tmp_path / "reviews.csv"
+    broken = {17: "17,caf\xe9 in Latin-1\n".encode("latin-1"), 4242: b"4242\n", 9000: b"9000,a,b\n"}
+    reviews.write_bytes(b"id,body\n" + b"".join(
+        broken.get(i, f'{i},"{REVIEW if i % 2 else "Leider kaputt"} {i}"\n'.encode()) for i in range(10_000)))
+    score = subprocess.run([python, "-I", "-m", "de_review_sentiment", "score", reviews, "--text-column", "body",
+                            "-o", tmp_path / "scored.csv"], cwd=tmp_path, capture_output=True, text=True)
+    assert score.returncode == 0, score.stderr[-2000:]
+    assert [line for line in score.stderr.splitlines() if " line " in line] == [
+        f"{reviews} line 19: not UTF-8; left out",
+        f"{reviews} line 4244: 1 fields, where the header has 2; left out",
+        f"{reviews} line 9002: 3 fields, where the header has 2; left out"]
+    with (tmp_path / "scored.csv").open(encoding="utf8") as f:
+        scored = list(csv.DictReader(f))
+    assert len(scored) == 9_997 and {row["id"] for row in scored}.isdisjoint(map(str, broken))
+    trained = spacy.load(training / "de" / "model-best")
+    for row in scored[:50]:
+        assert float(row["p_POS"]) == pytest.approx(trained(row["body"]).cats["POS"], abs=1e-6)
 
 
 def test_clear_errors(project, tmp_path):
     tmp, training, metrics, _ = project
     options = dict(summary_path=tmp / "metrics" / "summary.json", metrics_dir=metrics.parent, splits_dir=tmp / "corpus",
-                   code=COMPONENT, main_module=MAIN, name="review_sentiment", version="0.1.0", teacher=TEACHER,
+                   code=PACKAGE_CODE, main_module=MAIN, name="review_sentiment", version="0.1.0", teacher=TEACHER,
                    unlabeled=[])
 
     def failure(languages, error_type=MissingInput, **changed):
@@ -244,7 +262,7 @@ def stars_project(tmp_path_factory):
     write_task(tmp / "corpus" / "task.json", make_task("stars"))
     package_students(
         tmp / "training", tmp / "packages", ["de"], summary_path=tmp / "metrics" / "summary.json",
-        metrics_dir=tmp / "metrics", splits_dir=tmp / "corpus", code=COMPONENT, main_module=MAIN, name="review_stars",
+        metrics_dir=tmp / "metrics", splits_dir=tmp / "corpus", code=PACKAGE_CODE, main_module=MAIN, name="review_stars",
         version="0.1.0", teacher=TEACHER, unlabeled=[],
     )
     return tmp, nlp

@@ -24,7 +24,7 @@ from review_distill.textcat_ngrams import CHAR_NGRAM_SALT, extract_ngrams_batche
 from review_distill.textcat_tokenizers import CHAR_TOKEN
 from review_distill.training import fingerprint
 from util import (
-    BATCHED_BOW, BOW, BOW_V3, COMPONENT, ENSEMBLE, MODELS, REDUCE, ROOT, SOFT_DATA, TINY_TOK2VEC, TOY_NEG, TOY_POS,
+    BATCHED_BOW, BOW, BOW_V3, COMPONENT, ENSEMBLE, MODELS, PACKAGE_CODE, REDUCE, ROOT, SOFT_DATA, TINY_TOK2VEC, TOY_NEG, TOY_POS,
     TOY_THINGS, example, randomize, soft_examples, toy_corpus, train_toy_students, write_docbin,
 )
 
@@ -610,24 +610,25 @@ def test_fingerprint_covers_config_overrides_and_files(tmp_path):
 
 
 def test_component_imports_standalone(tmp_path):
-    """The component's modules travel alone in a packaged pipeline: they import spaCy, thinc,
-    numpy, the standard library and each other only (so project.yml's --code lists them all, and
-    its commands' deps), and work in a package laid out as `spacy package --code` lays them out,
-    also when a second such package (a second packaged pipeline's) is imported after it."""
-    for path in COMPONENT:
+    """The component's modules and the package's `score` command travel alone in a packaged pipeline:
+    they import spaCy, thinc, numpy, tqdm (spaCy's), the standard library and each other only (so
+    project.yml's --code lists them all, and its commands' deps), and work in a package laid out as
+    `spacy package --code` lays them out, also when a second such package (a second packaged
+    pipeline's) is imported after it."""
+    for path in PACKAGE_CODE:
         tree = ast.parse(path.read_text())
         imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
                     for alias in node.names}
         imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and not node.level}
-        assert imported - set(sys.stdlib_module_names) <= {"numpy", "thinc", "spacy"}, path.name
+        assert imported - set(sys.stdlib_module_names) <= {"numpy", "thinc", "spacy", "tqdm"}, path.name
         siblings = {node.module or alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level
                     for alias in node.names}
         assert siblings <= {path.stem for path in COMPONENT}, path.name
-    files = [f"review_distill/{path.name}" for path in COMPONENT]
     commands = [command for command in srsly.read_yaml(ROOT / "project.yml")["commands"]
                 if re.search(r"--code \S*textcat_distill\.py", " ".join(command["script"]))]
     assert len(commands) == 5
     for command in commands:
+        files = [f"review_distill/{path.name}" for path in (PACKAGE_CODE if command["name"] == "package" else COMPONENT)]
         assert re.findall(r"--code (\S+)", " ".join(command["script"])) == [",".join(files)], command["name"]
         assert set(files) <= set(command["deps"]), command["name"]
     for name in ("first_package", "second_package"):

@@ -64,6 +64,10 @@ def make_reviews(n_per_label: int, prefix: str, start: int = 0):
 
 # The component's modules, as project.yml passes them to `--code`: textcat_distill and the modules it imports.
 COMPONENT = [ROOT / "review_distill" / f"textcat_{name}.py" for name in ("distill", "models", "ngrams", "tokenizers", "explain")]
+# What the package step ships: the component and the `score` command.
+PACKAGE_CODE = [*COMPONENT, ROOT / "review_distill" / "textcat_score.py"]
+# The students' tokenizer (configs/student_bow.cfg) around spaCy's rule-based one.
+ENCODABLE = {"@tokenizers": "review_distill.encodable_tokenizer.v1", "tokenizer": {"@tokenizers": "spacy.Tokenizer.v1"}}
 
 BOW = {
     "@architectures": "spacy.TextCatBOW.v3",
