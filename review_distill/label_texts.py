@@ -72,14 +72,17 @@ def read_text_records(path: Path, fields: Sequence[str]) -> List[dict]:
     return rows
 
 
-def sample(rows: Sequence[dict], size: int, key: str, what: str) -> List[dict]:
-    """`size` rows (-1: all) in the order of a shuffle seeded by `key`; all, with a warning,
-    if there are fewer."""
+def sample(rows: Sequence[dict], size: int, key: str, what: str, var: str) -> List[dict]:
+    """`size` rows (-1: all) in the order of a shuffle seeded by `key`, all if there are fewer; says
+    how many of how many, and the var that sets it."""
     order = list(range(len(rows)))
     random.Random(key).shuffle(order)
-    if size > len(rows):
-        msg.warn(f"{what}: asked for {size}, there are {len(rows)}: labelling all of them")
-    return [rows[i] for i in (order if size == -1 else order[:size])]
+    if size == -1 or size >= len(rows):
+        msg.info(f"{what}: all {len(rows):,} ({var} {size})")
+        return [rows[i] for i in order]
+    msg.info(f"{what}: {size:,} of {len(rows):,}, a seeded sample: set {var} to label more (-1: all), which takes "
+             "the teacher longer")
+    return [rows[i] for i in order[:size]]
 
 
 def pool_items(path: Path, source: str) -> List[dict]:
@@ -106,7 +109,7 @@ def collect_items(
         rows = read_text_records(path, ("source_id", "ops"))
         if not rows:
             raise DataError(f"{path}: no synthetic texts (set augmented_size to 0 to label none)")
-        for row in sample(rows, augmented_size, f"{seed}:{lang}:augmented", f"{lang} augmented_size"):
+        for row in sample(rows, augmented_size, f"{seed}:{lang}:augmented", f"{lang} synthetic texts", "augmented_size"):
             items.append({"id": row["id"], "source": "augmented", "source_id": row["source_id"],
                           "ops": list(row["ops"]), "text": row["text"]})
     if pool_size != 0:
@@ -114,7 +117,7 @@ def collect_items(
         rows = read_text_records(path, ())
         if not rows:
             raise DataError(f"{path}: no pool reviews (set pool_size to 0 to label none)")
-        for row in sample(rows, pool_size, f"{seed}:{lang}:pool", f"{lang} pool_size"):
+        for row in sample(rows, pool_size, f"{seed}:{lang}:pool", f"{lang} pool reviews", "pool_size"):
             items.append({"id": row["id"], "source": "pool", "text": row["text"]})
     if unlabeled:
         items.extend(pool_items(corpus_dir / lang / "pool_dev.jsonl", DEV))

@@ -32,7 +32,7 @@ def main(
     shard_dir: Path = typer.Option(Path("corpus/labels"), help="Where the shards and their manifest go, per language"),
     soft_dir: Path = typer.Option(Path("corpus/soft"), help="Where {lang}/train.spacy with the probabilities goes"),
     hard_dir: Path = typer.Option(Path("corpus/hard"), help="Where {lang}/train.spacy with the argmax labels goes"),
-    pool_size: int = typer.Option(4000, help="Pool reviews to label per language (-1: all)"),
+    pool_size: int = typer.Option(12000, help="Pool reviews to label per language (-1: all)"),
     augmented_size: int = typer.Option(4000, help="Synthetic texts to label per language (0: none, -1: all)"),
     shard_size: int = typer.Option(1000, help="Texts per shard"),
     batch_size: int = typer.Option(64, help="Texts per batch through the teacher"),

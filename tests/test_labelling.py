@@ -97,7 +97,7 @@ def test_docs_carry_the_teachers_probabilities_logits_and_provenance(tmp_path, t
     assert not list(tmp_path.rglob(".*.tmp"))
 
 
-def test_samples_are_seeded_nested_and_sized(tmp_path):
+def test_samples_are_seeded_nested_and_sized(tmp_path, capsys):
     write_inputs(tmp_path, n_pool=30, n_aug=20)
     vocab, splits, augmented = spacy.blank("en").vocab, tmp_path / "splits", tmp_path / "augmented"
 
@@ -113,6 +113,11 @@ def test_samples_are_seeded_nested_and_sized(tmp_path):
     assert sorted(everything["pool"]) == sorted(f"en-p{i}" for i in range(30)) and len(everything["augmented"]) == 20
     assert everything["pool"][:10] == ids(10, 5)["pool"] and everything["augmented"][:5] == ids(10, 5)["augmented"]
     assert ids(50, 5)["pool"] == everything["pool"]  # more than there are: all of them
+    capsys.readouterr()
+    ids(10, -1)
+    said = " ".join(capsys.readouterr().out.split())
+    assert "en pool reviews: 10 of 30, a seeded sample: set pool_size to label more (-1: all)" in said
+    assert "en synthetic texts: all 20 (augmented_size -1)" in said
 
 
 def test_a_killed_run_resumes_after_its_last_finished_shard_and_ends_as_an_uninterrupted_one(
