@@ -18,6 +18,7 @@ from spacy.cli.train import train
 from spacy.tokens import DocBin
 from wasabi import msg
 
+from .device import check_device
 from .errors import MissingInput
 from .files import atomic_path
 from .reviews import check_lang, check_unlabeled
@@ -61,6 +62,7 @@ def train_teacher(
     unlabeled: Sequence[str] = (),
 ) -> None:
     """Train the teacher into OUTPUT_DIR on the merged sets and write its dev and test scores (module doc)."""
+    check_device(gpu_id)
     import_code(code)
     check_unlabeled(languages, unlabeled)
     zero_shot = {lang: corpus_dir / lang / "test.spacy" for lang in languages

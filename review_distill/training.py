@@ -19,6 +19,7 @@ from spacy.util import load_config
 from wasabi import msg
 
 from .code_files import import_code_paths
+from .device import check_device
 from .errors import MissingInput
 from .reviews import check_lang, check_unlabeled, tokenizer_overrides
 from .scores import evaluate_languages
@@ -51,6 +52,7 @@ def train_textcat(
     unlabeled: Iterable[str] = (),
 ) -> None:
     """Train the config per language into OUTPUT_DIR/{lang} and write its dev and test scores (module doc)."""
+    check_device(gpu_id)
     import_code_paths(code)
     unlabeled = list(unlabeled)
     check_unlabeled(languages, unlabeled)

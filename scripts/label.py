@@ -13,6 +13,7 @@ from spacy.vocab import Vocab
 
 from review_distill import labelling
 from review_distill.cli import run
+from review_distill.device import check_device
 from review_distill.errors import DataError
 from review_distill.files import write_json
 from review_distill.label_texts import check_inputs, check_sizes, collect_items
@@ -62,6 +63,8 @@ def main(
 
         ray_options = labelling_ray.RayOptions(ray_address, ray_actors, ray_cpus, ray_gpus)
         labelling_ray.check_options(ray_options, gpu_id)
+    else:
+        check_device(gpu_id)
     check_inputs(languages, unlabeled, corpus_dir, augmented_dir, pool_size, augmented_size)
     check_teacher(teacher_dir)
     task = read_task(corpus_dir / "task.json")
