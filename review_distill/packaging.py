@@ -265,7 +265,7 @@ def card_inputs(metrics_dir: Path, splits_dir: Path, student: str, languages: Li
                 ) -> Tuple[Dict, Dict, Dict, Dict]:
     """The sources, split stats, teacher test scores and benchmark that the cards report; MissingInput naming
     the step to run where one is missing or lacks a language."""
-    sources = read_input(splits_dir / SOURCE_FILE, "preprocess")
+    sources = read_sources(splits_dir / SOURCE_FILE)
     stats = {lang: read_input(splits_dir / lang / "stats.json", "preprocess") for lang in languages}
     teacher_path = metrics_dir / f"{TEACHER}.json"
     teacher_scores = read_input(teacher_path, "teacher-train")

@@ -233,7 +233,7 @@ def test_clear_errors(project, tmp_path):
     splits = tmp_path / "splits"
     shutil.copytree(tmp / "corpus", splits)
     (splits / "source.json").unlink()
-    assert f"Missing {splits / 'source.json'}: run `spacy project run preprocess` first" in failure(
+    assert f"Missing file {splits / 'source.json'}: run `spacy project run preprocess` first" in failure(
         ["de"], splits_dir=splits)
     shutil.copy(tmp / "corpus" / "source.json", splits)
     (splits / "de" / "stats.json").unlink()
