@@ -21,7 +21,7 @@ from wasabi import msg
 
 from . import measure
 from .errors import DataError, MissingInput, ProjectError
-from .files import write_json
+from .files import dir_size, write_json
 from .models import ABLATIONS, BASELINE, TEACHER, TOKENIZER, WORD_TOKENIZER
 from .reviews import make_nlp
 from .speed_target import TEACHER_TARGET, missed_targets, speed_ratios
@@ -55,11 +55,6 @@ def measure_in_subprocess(job: Dict) -> Dict:
         if process.returncode != 0 or not output_path.is_file():
             raise ProjectError(f"measuring {job['model'] or 'the word tokenizer'} failed:\n{process.stderr[-3000:]}")
         return json.loads(output_path.read_text(encoding="utf8"))
-
-
-def dir_size(path: Path) -> int:
-    """Bytes of the files under a directory."""
-    return sum(file.stat().st_size for file in Path(path).rglob("*") if file.is_file() and not file.is_symlink())
 
 
 def read_docbin_texts(path: Path, n_docs: int) -> List[str]:

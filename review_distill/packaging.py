@@ -3,8 +3,10 @@
 The wheel holds the pipeline, the component's modules (--code: textcat_distill and the textcat_*
 modules it imports), a `__main__.py` that explains a prediction (`python -m {lang}_{name} TEXT`) and
 a meta.json with the task and its labels (described from the task, splits_dir/task.json), test scores,
-the teacher and the data licence; it requires spaCy and the language's tokenizer packages. A zero-label
-student's meta.json says it saw no gold labels. The method: docs/method.md, "The packages"."""
+the teacher (described from the trained teacher unless given) and the data's sources and licence (from
+splits_dir/source.json), and a model card as its README.md (review_distill.model_card); it requires spaCy
+and the language's tokenizer packages. A zero-label student's meta.json says it saw no gold labels. The
+method: docs/method.md, "The packages"."""
 import json
 import shutil
 import subprocess
@@ -12,18 +14,22 @@ import sys
 import tempfile
 from importlib.metadata import version as installed_version
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import spacy
 from packaging.version import Version
 from spacy.cli.package import TEMPLATE_INIT, package
 from spacy.language import Language
-from spacy.util import get_minor_version_range, split_requirement
+from spacy.util import get_minor_version_range, load_config, split_requirement
 from wasabi import msg
 
 from .code_files import import_code_paths
 from .errors import DataError, MissingInput, ProjectError
-from .tasks import STAR_LABELS, Task, read_task
+from .files import dir_size
+from .model_card import CardFigures, model_card
+from .models import TEACHER
+from .records import MARC_SOURCES, SOURCE_FILE, encoder_description, read_sources
+from .tasks import Task, read_task, star_ranges
 
 # Packages that spaCy's own tokenizers import: `spacy package` only lists the packages of
 # registered functions that live outside spaCy, so a wheel would miss these.
@@ -34,25 +40,32 @@ TOKENIZER_PACKAGES = {
 }
 # The distribution of this project's own code (pyproject.toml), which no wheel needs.
 PROJECT_DISTRIBUTION = "review-distill"
-LICENSE = "No licence set; non-commercial research use only (see data_caveat)"
+# The benchmark step's output in the metrics directory: the card's words/s and the teacher's size.
+BENCHMARK_FILE = "benchmark.json"
+MARC_LICENSE = "No licence set; non-commercial research use only (see data_caveat)"
+FILE_LICENSE = "No licence set; the training data's licence is its owner's and was not stated (see data_caveat)"
 MARC_LICENSE_URL = "https://docs.opendata.aws/amazon-reviews-ml/license.txt"
-SOURCE = {
+MARC_SOURCE = {
     "name": "Multilingual Amazon Reviews Corpus (MARC)",
     "url": "https://registry.opendata.aws/amazon-reviews-ml/",
     "author": "Keung et al., 2020",
     "license": f"Amazon's MARC licence, academic research only ({MARC_LICENSE_URL})",
 }
-DATA_CAVEAT = (
+MARC_TERMS = (
     "Trained on product reviews from the Multilingual Amazon Reviews Corpus (MARC). Amazon "
     "grants a limited, non-exclusive, non-transferable, non-sublicensable, revocable licence to "
     "use MARC for academic research only: the corpus and its contents may not be resold, "
     "republished or used commercially (commercial research included), and its content may not "
     "be linked to personal information or used to identify the reviews' authors "
-    f"({MARC_LICENSE_URL}). This package holds no review text: the classifier's weights are "
-    "indexed by hashes of n-grams, and the words of the training texts were removed from its "
-    "string store. Whether the licence's terms extend to weights learned from the corpus is not "
-    "settled; use this pipeline for non-commercial research only."
+    f"({MARC_LICENSE_URL})."
 )
+NO_REVIEW_TEXT = (
+    "This package holds no review text: the classifier's weights are indexed by hashes of n-grams, "
+    "and the words of the training texts were removed from its string store."
+)
+MARC_USE = ("Whether the licence's terms extend to weights learned from the corpus is not settled; use this "
+            "pipeline for non-commercial research only.")
+MARC_DOMAIN = "product reviews from Amazon's marketplaces, as in MARC"
 
 
 def requirement(dist: str) -> str:
@@ -75,11 +88,10 @@ def describe_task(task: Task) -> str:
     (binary: "labels a review POS (3-5 stars) or NEG (1-2 stars)"), else the labels."""
     if task.name == "stars":
         return "product-review rating classifier: labels a review with its stars, 1 to 5"
-    if task.name in STAR_LABELS:
-        stars = STAR_LABELS[task.name]
-        ranges = [[n for n, star_label in enumerate(stars, 1) if star_label == label] for label in task.labels]
+    ranges = star_ranges(task)
+    if ranges:
         return "product-review sentiment classifier: labels a review " + _either(
-            [f"{label} ({n[0]}{'' if len(n) == 1 else f'-{n[-1]}'} stars)" for label, n in zip(task.labels, ranges)])
+            [f"{label} ({ranges[label]} stars)" for label in task.labels])
     return "review classifier: labels a review as " + _either(task.labels)
 
 
@@ -87,9 +99,81 @@ def _either(names: List[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
-def package_meta(nlp: Language, scores: Dict, name: str, version: str, teacher: str, task: Task) -> Dict:
-    """The meta.json fields that say what the packaged pipeline is."""
+def learned_from(sources: Dict[str, Dict], lang: str, teacher_languages: List[str]) -> List[Dict]:
+    """The sources (records.read_sources) a language's student learned from: its own reviews' and, through the
+    teacher, those of the languages the teacher learned from; MARC once, each file once."""
+    learned = {}
+    for other in [lang, *teacher_languages]:
+        source = sources[other]
+        learned.setdefault("MARC" if source["source"] in MARC_SOURCES else source["file"], source)
+    return list(learned.values())
+
+
+def data_terms(learned: List[Dict], data_license: str) -> Dict:
+    """meta.json's license, sources and data_caveat for the data learned from (learned_from): MARC's terms
+    where it read MARC; a file's licence is data_license, or its owner's, not stated."""
+    marc = any(source["source"] in MARC_SOURCES for source in learned)
+    files = [source["file"] for source in learned if source["source"] == "file"]
+    caveat = [MARC_TERMS] if marc else []
+    if files:
+        stated = f": {data_license}" if data_license else ", which was not stated"
+        caveat.append(f"The reviews of {_both(files)} it learned from are under their owner's licence{stated}; use "
+                      "this pipeline only as that licence allows.")
+    caveat += [NO_REVIEW_TEXT, *([MARC_USE] if marc else [])]
+    return {
+        "license": MARC_LICENSE if marc else data_license or FILE_LICENSE,
+        "sources": [*([MARC_SOURCE] if marc else []),
+                    *({"name": name, "license": data_license or "its owner's, not stated"} for name in files)],
+        "data_caveat": " ".join(caveat),
+    }
+
+
+def describe_source(source: Dict) -> str:
+    """Where a language's reviews came from, in words."""
+    if source["source"] == "file":
+        return f"the file {source['file']}"
+    return f"{MARC_SOURCE['name']}, {'a local copy' if source['source'] == 'local' else 'downloaded from its mirror'}"
+
+
+def source_lines(sources: Dict[str, Dict], lang: str, teacher_languages: List[str]) -> List[str]:
+    """The card's lines on the data: the language's reviews, then those the teacher learned from."""
+    own = sources[lang]
+    lines = [f"Reviews: {describe_source(own)} ({own['labelled']:,} labelled and {own['unlabelled']:,} unlabelled "
+             "reviews read)."]
+    by_source: Dict[str, List[str]] = {}
+    for other in teacher_languages:
+        by_source.setdefault(describe_source(sources[other]), []).append(other)
+    lines += [f"The teacher learned from the gold reviews of {', '.join(others)}: {described}."
+              for described, others in by_source.items()]
+    return lines
+
+
+def derived_teacher(teacher_dir: Path, teacher_languages: List[str], task: Task) -> str:
+    """What the trained teacher at teacher_dir is: its transformer (records.encoder_description), fine-tuned on
+    the teacher languages' gold train sets for the task."""
+    config_path = teacher_dir / "config.cfg"
+    if not config_path.is_file():
+        raise MissingInput(f"Missing {config_path}: run `spacy project run teacher-train` first, or describe the "
+                           "teacher in the var teacher_description")
+    try:
+        transformer = load_config(config_path, interpolate=True)["components"]["transformer"]["model"]["name"]
+    except KeyError:
+        raise DataError(f"{config_path} has no transformer name ([components.transformer.model] name): describe the "
+                        "teacher in the var teacher_description") from None
+    return (f"{encoder_description(transformer)}, fine-tuned with spacy-transformers on the gold train sets of "
+            f"{', '.join(teacher_languages)} for the {task.name} task")
+
+
+def _both(names: List[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def package_meta(nlp: Language, scores: Dict, name: str, version: str, teacher: str, task: Task,
+                 learned: List[Dict], data_license: str) -> Dict:
+    """The meta.json fields that say what the packaged pipeline is; `learned`: the sources it learned from
+    (learned_from)."""
     language = type(nlp).__name__  # e.g. German
+    terms = data_terms(learned, data_license)
     return {
         "name": name,
         "version": version,
@@ -98,15 +182,15 @@ def package_meta(nlp: Language, scores: Dict, name: str, version: str, teacher: 
             "transformer."
         ),
         "task": task.name,
-        "license": LICENSE,
-        "sources": [SOURCE],
+        "license": terms["license"],
+        "sources": terms["sources"],
         "performance": {"test_accuracy": scores["accuracy"], "test_macro_f1": scores["macro_f1"]},
         "teacher": teacher,
-        "data_caveat": DATA_CAVEAT,
+        "data_caveat": terms["data_caveat"],
         "notes": (
             f"Test accuracy {scores['accuracy']:.3f}, macro-F1 {scores['macro_f1']:.3f}, on "
             f"{scores['n']} held-out {language} reviews.\n\nDistilled from: {teacher}.\n\n"
-            f"**Data licence.** {DATA_CAVEAT}"
+            f"**Data licence.** {terms['data_caveat']}"
         ),
         "requirements": tokenizer_requirements(nlp.config),
     }
@@ -170,6 +254,61 @@ def build_wheel(package_dir: Path) -> None:
             raise ProjectError(f"Building the wheel in {package_dir} failed (see above)")
 
 
+def read_input(path: Path, step: str) -> Dict:
+    """A JSON file that `step` writes; MissingInput naming the step where it is missing."""
+    if not path.is_file():
+        raise MissingInput(f"Missing {path}: run `spacy project run {step}` first")
+    return json.loads(path.read_text(encoding="utf8"))
+
+
+def card_inputs(metrics_dir: Path, splits_dir: Path, student: str, languages: List[str], labelled: List[str]
+                ) -> Tuple[Dict, Dict, Dict, Dict]:
+    """The sources, split stats, teacher test scores and benchmark that the cards report; MissingInput naming
+    the step to run where one is missing or lacks a language."""
+    sources = read_sources(splits_dir / SOURCE_FILE)
+    stats = {lang: read_input(splits_dir / lang / "stats.json", "preprocess") for lang in languages}
+    teacher_path = metrics_dir / f"{TEACHER}.json"
+    teacher_scores = read_input(teacher_path, "teacher-train")
+    bench_path = metrics_dir / BENCHMARK_FILE
+    bench = read_input(bench_path, "benchmark")
+    for lang in languages:
+        if lang not in sources:
+            raise MissingInput(f"{splits_dir / SOURCE_FILE} has no source of {lang}: run `spacy project run data` "
+                               "and `preprocess` with it first")
+    for lang in labelled:
+        if lang not in teacher_scores:
+            raise MissingInput(f"{teacher_path} has no test scores for {lang}: run `spacy project run teacher-train` "
+                               "with it first")
+        for model in (student, TEACHER):
+            if lang not in bench["models"].get(model, {}).get("words_per_second", {}):
+                raise MissingInput(f"{bench_path} has no words/s of {model} for {lang}: run `spacy project run "
+                                   "benchmark` with it first")
+    return sources, stats, teacher_scores, bench
+
+
+def card_figures(lang: str, language: str, *, sources: Dict, teacher_languages: List[str], stats: Dict,
+                 student: str, student_scores: Dict, teacher_scores: Dict, bench: Dict, pipeline_bytes: int
+                 ) -> CardFigures:
+    """What the card of a language's package says, from the run's records and metrics (card_inputs)."""
+    models = bench["models"]
+    benchmarked = lang in models[student]["words_per_second"]
+    own = sources[lang]
+    return CardFigures(
+        language=language,
+        data=source_lines(sources, lang, teacher_languages),
+        domain=f"reviews like those of {own['file']}" if own["source"] == "file" else MARC_DOMAIN,
+        sizes=stats["sizes"],
+        student=student,
+        student_scores=student_scores,
+        teacher_scores=teacher_scores.get(lang),
+        words_per_second={"student": models[student]["words_per_second"][lang],
+                          "teacher": models[TEACHER]["words_per_second"][lang]} if benchmarked else None,
+        machine=bench["machine"]["cpu"],
+        teacher_bytes=models[TEACHER]["size_bytes"],
+        pipeline_bytes=pipeline_bytes,
+    )
+
+
 def package_students(
     training_dir: Path,
     output_dir: Path,
@@ -183,12 +322,15 @@ def package_students(
     name: str,
     version: str,
     teacher: str,
+    teacher_dir: Path,
+    data_license: str,
     unlabeled: List[str],
 ) -> None:
     """Package the default student (summary_path's) of each language as a wheel, in
     OUTPUT_DIR/{lang}_{name}-{version}/dist, shipping the `code` files and `main_module` as its
-    __main__.py; meta.json describes the task of splits_dir/task.json; the `unlabeled` languages'
-    students saw no gold label."""
+    __main__.py and a model card as its README.md; meta.json describes the task of splits_dir/task.json, the
+    data of splits_dir/source.json (data_license: the licence of a user's file) and the teacher (`teacher`, or
+    if empty the one trained at teacher_dir); the `unlabeled` languages' students saw no gold label."""
     task = read_task(splits_dir / "task.json")
     student = json.loads(summary_path.read_text(encoding="utf8"))["default_student"]
     msg.info(f"Packaging the default student, {student}")
@@ -209,20 +351,31 @@ def package_students(
         if lang not in metrics:
             raise MissingInput(f"{metrics_path} has no test scores for {lang}: evaluate the student for {lang} first")
         check_labels(model_dir, task)
+    teacher_languages = [lang for lang in languages if lang not in unlabeled]
+    sources, stats, teacher_scores, bench = card_inputs(metrics_dir, splits_dir, student, languages, teacher_languages)
+    teacher = teacher or derived_teacher(teacher_dir, teacher_languages, task)
     import_code_paths(code)
     output_dir.mkdir(parents=True, exist_ok=True)
     for lang in languages:
         # exclude reaches Vocab.from_disk: the training texts' strings are not loaded.
         nlp = spacy.load(training_dir / lang / "model-best", exclude=["strings"])
-        meta = package_meta(nlp, metrics[lang], name, version, teacher, task)
+        language = type(nlp).__name__
+        learned = learned_from(sources, lang, teacher_languages)
+        meta = package_meta(nlp, metrics[lang], name, version, teacher, task, learned, data_license)
         if lang in unlabeled:
-            teacher_languages = [other for other in languages if other not in unlabeled]
-            meta = zero_label_meta(meta, type(nlp).__name__, metrics[lang], teacher_languages)
+            meta = zero_label_meta(meta, language, metrics[lang], teacher_languages)
         nlp.meta.update(meta)
         package_dir = output_dir / f"{lang}_{name}-{version}"
         shutil.rmtree(package_dir, ignore_errors=True)  # no stale build files in the new wheel
         with tempfile.TemporaryDirectory() as tmp:
             nlp.to_disk(Path(tmp))
+            figures = card_figures(
+                lang, language, sources=sources, teacher_languages=teacher_languages, stats=stats[lang],
+                student=student, student_scores=metrics[lang], teacher_scores=teacher_scores, bench=bench,
+                pipeline_bytes=dir_size(Path(tmp)),
+            )
+            # spaCy ships the pipeline's README.md as the package's, the wheel's long description.
+            (Path(tmp) / "README.md").write_text(model_card(f"{lang}_{name}", meta, task, figures), encoding="utf8")
             package(
                 Path(tmp), output_dir, create_sdist=False, create_wheel=False, require_parent=True, force=True,
                 silent=False,

@@ -6,7 +6,8 @@ Sources: `local` (a copy of the mteb/amazon_reviews_multi layout on disk), `mirr
 own per language), one for all languages or per language (`auto nl=file`). Output:
 OUTPUT_DIR/{lang}/{train,validation,test}.jsonl, the splits the source has, each record
 {"id", "text", "label"} with a label of the task (review_distill.tasks), or {"id", "text"} for a review
-without a label (it goes to the language's pool); and OUTPUT_DIR/task.json, the task and its labels.
+without a label (it goes to the language's pool); OUTPUT_DIR/task.json, the task and its labels; and
+OUTPUT_DIR/source.json, where each language's reviews came from (review_distill.records).
 A file for an --unlabeled language may have no labels at all.
 """
 import hashlib
@@ -18,13 +19,14 @@ import shutil
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional, Tuple
 
 from tqdm import tqdm
 from wasabi import msg
 
 from .errors import DataError
 from .files import write_jsonl
+from .records import SOURCE_FILE, write_sources
 from .reviews import check_lang, check_unlabeled, read_reviews
 from .tasks import Task, check_task_name, make_task, write_task
 
@@ -158,6 +160,16 @@ def check_download(part: Path, url: str, sha256: str) -> None:
                         "download it anew")
 
 
+def resolve_source(source: str, lang: str, data_dir: Path, mirror_url: str, cache_dir: Path) -> str:
+    """The source a language reads: auto is local where data_dir has the language, else mirror."""
+    if source != "auto":
+        return source
+    if (data_dir / lang / "train.jsonl").is_file():
+        return "local"
+    msg.info(f"{lang}: no local copy at {data_dir}; reading the mirror {mirror_url} (cached in {cache_dir})")
+    return "mirror"
+
+
 def source_files(source: str, lang: str, data_dir: Path, mirror_url: str, data_file: Path, cache_dir: Path):
     """{split: path} of the raw files for one language."""
     if source == "file":
@@ -166,10 +178,7 @@ def source_files(source: str, lang: str, data_dir: Path, mirror_url: str, data_f
         if not data_file.is_file():
             raise DataError(f"data_file not found: {data_file}")
         return {"train": data_file}
-    if source == "auto":
-        source = "local" if (data_dir / lang / "train.jsonl").is_file() else "mirror"
-        if source == "mirror":
-            msg.info(f"{lang}: no local copy at {data_dir}; reading the mirror {mirror_url} (cached in {cache_dir})")
+    source = resolve_source(source, lang, data_dir, mirror_url, cache_dir)
     if source == "local":
         files = {split: data_dir / lang / f"{split}.jsonl" for split in SPLITS}
         if not files["train"].is_file():
@@ -190,6 +199,15 @@ def source_files(source: str, lang: str, data_dir: Path, mirror_url: str, data_f
     raise DataError(f"Unknown data_source '{source}': use auto, local, mirror or file")
 
 
+def source_record(source: str, data_file: Optional[Path], splits: Dict[str, Tuple[Path, List[dict]]]) -> Dict:
+    """Where a language's reviews came from (records.write_sources): the source, the file's name (never its
+    directory) and how many labelled and unlabelled reviews it had."""
+    reviews = [review for _, split_reviews in splits.values() for review in split_reviews]
+    unlabelled = sum("label" not in review for review in reviews)
+    return {"source": source, **({"file": data_file.name} if source == "file" else {}),
+            "labelled": len(reviews) - unlabelled, "unlabelled": unlabelled}
+
+
 def collect_reviews(
     languages: List[str],
     *,
@@ -205,8 +223,8 @@ def collect_reviews(
     cache_dir: Path,
     unlabeled: List[str],
 ) -> Task:
-    """Write each language's reviews to OUTPUT_DIR/{lang}/{split}.jsonl and the task to
-    OUTPUT_DIR/task.json (module doc); return the task."""
+    """Write each language's reviews to OUTPUT_DIR/{lang}/{split}.jsonl, the task to OUTPUT_DIR/task.json
+    and the sources to OUTPUT_DIR/source.json (module doc); return the task."""
     sources = language_sources(source, languages)
     data_files = language_files(data_file, [lang for lang in languages if sources[lang] == "file"])
     for lang in languages:
@@ -214,6 +232,7 @@ def collect_reviews(
     check_unlabeled(languages, unlabeled)
     check_task_name(task)
     file_layout = {"text_field": text_field, "label_field": label_field, "label_scheme": label_scheme}
+    sources = {lang: resolve_source(sources[lang], lang, data_dir, mirror_url, cache_dir) for lang in languages}
     read = {}
     for lang in languages:
         files = source_files(sources[lang], lang, data_dir, mirror_url, data_files.get(lang), cache_dir)
@@ -244,4 +263,6 @@ def collect_reviews(
                 "teacher labelled"))
     write_task(output_dir / "task.json", the_task)
     msg.good(f"Task {the_task.name}: labels {', '.join(the_task.labels)} -> {output_dir / 'task.json'}")
+    write_sources(output_dir / SOURCE_FILE, {lang: source_record(sources[lang], data_files.get(lang), splits)
+                                             for lang, splits in read.items()})
     return the_task

@@ -4,8 +4,8 @@ DocBins and an unlabeled pool.
 Test comes from the test split, dev from validation, train from train (carved from train where a
 split is missing); every other review goes to the pool. Held-out splits win over train when
 deduplicating; reviews without a label go to the pool. An unlabeled language gets a test set and a
-pool only, with `pool_dev.jsonl` and `pool_train.jsonl` held out of it. The task the data step wrote is
-copied to OUTPUT_DIR/task.json for the later steps. The method: docs/method.md, "The data"."""
+pool only, with `pool_dev.jsonl` and `pool_train.jsonl` held out of it. The task and the sources the data
+step wrote are copied to OUTPUT_DIR/task.json and OUTPUT_DIR/source.json for the later steps. The method: docs/method.md, "The data"."""
 import random
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
@@ -16,6 +16,7 @@ from wasabi import msg
 
 from .errors import DataError, MissingInput
 from .files import atomic_path, write_json, write_jsonl
+from .records import SOURCE_FILE, read_sources, write_sources
 from .reviews import check_lang, check_unlabeled, make_nlp, normalize_text, read_jsonl
 from .tasks import Task, read_task, write_task
 
@@ -191,11 +192,12 @@ def split_languages(
     unlabeled: List[str],
 ) -> None:
     """Split each language's reviews into OUTPUT_DIR/{lang}/: DocBins, pool files and stats.json; and
-    copy the task to OUTPUT_DIR/task.json."""
+    copy the task and the sources to OUTPUT_DIR/task.json and OUTPUT_DIR/source.json."""
     for lang in languages:
         check_lang(lang)
     check_unlabeled(languages, unlabeled)
     task = read_task(input_dir / "task.json", step="data")
+    sources = read_sources(input_dir / SOURCE_FILE, step="data")
     for lang in languages:
         lang_dir = input_dir / lang
         if not (lang_dir / "train.jsonl").is_file():
@@ -233,3 +235,4 @@ def split_languages(
                 f"duplicates removed {removed} -> {out_dir}"
             )
     write_task(output_dir / "task.json", task)
+    write_sources(output_dir / SOURCE_FILE, sources)

@@ -48,6 +48,15 @@ class Task:
         return STAR_LABELS["binary"][self.rank(label)]
 
 
+def star_ranges(task: Task) -> Dict[str, str]:
+    """Each label's stars in a task of stars, e.g. binary {"POS": "3-5", "NEG": "1-2"}; empty for categories."""
+    if task.name not in STAR_LABELS:
+        return {}
+    stars = {label: [n for n, star_label in enumerate(STAR_LABELS[task.name], 1) if star_label == label]
+             for label in task.labels}
+    return {label: str(n[0]) if len(n) == 1 else f"{n[0]}-{n[-1]}" for label, n in stars.items()}
+
+
 def check_task_name(name: str) -> None:
     if name not in TASK_NAMES:
         raise DataError(f"Unknown task '{name}': use one of {', '.join(TASK_NAMES)}")

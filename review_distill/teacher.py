@@ -21,6 +21,7 @@ from wasabi import msg
 from .device import check_device
 from .errors import MissingInput
 from .files import atomic_path
+from .records import ENCODER_RECORD
 from .reviews import check_lang, check_unlabeled
 from .scores import evaluate_languages
 from .training import fingerprint
@@ -39,11 +40,13 @@ def merge_docbins(paths: List[Path], output_path: Path) -> int:
 
 
 def transformer_identity(name: str) -> str:
-    """The transformer's name, plus a hash of its files' names and sizes if it is a local directory."""
+    """The transformer's name, plus a hash of its files' names and sizes if it is a local directory (but
+    for the record of what the encoder is, which no weight depends on)."""
     path = Path(name)
     if not path.is_dir():
         return name
-    files = sorted((file.name, file.stat().st_size) for file in path.iterdir() if file.is_file())
+    files = sorted((file.name, file.stat().st_size) for file in path.iterdir()
+                   if file.is_file() and file.name != ENCODER_RECORD)
     return name + hashlib.md5(repr(files).encode("utf8")).hexdigest()
 
 

@@ -15,20 +15,25 @@ def main(
     languages: List[str] = typer.Argument(...),
     summary_path: Path = typer.Option(..., "--summary", exists=True, dir_okay=False,
                                       help="The report's summary.json, which names the default student"),
-    metrics_dir: Path = typer.Option(Path("metrics"), help="Holds {student}.json, the students' test scores"),
-    splits_dir: Path = typer.Option(Path("corpus/splits"), help="Holds task.json, the task the students learned"),
+    metrics_dir: Path = typer.Option(Path("metrics"), help="Holds {student}.json and teacher.json, the test "
+                                     "scores, and benchmark.json"),
+    splits_dir: Path = typer.Option(Path("corpus/splits"), help="Holds task.json, the task the students learned, "
+                                    "source.json, where the reviews came from, and {lang}/stats.json"),
     code: str = typer.Option(..., help="The students' component modules, comma-separated, shipped in the package"),
     main_module: Path = typer.Option(..., "--main", exists=True, dir_okay=False,
                                      help="The package's __main__.py: `python -m {package} TEXT` explains a prediction"),
     name: str = typer.Option(..., help="Package name, after the language code (the package_name var)"),
     version: str = typer.Option("0.1.0"),
-    teacher: str = typer.Option(..., help="What the students were distilled from, for meta.json"),
+    teacher: str = typer.Option("", help="What the students were distilled from, for meta.json (empty: "
+                                "described from the trained teacher at --teacher-dir)"),
+    teacher_dir: Path = typer.Option(Path("training/teacher/model-best"), help="The trained teacher"),
+    data_license: str = typer.Option("", help="The licence of a user's file of reviews (empty: not stated)"),
     unlabeled: str = typer.Option("", help="Space-separated languages whose students saw no gold label"),
 ):
     package_students(
         training_dir, output_dir, languages, summary_path=summary_path, metrics_dir=metrics_dir, splits_dir=splits_dir,
         code=code_paths(code), main_module=main_module, name=name, version=version, teacher=teacher,
-        unlabeled=unlabeled.split(),
+        teacher_dir=teacher_dir, data_license=data_license, unlabeled=unlabeled.split(),
     )
 
 

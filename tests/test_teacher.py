@@ -12,7 +12,9 @@ from review_distill import teacher_functions  # noqa: F401  (registers the confi
 from util import ROOT, invoke_script
 from review_distill.teacher_functions import char_windows
 from review_distill.gate import dev_margins
+from review_distill.records import write_encoder_record
 from review_distill.tasks import make_task, write_task
+from review_distill.teacher import transformer_identity
 from review_distill.teacher_inference import load_teacher
 
 def reviews():
@@ -155,3 +157,14 @@ def test_gate_needs_baseline_scores_for_every_teacher_language():
     assert margins == pytest.approx({"en": 0.1}) and mean == pytest.approx(0.1)
     with pytest.raises(ValueError, match="no dev scores for ja"):
         dev_margins({"ja": {"accuracy": 0.9}}, {"en": {"accuracy": 0.8}})
+
+
+def test_the_encoders_record_leaves_the_teachers_identity_as_it_was(tmp_path):
+    """A model directory that gains encoder.json (what the encoder is) trains no new teacher; a weight file
+    of another size does."""
+    (tmp_path / "model.safetensors").write_bytes(b"weights")
+    identity = transformer_identity(str(tmp_path))
+    write_encoder_record(tmp_path, "an encoder")
+    assert transformer_identity(str(tmp_path)) == identity
+    (tmp_path / "model.safetensors").write_bytes(b"other weights")
+    assert transformer_identity(str(tmp_path)) != identity

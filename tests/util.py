@@ -20,6 +20,7 @@ from thinc.api import Adam
 
 from review_distill import splits
 from review_distill import teacher_functions  # noqa: F401  (registers configs/teacher.cfg's functions)
+from review_distill.records import SOURCE_FILE, write_sources
 from review_distill.reviews import make_nlp
 from review_distill.tasks import make_task, write_task
 from review_distill.training import train_textcat
@@ -213,6 +214,26 @@ WORDS = {
 }
 # Split into characters, as the workflow's students of ja are.
 CHAR_LANGUAGES = "ja"
+# The teacher's test scores and the words/s of the packages' model cards.
+TEACHER_SCORES = {"accuracy": 0.875, "macro_f1": 0.87, "n": 8, "ece": 0.05, "brier": 0.2}
+WORDS_PER_SECOND = {"teacher": 1500.0, "student_bow": 1.5e6}
+TEACHER_BYTES = 490_000_000
+
+
+def write_card_inputs(root: Path, sources: dict, teacher_scores: dict, sizes: dict) -> None:
+    """What the packages' model cards read besides the students' scores: where each language's reviews came
+    from (root/corpus/source.json), its split sizes (root/corpus/{lang}/stats.json), the teacher's test scores
+    (root/metrics/teacher.json) and a benchmark (root/metrics/benchmark.json)."""
+    write_sources(root / "corpus" / SOURCE_FILE, sources)
+    for lang in sources:
+        (root / "corpus" / lang).mkdir(parents=True, exist_ok=True)
+        (root / "corpus" / lang / "stats.json").write_text(json.dumps({"language": lang, "sizes": sizes}))
+    (root / "metrics").mkdir(parents=True, exist_ok=True)
+    (root / "metrics" / "teacher.json").write_text(json.dumps(teacher_scores))
+    models = {"teacher": {"size_bytes": TEACHER_BYTES}, "student_bow": {"size_bytes": {lang: 1 for lang in sources}}}
+    for model, speed in WORDS_PER_SECOND.items():
+        models[model]["words_per_second"] = {lang: speed for lang in sources}
+    (root / "metrics" / "benchmark.json").write_text(json.dumps({"machine": {"cpu": "a test CPU"}, "models": models}))
 
 
 # --- The label step's tests (tests/test_labelling.py, tests/test_labelling_ray.py) ---
