@@ -18,10 +18,8 @@ from spacy.util import get_minor_version_range
 from review_distill import textcat_distill  # noqa: F401  (registers the factory)
 from review_distill.errors import DataError, MissingInput
 from review_distill.model_card import wilson_interval
-from review_distill.packaging import (
-    FILE_LICENSE, MARC_LICENSE, data_terms, describe_task, learned_from, package_meta, package_students,
-    tokenizer_requirements, zero_label_meta,
-)
+from review_distill.packaging import describe_task, package_meta, package_students, tokenizer_requirements, zero_label_meta
+from review_distill.provenance import FILE_LICENSE, MARC_LICENSE, data_terms, learned_from
 from review_distill.records import write_encoder_record
 from review_distill.reviews import make_nlp
 from review_distill.tasks import make_task, write_task
