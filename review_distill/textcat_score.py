@@ -1,9 +1,10 @@
 """`python -m {package} score FILE`: a CSV or JSON-lines file with each row's label probabilities and
-predicted label added, in the same format. The file is streamed, a chunk of rows at a time inside
-spaCy's memory zone, so memory stays the same however long it is. A bad row (a line that is not UTF-8
-or not JSON, a missing text, a text over the pipeline's max_length) is named by its line on standard
-error and left out; the others are scored. Shipped in the package, it imports only spaCy's
-dependencies."""
+predicted label added, in the same format. The file is streamed a chunk of rows at a time, each after
+the first inside spaCy's memory zone, so memory stays the same however long it is. A bad row (a line
+that is not UTF-8 or not JSON, a missing text, a text over the pipeline's max_length) is named by its
+line on standard error and left out; the others are scored. Shipped in the package, it imports only
+spaCy's dependencies."""
+import contextlib
 import csv
 import json
 import os
@@ -138,14 +139,17 @@ def _json_line(fields: Dict) -> str:
 
 def score_rows(nlp: Language, rows: Iterable[Row], write: Callable[[Dict], object], added: Sequence[str],
                report: Callable[[Row], object], *, chunk_size: int, batch_size: int, n_process: int) -> Dict[str, int]:
-    """Score the good rows, a chunk at a time inside nlp.memory_zone(), calling write(fields) for each
-    with the added columns; report(row) for each bad row. RETURNS the counts of scored and bad rows."""
+    """Score the good rows a chunk at a time, calling write(fields) for each with the added columns;
+    report(row) for each bad row. RETURNS the counts of scored and bad rows. The words of the first chunk
+    stay in the vocabulary and the tokenizer's cache, so that the common words are looked up, not made
+    anew, in every chunk; each later chunk runs inside nlp.memory_zone(), which frees the words it
+    added."""
     labels = textcat_labels(nlp)
     counts = {"scored": 0, "bad": 0}
     chunk: List[Row] = []
 
     def flush():
-        with nlp.memory_zone():
+        with nlp.memory_zone() if counts["scored"] else contextlib.nullcontext():
             docs = nlp.pipe((row.text for row in chunk), batch_size=batch_size, n_process=n_process)
             for row, doc in zip(chunk, docs):
                 cats = doc.cats

@@ -77,6 +77,18 @@ def test_chunks_and_processes_give_the_same_scores(nlp, fmt):
     assert len(whole.splitlines()) == len(texts) + (fmt == "csv")
 
 
+def test_only_the_first_chunks_words_stay_in_the_vocabulary():
+    """Memory does not grow with the file: a word first seen after the first chunk is gone once it is scored."""
+    nlp = spacy.blank("en", config={"nlp": {"tokenizer": ENCODABLE}})
+    nlp.add_pipe("textcat_distill", name="textcat", config={"model": BOW_V3})
+    nlp.initialize(lambda: soft_examples(nlp))
+    data = "text\n" + "".join(f"common word{i}\n" for i in range(30))
+    _, _, counts = score(nlp, data.encode(), "csv", chunk_size=10)
+    assert counts == {"scored": 30, "bad": 0}
+    assert "common" in nlp.vocab.strings and "word9" in nlp.vocab.strings
+    assert not any(f"word{i}" in nlp.vocab.strings for i in range(10, 30))
+
+
 def test_a_byte_order_mark_and_a_prefix(nlp):
     text, bad, _ = score(nlp, "\ufeffbody,predicted\nnice,yes\n".encode(), "csv", text_column="body", prefix="m_")
     assert not bad and text.splitlines()[0] == "body,predicted,m_predicted,m_p_POS,m_p_NEG"
