@@ -4,6 +4,7 @@ import math
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
+from .scores import CALIBRATION_BINS
 from .tasks import Task, star_ranges
 
 # The normal quantile of a two-sided 95% interval.
@@ -71,8 +72,8 @@ def scores_section(figures: CardFigures) -> List[str]:
         said = f"On the {student['n']:,} gold-labelled {figures.language} test reviews."
     teacher = "" if figures.teacher_scores is not None else " The teacher has no gold test figures here."
     return ["## Test results", "", said + teacher + " The interval is the Wilson score interval of the accuracy; "
-            "ECE (expected calibration error, 10 bins) and Brier score measure how well the probabilities are "
-            "calibrated (lower is better).", "", *score_rows(figures)]
+            f"ECE (expected calibration error, {CALIBRATION_BINS} bins) and Brier score measure how well the "
+            "probabilities are calibrated (lower is better).", "", *score_rows(figures)]
 
 
 def speed_section(figures: CardFigures) -> List[str]:
