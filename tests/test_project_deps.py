@@ -15,6 +15,9 @@ from util import ROOT
 PACKAGE = "review_distill"
 # A project file on a script line: the script it runs, or a module passed to it (--code, --main, ...).
 CODE_FILE = re.compile(rf"(?<![\w/.])(?:scripts|{PACKAGE})/[\w/]+\.py\b")
+# The wrapper that times a step (`python scripts/step.py run NAME -- COMMAND`): it changes no
+# output, so a change to it need not rerun the step.
+STEP_TIMER = re.compile(r"python scripts/step\.py run \S+ -- ")
 
 
 def imported_files(root: Path, path: Path) -> Set[Path]:
@@ -49,7 +52,8 @@ def reached_files(root: Path, start: Iterable[Path]) -> Set[Path]:
 
 def needed_files(root: Path, command: dict) -> Set[str]:
     """The project files that the command's script lines run or pass, and every module they import."""
-    named = {root / match for line in command.get("script", []) for match in CODE_FILE.findall(line)}
+    lines = [STEP_TIMER.sub("", line) for line in command.get("script", [])]
+    named = {root / match for line in lines for match in CODE_FILE.findall(line)}
     return {path.relative_to(root).as_posix() for path in reached_files(root, named)}
 
 
