@@ -17,7 +17,8 @@ from .reviews import make_nlp
 from .shards import finish_language, plan_language, shard_docbin, shard_items, write_shard
 from .tasks import Task
 from .teacher_inference import (
-    agreement_info, check_agreement, inference_precision, load_teacher, predict, resolve_precision, teacher_identity,
+    agreement_info, check_agreement, inference_precision, load_teacher, predict, resolve_precision, settle_precision,
+    teacher_identity,
 )
 
 
@@ -32,15 +33,22 @@ def label_shard(
 def label_language(
     lang: str, teacher: Language, teacher_id: str, items: Sequence[dict], task: Task, *, shard_dir: Path,
     soft_dir: Path, hard_dir: Path, shard_size: int, batch_size: int, precision: str = "fp32", gpu: bool = False,
+    fallback: bool = False,
 ) -> dict:
     """Label the missing shards of a language with the task's labels, then assemble its soft and hard
-    DocBins; return what was labelled, how fast, and (bf16) the agreement with the fp32 teacher."""
+    DocBins; return what was labelled, how fast, and (bf16, int8) the agreement with the fp32 teacher,
+    below which the language is labelled in fp32 (`fallback`) or is an error (settle_precision)."""
     dirs = {"shard_dir": shard_dir, "soft_dir": soft_dir, "hard_dir": hard_dir}
     manifest, todo, report = plan_language(lang, teacher_id, items, shard_size=shard_size, precision=precision, **dirs)
+    if report["n_labelled"] and precision != "fp32":
+        check = check_agreement(teacher, items, task.labels, precision, gpu, batch_size)
+        agreement_info(lang, precision, check)
+        if settle_precision(lang, precision, check, fallback) != precision:
+            precision = "fp32"
+            manifest, todo, report = plan_language(lang, teacher_id, items, shard_size=shard_size, precision=precision,
+                                                   **dirs)
+        report["fp32_check"] = check
     n_todo = report["n_labelled"]
-    if n_todo and precision != "fp32":
-        report["fp32_check"] = check_agreement(teacher, items, task.labels, precision, gpu, batch_size)
-        agreement_info(lang, precision, report["fp32_check"])
     make_doc = make_nlp(lang).make_doc
     start = time.perf_counter()
     with tqdm(total=len(items), initial=len(items) - n_todo, desc=f"{lang} label", unit="doc",
@@ -65,9 +73,9 @@ def label_languages(
     setup_gpu(gpu_id)
     teacher = load_teacher(teacher_dir, code, task)
     teacher_id = teacher_identity(teacher_dir, code)
-    precision = resolve_precision(precision, teacher, gpu_id >= 0)
-    msg.info(f"Teacher precision: {precision}")
+    resolved = resolve_precision(precision, teacher, gpu_id >= 0)
+    msg.info(f"Teacher precision: {resolved}" + (" (auto)" if precision == "auto" else ""))
     return {lang: label_language(lang, teacher, teacher_id, texts, task, shard_dir=shard_dir, soft_dir=soft_dir,
                                  hard_dir=hard_dir, shard_size=shard_size, batch_size=batch_size,
-                                 precision=precision, gpu=gpu_id >= 0)
+                                 precision=resolved, gpu=gpu_id >= 0, fallback=precision == "auto")
             for lang, texts in items.items()}

@@ -20,7 +20,8 @@ from .reviews import make_nlp
 from .shards import finish_language, plan_language, shard_docbin, shard_items, write_shard
 from .tasks import Task
 from .teacher_inference import (
-    agreement_info, check_agreement, inference_precision, load_teacher, predict, resolve_precision, teacher_identity,
+    agreement_info, check_agreement, inference_precision, load_teacher, predict, resolve_precision, settle_precision,
+    teacher_identity,
 )
 
 try:
@@ -77,18 +78,19 @@ def teacher_checks(teacher_dir: Path, code: Optional[Path], task: Task, precisio
 
 
 class TeacherActor:
-    """Loads the teacher once; labels shards with the task's labels."""
+    """Loads the teacher once; labels shards with the task's labels, each at its language's precision."""
 
-    def __init__(self, teacher_dir: Path, code: Optional[Path], task: Task, precision: str, gpu: bool,
+    def __init__(self, teacher_dir: Path, code: Optional[Path], task: Task, precisions: Dict[str, str], gpu: bool,
                  batch_size: int):
         self.teacher = _load_teacher(teacher_dir, code, task, gpu)
-        self.precision = resolve_precision(precision, self.teacher, gpu)  # bf16 on a node without it: an error
-        self.labels, self.gpu, self.batch_size = task.labels, gpu, batch_size
+        for precision in set(precisions.values()):
+            resolve_precision(precision, self.teacher, gpu)  # bf16 on a node without it: an error
+        self.precisions, self.labels, self.gpu, self.batch_size = precisions, task.labels, gpu, batch_size
 
     def label(self, lang: str, k: int, texts: List[str]) -> tuple:
         """(lang, k, the teacher's labels of the shard's texts)."""
         try:
-            with inference_precision(self.teacher, self.precision, self.gpu):
+            with inference_precision(self.teacher, self.precisions[lang], self.gpu):
                 return lang, k, predict(self.teacher, texts, self.labels, self.batch_size)
         except Exception as err:
             raise ShardError(f"{lang} shard {k} failed: {type(err).__name__}: {err}") from err
@@ -179,21 +181,27 @@ def label_languages(
     try:
         actors = n_actors(options)
         gpu = options.gpus > 0
-        precision, _ = remote_teacher_checks(options, teacher_dir, code, task, precision, gpu, batch_size, {})
-        msg.info(f"Teacher precision: {precision} ({actors} Ray actors of {options.cpus:g} CPUs, {options.gpus:g} GPUs)")
+        resolved, _ = remote_teacher_checks(options, teacher_dir, code, task, precision, gpu, batch_size, {})
+        msg.info(f"Teacher precision: {resolved}{' (auto)' if precision == 'auto' else ''} ({actors} Ray actors of "
+                 f"{options.cpus:g} CPUs, {options.gpus:g} GPUs)")
         dirs = {"shard_dir": shard_dir, "soft_dir": soft_dir, "hard_dir": hard_dir}
-        plans = {lang: plan_language(lang, teacher_id, items[lang], shard_size=shard_size, precision=precision,
+        precisions = {lang: resolved for lang in items}
+        plans = {lang: plan_language(lang, teacher_id, items[lang], shard_size=shard_size, precision=resolved,
                                      **dirs) for lang in items}
-        todo = [(lang, k) for lang, (_, shards, _) in plans.items() for k in shards]
-        if todo and precision != "fp32":
-            samples = {lang: items[lang] for lang, (_, shards, _) in plans.items() if shards}
-            _, checks = remote_teacher_checks(options, teacher_dir, code, task, precision, gpu, batch_size, samples)
+        samples = {lang: items[lang] for lang, (_, shards, _) in plans.items() if shards}
+        if samples and resolved != "fp32":
+            _, checks = remote_teacher_checks(options, teacher_dir, code, task, resolved, gpu, batch_size, samples)
             for lang, check in checks.items():
+                agreement_info(lang, resolved, check)
+                precisions[lang] = settle_precision(lang, resolved, check, fallback=precision == "auto")
+                if precisions[lang] != resolved:
+                    plans[lang] = plan_language(lang, teacher_id, items[lang], shard_size=shard_size,
+                                                precision=precisions[lang], **dirs)
                 plans[lang][2]["fp32_check"] = check
-                agreement_info(lang, precision, check)
+        todo = [(lang, k) for lang, (_, shards, _) in plans.items() for k in shards]
         if todo:
             seconds = label_shards(teacher_dir, code, items, task, todo, options, actors, shard_dir=shard_dir,
-                                   shard_size=shard_size, batch_size=batch_size, precision=precision)
+                                   shard_size=shard_size, batch_size=batch_size, precisions=precisions)
             n_todo = sum(report["n_labelled"] for _, _, report in plans.values())
             for _, _, report in plans.values():
                 if report["n_labelled"]:
@@ -208,7 +216,7 @@ def label_languages(
 
 def label_shards(
     teacher_dir: Path, code: Optional[Path], items: Dict[str, Sequence[dict]], task: Task, todo: List[tuple],
-    options: RayOptions, actors: int, *, shard_dir: Path, shard_size: int, batch_size: int, precision: str,
+    options: RayOptions, actors: int, *, shard_dir: Path, shard_size: int, batch_size: int, precisions: Dict[str, str],
 ) -> float:
     """Label the shards `todo` ((lang, k) pairs) on `actors` actors, writing each as it comes back; the
     seconds it took, the actors' start included."""
@@ -222,7 +230,7 @@ def label_shards(
     teacher_actor = ray.remote(TeacherActor).options(
         num_cpus=options.cpus, num_gpus=options.gpus, max_restarts=-1, max_task_retries=ATTEMPTS - 1,
         runtime_env=RUNTIME_ENV)
-    teachers = [teacher_actor.remote(teacher_dir, code, task, precision, options.gpus > 0, batch_size)
+    teachers = [teacher_actor.remote(teacher_dir, code, task, precisions, options.gpus > 0, batch_size)
                 for _ in range(actors)]
     total = sum(map(len, items.values()))
     try:
@@ -239,5 +247,5 @@ def label_shards(
             ray.kill(teacher)
     seconds = time.perf_counter() - start
     msg.info(f"Labelled {n_texts} texts in {seconds:.0f}s, the actors' start included: {n_texts / seconds:.1f} "
-             f"texts/s with {actors} Ray workers ({precision})")
+             f"texts/s with {actors} Ray workers ({', '.join(sorted(set(precisions.values())))})")
     return seconds

@@ -145,6 +145,12 @@ def calibration_table(summary: Dict) -> str:
     return _table(["ECE (10 bins)", *languages, "mean", "mean Brier"], rows)
 
 
+def _checked_at(check: Dict, figures: Dict) -> str:
+    """` (int8)` where a language was checked at another precision than the one it was labelled at."""
+    checked = check.get("precision", figures["precision"])
+    return f" ({checked})" if checked != figures["precision"] else ""
+
+
 def labelling_lines(summary: Dict) -> List[str]:
     labelling = summary["labelling"]
     if not labelling:
@@ -154,15 +160,16 @@ def labelling_lines(summary: Dict) -> List[str]:
         check = figures.get("fp32_check")
         rows.append([lang, figures["precision"], f"{figures['n_texts']:,}",
                      f"{figures['texts_per_s']:.1f}" if "texts_per_s" in figures else "(earlier run)",
-                     f"{check['argmax_agreement']:.1%} of {check['n']}" if check else "–",
+                     f"{check['argmax_agreement']:.1%} of {check['n']}{_checked_at(check, figures)}" if check else "–",
                      f"{check['mean_abs_diff_pos']:.2g}" if check else "–"])
     # A binary run's summary names no task; its difference is that in p(POS).
     # The bars of |Δp| are escaped: a bare | would end the table's cell.
     difference, column = ("the probabilities", r"mean \|Δp\|") if "task" in summary else ("p(POS)", r"mean \|Δp(POS)\|")
     return ["## The teacher's labelling", "",
             "Texts the teacher labelled per language (gold train reviews, synthetic texts, pool reviews), how "
-            "fast, and, in bf16, its agreement with the fp32 teacher on a sample (argmax, and the mean "
-            f"absolute difference in {difference}).", "",
+            "fast, and, in bf16 or int8, its agreement with the fp32 teacher on a sample (argmax, and the mean "
+            f"absolute difference in {difference}); a language labelled in fp32 because it agreed too little "
+            "names the precision it was checked at.", "",
             _table(["language", "precision", "texts", "texts/s", "argmax agreement with fp32", column], rows),
             ""]
 

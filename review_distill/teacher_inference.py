@@ -1,8 +1,9 @@
 """The teacher's inference for the `label` step, on either backend: loading the teacher with its
-code, choosing and checking its precision (bf16 or fp32), and turning its textcat's probabilities
+code, choosing and checking its precision (fp32, bf16 or int8), and turning its textcat's probabilities
 into soft labels (cats and teacher_logits)."""
 import hashlib
 import math
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
@@ -19,8 +20,8 @@ from .errors import DataError, MissingInput
 from .tasks import Task, top_label
 from .textcat_distill import MIN_PROB
 
-PRECISIONS = ("auto", "fp32", "bf16")
-# The bf16 teacher's labels of this many texts per language are checked against its fp32 labels.
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
+# A bf16 or int8 teacher's labels of this many texts per language are checked against its fp32 labels.
 AGREEMENT_SAMPLE = 500
 MIN_AGREEMENT = 0.995
 
@@ -75,10 +76,15 @@ def teacher_identity(path: Path, code: Optional[Path]) -> str:
     return digest.hexdigest()
 
 
-def torch_modules(nlp: Language) -> list:
-    """The PyTorch modules inside a pipeline's components (a transformer's, for the teacher)."""
-    return [shim._model for _, pipe in nlp.pipeline if hasattr(pipe, "model") for layer in pipe.model.walk()
+def torch_shims(nlp: Language) -> list:
+    """The shims of the PyTorch modules inside a pipeline's components (a transformer's, for the teacher)."""
+    return [shim for _, pipe in nlp.pipeline if hasattr(pipe, "model") for layer in pipe.model.walk()
             for shim in layer.shims if isinstance(shim, PyTorchShim)]
+
+
+def torch_modules(nlp: Language) -> list:
+    """The PyTorch modules inside a pipeline's components."""
+    return [shim._model for shim in torch_shims(nlp)]
 
 
 def bf16_supported(gpu: bool) -> bool:
@@ -91,14 +97,27 @@ def bf16_supported(gpu: bool) -> bool:
     return any(check() for check in checks if check is not None)
 
 
+def int8_supported(gpu: bool) -> bool:
+    """Whether PyTorch quantizes Linear layers dynamically to int8 here: on a CPU with its x86 or fbgemm engine."""
+    import torch
+
+    return not gpu and any(engine in torch.backends.quantized.supported_engines for engine in ("x86", "fbgemm"))
+
+
 def resolve_precision(precision: str, teacher: Language, gpu: bool) -> str:
-    """`auto`: bf16 for a teacher with PyTorch modules on a device that computes in bf16, else fp32."""
+    """`auto`, for a teacher with PyTorch modules: bf16 on a device that computes in bf16, else int8 on a
+    CPU that quantizes, else fp32; fp32 for a teacher without them."""
     if precision not in PRECISIONS:
         raise DataError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if precision == "auto":
-        return "bf16" if torch_modules(teacher) and bf16_supported(gpu) else "fp32"
+        if not torch_modules(teacher):
+            return "fp32"
+        return "bf16" if bf16_supported(gpu) else "int8" if int8_supported(gpu) else "fp32"
     if precision == "bf16" and not bf16_supported(gpu):
         raise DataError("precision bf16: this device has no native bfloat16 (a CPU needs AVX-512 BF16 or AMX); "
+                        "use fp32 or auto")
+    if precision == "int8" and not int8_supported(gpu):
+        raise DataError("precision int8: PyTorch quantizes to int8 only on a CPU with its x86 or fbgemm engine; "
                         "use fp32 or auto")
     return precision
 
@@ -122,11 +141,17 @@ def _float32_outputs(module, inputs, output):
 
 @contextmanager
 def inference_precision(teacher: Language, precision: str, gpu: bool) -> Iterator[None]:
-    """Run the teacher's PyTorch modules under bf16 autocast (`precision` bf16), with float32 outputs."""
+    """Run the teacher's PyTorch modules under bf16 autocast (`precision` bf16), with float32 outputs, or
+    with their Linear layers quantized to int8 (`precision` int8, PyTorch's dynamic quantization)."""
     if precision == "fp32":
         yield
         return
     import torch
+
+    if precision == "int8":
+        with _int8_linear_layers(teacher):
+            yield
+        return
 
     handles = [module.register_forward_hook(_float32_outputs) for module in torch_modules(teacher)]
     try:
@@ -137,11 +162,30 @@ def inference_precision(teacher: Language, precision: str, gpu: bool) -> Iterato
             handle.remove()
 
 
+@contextmanager
+def _int8_linear_layers(teacher: Language) -> Iterator[None]:
+    """Swap each PyTorch module of the teacher for a copy whose Linear layers compute in int8."""
+    import torch
+    from torch.ao.quantization import quantize_dynamic
+
+    shims = torch_shims(teacher)
+    originals = [shim._model for shim in shims]
+    with warnings.catch_warnings():  # PyTorch's notes that this API moves to torchao
+        warnings.simplefilter("ignore")
+        for shim, module in zip(shims, originals):
+            shim._model = quantize_dynamic(module, {torch.nn.Linear}, dtype=torch.qint8)
+    try:
+        yield
+    finally:
+        for shim, module in zip(shims, originals):
+            shim._model = module
+
+
 def check_agreement(teacher: Language, items: Sequence[dict], labels: Sequence[str], precision: str, gpu: bool,
                     batch_size: int) -> dict:
     """The argmax agreement of the teacher at `precision` with the fp32 teacher and the mean |difference|
     in their probabilities, over all `labels` (with POS and NEG: the mean |difference| in p(POS), whose
-    name the key keeps), on AGREEMENT_SAMPLE texts spread over `items`; below MIN_AGREEMENT is an error."""
+    name the key keeps), on AGREEMENT_SAMPLE texts spread over `items`."""
     step = max(1, len(items) // AGREEMENT_SAMPLE)
     texts = [item["text"] for item in items[::step][:AGREEMENT_SAMPLE]]
     reference = [cats for cats, _ in predict(teacher, texts, labels, batch_size)]
@@ -149,11 +193,22 @@ def check_agreement(teacher: Language, items: Sequence[dict], labels: Sequence[s
         fast = [cats for cats, _ in predict(teacher, texts, labels, batch_size)]
     agreement = sum(top_label(a, labels) == top_label(b, labels) for a, b in zip(reference, fast)) / len(texts)
     diffs = [sum(abs(a[label] - b[label]) for label in labels) / len(labels) for a, b in zip(reference, fast)]
-    result = {"n": len(texts), "argmax_agreement": agreement, "mean_abs_diff_pos": sum(diffs) / len(texts)}
-    if agreement < MIN_AGREEMENT:
-        raise DataError(f"The {precision} teacher agrees with the fp32 teacher on {agreement:.1%} of {len(texts)} "
-                        f"texts, below {MIN_AGREEMENT:.1%}: label with --precision fp32")
-    return result
+    return {"precision": precision, "n": len(texts), "argmax_agreement": agreement,
+            "mean_abs_diff_pos": sum(diffs) / len(texts)}
+
+
+def settle_precision(lang: str, precision: str, check: dict, fallback: bool) -> str:
+    """`precision` where its labels agree with fp32's on at least MIN_AGREEMENT of the check's texts;
+    else fp32 with a warning (`fallback`: the precision was chosen by `auto`) or an error."""
+    agreement = check["argmax_agreement"]
+    if agreement >= MIN_AGREEMENT:
+        return precision
+    what = (f"{lang}: the {precision} teacher agrees with the fp32 teacher on {agreement:.1%} of {check['n']} "
+            f"texts, below {MIN_AGREEMENT:.1%}")
+    if not fallback:
+        raise DataError(f"{what}: label with --precision fp32 or auto")
+    msg.warn(f"{what}: labelling {lang} in fp32")
+    return "fp32"
 
 
 def agreement_info(lang: str, precision: str, check: dict) -> None:

@@ -7,6 +7,7 @@ task's labels and on the stars task's five."""
 import json
 import math
 import random
+import re
 
 import pytest
 import spacy
@@ -261,19 +262,77 @@ def test_bf16_labels_agree_with_fp32_and_are_checked_and_reported(tmp_path, tiny
     assert "the precision changed" in output
 
 
-def test_auto_precision_is_fp32_without_a_torch_model_or_native_bf16(teacher_dir, tiny_transformer, tmp_path,
-                                                                    monkeypatch):
+def test_int8_labels_agree_with_fp32_and_are_checked_and_reported(tmp_path, tiny_transformer):
+    """With its Linear layers quantized to int8 the transformer teacher's labels stay near fp32's; the
+    agreement check and the speed go to the report, and the teacher is fp32 again afterwards."""
+    save_tiny_transformer_teacher(tmp_path / "teacher", tiny_transformer)
+    write_inputs(tmp_path)
+    code = ROOT / "review_distill" / "teacher_functions.py"
+    output = run(tmp_path, tmp_path / "teacher", code=code, precision="int8", report=tmp_path / "report.json")
+    assert "Teacher precision: int8" in output and "en: the int8 teacher agrees with the fp32 teacher" in output
+    report = json.loads((tmp_path / "report.json").read_text())["en"]
+    assert report["precision"] == "int8" and report["n_labelled"] == 22 and report["texts_per_s"] > 0
+    assert report["fp32_check"]["argmax_agreement"] >= teacher_inference.MIN_AGREEMENT
+    teacher = load_teacher(tmp_path / "teacher", code, BINARY)
+    modules = teacher_inference.torch_modules(teacher)
+    docs = list(read(tmp_path / "soft" / "en" / "train.spacy"))
+    linear_kinds = lambda: {type(layer).__module__ for module in teacher_inference.torch_modules(teacher)
+                            for layer in module.modules() if type(layer).__name__ == "Linear"}
+    with teacher_inference.inference_precision(teacher, "int8", gpu=False):
+        assert linear_kinds() == {"torch.ao.nn.quantized.dynamic.modules.linear"}
+        int8 = [teacher(doc.text).cats["POS"] for doc in docs]
+    assert teacher_inference.torch_modules(teacher) == modules and linear_kinds() == {"torch.nn.modules.linear"}
+    # int8 activations are scaled by each batch's range: the labelled batches differ a little from one text alone
+    assert [doc.cats["POS"] for doc in docs] == pytest.approx(int8, abs=1e-4)
+
+
+@pytest.mark.parametrize("backend", ["local", "ray"])
+def test_auto_labels_in_fp32_where_the_faster_precision_disagrees_and_an_asked_one_stops(
+        tmp_path, tiny_transformer, monkeypatch, backend):
+    """Below MIN_AGREEMENT (here out of reach), `auto` warns and labels the language in fp32, with the
+    check in the report; an asked-for precision is an error that writes nothing. (Ray's workers resolve
+    `auto` themselves, bf16 or int8 by their CPU; the agreement is settled in the driver.)"""
+    if backend == "ray":
+        pytest.importorskip("ray")
+    save_tiny_transformer_teacher(tmp_path / "teacher", tiny_transformer)
+    write_inputs(tmp_path)
+    monkeypatch.setattr(teacher_inference, "MIN_AGREEMENT", 1.01)
+    monkeypatch.setattr(teacher_inference, "bf16_supported", lambda gpu: False)
+    monkeypatch.setattr(teacher_inference, "int8_supported", lambda gpu: True)
+    code = ROOT / "review_distill" / "teacher_functions.py"
+    options = dict(code=code, backend=backend, ray_actors=1) if backend == "ray" else dict(code=code)
+    output = run(tmp_path, tmp_path / "teacher", precision="int8", expect=1, **options)
+    assert "en: the int8 teacher agrees with the fp32 teacher on" in output and "label with --precision fp32 or auto" in output
+    assert not (tmp_path / "soft" / "en" / "train.spacy").exists()
+    output = run(tmp_path, tmp_path / "teacher", precision="auto", report=tmp_path / "report.json", **options)
+    assert re.search(r"Teacher precision: (int8|bf16) \(auto\)", output) and "labelling en in fp32" in output
+    report = json.loads((tmp_path / "report.json").read_text())["en"]
+    assert report["precision"] == "fp32" and report["n_labelled"] == 22 and report["fp32_check"]["n"] == 22
+    assert len(list(read(tmp_path / "soft" / "en" / "train.spacy"))) == 22
+
+
+@pytest.mark.parametrize("bf16,int8,expected", [(True, True, "bf16"), (False, True, "int8"), (False, False, "fp32")])
+def test_auto_precision_is_bf16_then_int8_then_fp32_and_fp32_without_a_torch_model(
+        teacher_dir, tiny_transformer, tmp_path, monkeypatch, bf16, int8, expected):
     blank_textcat = spacy.load(teacher_dir)
     assert resolve_precision("auto", blank_textcat, gpu=False) == "fp32"
     save_tiny_transformer_teacher(tmp_path / "teacher", tiny_transformer)
     transformer = load_teacher(tmp_path / "teacher", ROOT / "review_distill" / "teacher_functions.py", BINARY)
-    for native in (True, False):
-        monkeypatch.setattr(teacher_inference, "bf16_supported", lambda gpu: native)
-        assert resolve_precision("auto", transformer, gpu=False) == ("bf16" if native else "fp32")
-    with pytest.raises(DataError, match="no native bfloat16"):
-        resolve_precision("bf16", transformer, gpu=False)
+    monkeypatch.setattr(teacher_inference, "bf16_supported", lambda gpu: bf16)
+    monkeypatch.setattr(teacher_inference, "int8_supported", lambda gpu: int8)
+    assert resolve_precision("auto", transformer, gpu=False) == expected
+    if not bf16:
+        with pytest.raises(DataError, match="no native bfloat16"):
+            resolve_precision("bf16", transformer, gpu=False)
+    if not int8:
+        with pytest.raises(DataError, match="quantizes to int8 only on a CPU"):
+            resolve_precision("int8", transformer, gpu=False)
     with pytest.raises(DataError, match="precision must be one of"):
         resolve_precision("fp16", transformer, gpu=False)
+
+
+def test_int8_is_a_cpu_precision():
+    assert not teacher_inference.int8_supported(gpu=True)
 
 
 def test_an_unlabeled_language_is_labelled_from_its_pool_with_a_held_out_teacher_labelled_dev_set(tmp_path, teacher_dir):

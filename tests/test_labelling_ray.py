@@ -170,7 +170,7 @@ def test_auto_precision_is_resolved_on_the_workers_as_the_local_backend_resolves
                  report=tmp_path / "report.json")
     assert f"Teacher precision: {local} " in output
     report = json.loads((tmp_path / "report.json").read_text())["en"]
-    assert report["precision"] == local and ("fp32_check" in report) == (local == "bf16")
+    assert report["precision"] == local and ("fp32_check" in report) == (local != "fp32")
 
 
 def test_a_killed_driver_resumes_with_no_lost_or_duplicated_texts(tmp_path, teacher_dir, local_ray):

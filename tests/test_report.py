@@ -489,6 +489,16 @@ def test_binary_summary_and_report_name_no_task(tmp_path):
     assert "Confusion" not in text and "mean absolute error" not in text
 
 
+def test_a_language_labelled_in_fp32_after_its_int8_check_names_the_precision_it_was_checked_at():
+    summary = summaries.build_summary(toy_evaluation(), toy_benchmark(), "student_bow")
+    check = {"precision": "int8", "n": 500, "argmax_agreement": 0.99, "mean_abs_diff_pos": 0.01}
+    labelling = {"en": {"precision": "fp32", "n_texts": 10, "fp32_check": check},
+                 "de": {"precision": "int8", "n_texts": 10, "fp32_check": {**check, "argmax_agreement": 0.998}}}
+    text = report.render_report({**summary, "labelling": labelling})
+    assert "| en | fp32 | 10 | (earlier run) | 99.0% of 500 (int8) |" in text
+    assert "| de | int8 | 10 | (earlier run) | 99.8% of 500 |" in text
+
+
 @pytest.mark.parametrize("task_name", ["stars", "three_way", "categories"])
 def test_tasks_of_more_labels_add_their_scores_and_confusion_matrices(tmp_path, task_name):
     from review_distill.tasks import make_task
