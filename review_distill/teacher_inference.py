@@ -105,14 +105,12 @@ def int8_supported(gpu: bool) -> bool:
 
 
 def resolve_precision(precision: str, teacher: Language, gpu: bool) -> str:
-    """`auto`, for a teacher with PyTorch modules: bf16 on a device that computes in bf16, else int8 on a
-    CPU that quantizes, else fp32; fp32 for a teacher without them."""
+    """`auto`: bf16 for a teacher with PyTorch modules on a device that computes in bf16, else fp32
+    (int8 is only ever asked for: its labels stray too far from fp32's for `auto` to choose it)."""
     if precision not in PRECISIONS:
         raise DataError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if precision == "auto":
-        if not torch_modules(teacher):
-            return "fp32"
-        return "bf16" if bf16_supported(gpu) else "int8" if int8_supported(gpu) else "fp32"
+        return "bf16" if torch_modules(teacher) and bf16_supported(gpu) else "fp32"
     if precision == "bf16" and not bf16_supported(gpu):
         raise DataError("precision bf16: this device has no native bfloat16 (a CPU needs AVX-512 BF16 or AMX); "
                         "use fp32 or auto")

@@ -41,8 +41,8 @@ def main(
     gpu_id: int = typer.Option(-1, help="GPU id, -1 for CPU"),
     precision: str = typer.Option("fp32", help="fp32, bf16 (autocast), int8 (dynamically quantized "
                                   "Linear layers, CPU only), both checked against fp32, or auto (bf16 where the "
-                                  "device computes in it natively, else int8 on a CPU, falling back to fp32 for a "
-                                  "language whose labels disagree)"),
+                                  "device computes in it natively, else fp32; fp32 for a language whose bf16 "
+                                  "labels disagree)"),
     report_path: Optional[Path] = typer.Option(None, "--report", help="JSON file for the texts/s and the agreement with fp32"),
     unlabeled: str = typer.Option("", help="Space-separated languages without gold train sets (see the module doc)"),
     backend: str = typer.Option("local", help="local (this process) or ray (a pool of actors on a Ray cluster)"),
