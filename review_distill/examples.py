@@ -3,10 +3,10 @@
 Per language, test reviews the student got right, got wrong and disagrees with the teacher on,
 each with its words coloured by what they add to the student's decision (textcat_explain.explain of
 the student's label against the runner-up: green towards its label, red towards the runner-up) and
-every label's probability, and per label the n-grams of the test reviews that weigh most towards it
-against the other labels (textcat_explain.top_features). The labels are the task's
-(splits_dir/task.json); a review's label is its most probable one. One self-contained HTML file:
-inline CSS, no scripts, no links.
+every label's probability (the teacher's as the teacher-train step kept them), and per label the
+n-grams of the test reviews that weigh most towards it against the other labels
+(textcat_explain.top_features). The labels are the task's (splits_dir/task.json); a review's label
+is its most probable one. One self-contained HTML file: inline CSS, no scripts, no links.
 """
 import html
 import itertools
@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
 import spacy
-from spacy.cli._util import import_code
 from spacy.tokens import DocBin
-from tqdm import tqdm
 from wasabi import msg
 
 from .errors import DataError, MissingInput
 from .files import atomic_path
+from .predictions import read_predictions, test_predictions_dir
 from .tasks import top_label
 from .tasks import Task, read_task
 from .textcat_explain import explain, top_features
@@ -120,13 +119,12 @@ def label_features(student, texts: List[str], labels: Sequence[str], top_n: int)
     return towards
 
 
-def language_section(lang: str, student, teacher, texts: List[str], gold: List[str], n: int, top_n: int,
-                     task: Task) -> str:
-    """The HTML of one language: its top n-grams per label and its groups of explained reviews."""
+def language_section(lang: str, student, teacher_cats: List[Dict[str, float]], texts: List[str], gold: List[str],
+                     n: int, top_n: int, task: Task) -> str:
+    """The HTML of one language: its top n-grams per label and its groups of explained reviews, beside the
+    teacher's probabilities for the same texts."""
     labels = task.labels
     student_cats = [dict(doc.cats) for doc in student.pipe(texts)]
-    teacher_cats = [dict(doc.cats) for doc in teacher.pipe(tqdm(texts, desc=f"{lang} teacher", leave=False,
-                                                                disable=None))]
     for name, cats in (("student", student_cats), ("teacher", teacher_cats)):
         missing = [label for label in labels if cats and label not in cats[0]]
         if missing:
@@ -177,8 +175,8 @@ def render_page(sections: Dict[str, str], title: str) -> str:
 
 
 def write_examples(
-    languages: List[str], *, training_dir: Path, splits_dir: Path, summary_path: Path, teacher_code: Path,
-    output: Path, n_per_group: int, top_n: int, unlabeled: List[str],
+    languages: List[str], *, training_dir: Path, splits_dir: Path, summary_path: Path, output: Path,
+    n_per_group: int, top_n: int, unlabeled: List[str],
 ) -> None:
     """Write the page of the default student's explained test reviews to `output` (module doc)."""
     no_test = [lang for lang in unlabeled if not (splits_dir / lang / "test.spacy").is_file()]
@@ -188,20 +186,20 @@ def write_examples(
     if not summary_path.is_file():
         raise MissingInput(f"Missing {summary_path}: run `spacy project run report` first")
     student_name = json.loads(summary_path.read_text(encoding="utf8"))["default_student"]
-    teacher_dir = training_dir / "teacher" / "model-best"
-    for path in [teacher_dir, *(training_dir / student_name / lang / "model-best" for lang in languages)]:
+    for path in [training_dir / student_name / lang / "model-best" for lang in languages]:
         if not (path / "meta.json").is_file():
             raise MissingInput(f"No trained pipeline at {path}: run `spacy project run all` first")
     task = read_task(splits_dir / "task.json")
-    import_code(teacher_code)
-    teacher = spacy.load(teacher_dir)
+    predictions_dir = test_predictions_dir(training_dir / "teacher")
     sections = {}
     for lang in languages:
         student = spacy.load(training_dir / student_name / lang / "model-best")
-        docs = list(DocBin().from_disk(splits_dir / lang / "test.spacy").get_docs(student.vocab))
+        test_path = splits_dir / lang / "test.spacy"
+        teacher_cats = read_predictions(predictions_dir / f"{lang}.json", test_path, "teacher-train")
+        docs = list(DocBin().from_disk(test_path).get_docs(student.vocab))
         gold = [max(doc.cats, key=doc.cats.get) for doc in docs]
-        sections[lang] = language_section(lang, student, teacher, [doc.text for doc in docs], gold, n_per_group, top_n,
-                                          task)
+        sections[lang] = language_section(lang, student, teacher_cats, [doc.text for doc in docs], gold, n_per_group,
+                                          top_n, task)
         msg.good(f"{lang}: explained")
     output.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(output) as tmp:

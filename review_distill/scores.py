@@ -9,6 +9,7 @@ from wasabi import msg
 
 from .errors import DataError
 from .files import write_json
+from .predictions import write_predictions
 from .tasks import Task, read_task, top_label
 
 
@@ -130,8 +131,10 @@ def with_mean(metrics: Dict[str, Dict[str, float]], languages: Sequence[str]) ->
     return {**{lang: metrics[lang] for lang in languages}, "mean": mean}
 
 
-def evaluate_textcat(nlp: Language, docbin_path: Path, task: Task, batch_size: int = 256) -> Dict:
-    """Run `nlp` on the raw texts of a gold DocBin and score its top label (top_label) against the gold one."""
+def evaluate_textcat(nlp: Language, docbin_path: Path, task: Task, batch_size: int = 256,
+                     predictions_path: Optional[Path] = None) -> Dict:
+    """Run `nlp` on the raw texts of a gold DocBin and score its top label (top_label) against the gold one;
+    write its probabilities to predictions_path if given (predictions.write_predictions)."""
     gold_docs = list(DocBin().from_disk(docbin_path).get_docs(nlp.vocab))
     gold = [max(doc.cats, key=doc.cats.get) for doc in gold_docs]
     probabilities = [dict(doc.cats) for doc in nlp.pipe((doc.text for doc in gold_docs), batch_size=batch_size)]
@@ -139,24 +142,28 @@ def evaluate_textcat(nlp: Language, docbin_path: Path, task: Task, batch_size: i
     if missing:
         raise DataError(f"{docbin_path}: the model has no score for {', '.join(missing)} of the task {task.name}'s "
                         f"labels {list(task.labels)}: retrain it on this task's data")
+    if predictions_path is not None:
+        write_predictions(predictions_path, docbin_path, probabilities)
     predicted = [top_label(probs, task.labels) for probs in probabilities]
     return classification_scores(gold, predicted, probabilities, task)
 
 
 def evaluate_languages(
     get_nlp: Callable[[str], Language], languages: List[str], corpus_dir: Path, split: str, metrics_path: Path,
-    zero_label: Optional[Dict[str, Path]] = None, task: Optional[Task] = None,
+    zero_label: Optional[Dict[str, Path]] = None, task: Optional[Task] = None, predictions_dir: Optional[Path] = None,
 ) -> Dict[str, Dict[str, float]]:
     """Score each language's model on corpus_dir/{lang}/{split}.spacy; write the scores and
     their mean over languages to metrics_path as JSON. `zero_label` languages, whose gold labels no
     model trained on, are scored on their own DocBin, marked ZERO_LABEL_MARKS[split] and left out of
     the mean (which then names its languages). The task, by default corpus_dir/task.json's, names the
-    labels and the scores (classification_scores)."""
+    labels and the scores (classification_scores). With predictions_dir, each language's probabilities
+    go to predictions_dir/{lang}.json."""
     task = task if task is not None else read_task(corpus_dir / "task.json")
     metrics = {}
     docbins = {**{lang: corpus_dir / lang / f"{split}.spacy" for lang in languages}, **(zero_label or {})}
     for lang, path in docbins.items():
-        metrics[lang] = evaluate_textcat(get_nlp(lang), path, task)
+        predictions_path = predictions_dir / f"{lang}.json" if predictions_dir is not None else None
+        metrics[lang] = evaluate_textcat(get_nlp(lang), path, task, predictions_path=predictions_path)
         note = ""
         if lang in (zero_label or {}):
             metrics[lang].update(ZERO_LABEL_MARKS[split])

@@ -1,5 +1,7 @@
 """Fine-tune one multilingual teacher on the gold train sets of all languages together (their
-dev sets together for early stopping), then score it per language on dev and test.
+dev sets together, or the first checkpoint_dev_docs of each, to pick the best checkpoint), then
+score it per language on its whole dev and test sets, keeping its probabilities for the test
+reviews (predictions.test_predictions_dir), which the examples step reads.
 
 The merged train and dev DocBins go to MERGED_DIR. Training is skipped when the config, code,
 data and transformer are unchanged since it last finished.
@@ -8,6 +10,7 @@ The --unlabeled languages are left out of its training and dev sets: it is score
 test sets, where they have one, as zero-shot (marked zero-label, out of the mean).
 """
 import hashlib
+import itertools
 import time
 from pathlib import Path
 from typing import List, Sequence
@@ -21,18 +24,21 @@ from wasabi import msg
 from .device import check_device
 from .errors import MissingInput
 from .files import atomic_path
+from .predictions import test_predictions_dir
 from .records import ENCODER_RECORD
 from .reviews import check_lang, check_unlabeled
 from .scores import evaluate_languages
 from .training import fingerprint
 
 
-def merge_docbins(paths: List[Path], output_path: Path) -> int:
-    """Concatenate DocBins (user_data included) into one; return the number of docs."""
+def merge_docbins(paths: List[Path], output_path: Path, docs_per_file: int = 0) -> int:
+    """Concatenate DocBins (user_data included) into one, the first docs_per_file docs of each if not 0;
+    return the number of docs."""
     merged = DocBin(store_user_data=True)
     vocab = spacy.blank("xx").vocab
     for path in paths:
-        for doc in DocBin().from_disk(path).get_docs(vocab):
+        docs = DocBin().from_disk(path).get_docs(vocab)
+        for doc in itertools.islice(docs, docs_per_file or None):
             merged.add(doc)
     with atomic_path(output_path) as tmp:
         merged.to_disk(tmp)
@@ -63,6 +69,7 @@ def train_teacher(
     transformer: str,
     gpu_id: int = -1,
     unlabeled: Sequence[str] = (),
+    checkpoint_dev_docs: int = 0,
 ) -> None:
     """Train the teacher into OUTPUT_DIR on the merged sets and write its dev and test scores (module doc)."""
     check_device(gpu_id)
@@ -81,9 +88,12 @@ def train_teacher(
             f"{transformer} is not a local directory, so it will be fetched from the Hugging Face hub, "
             "which needs network access (`spacy project run teacher-encoder` builds the offline default)"
         )
-    for split in ("train", "dev"):
-        n_docs = merge_docbins([corpus_dir / lang / f"{split}.spacy" for lang in languages], merged_dir / f"{split}.spacy")
-        msg.info(f"Merged {split} set: {n_docs} reviews in {len(languages)} languages")
+    n_docs = merge_docbins([corpus_dir / lang / "train.spacy" for lang in languages], merged_dir / "train.spacy")
+    msg.info(f"Merged train set: {n_docs} reviews in {len(languages)} languages")
+    n_docs = merge_docbins([corpus_dir / lang / "dev.spacy" for lang in languages], merged_dir / "dev.spacy",
+                           checkpoint_dev_docs)
+    msg.info(f"Merged dev set, which picks the best checkpoint: {n_docs} reviews in {len(languages)} languages "
+             "(each language's whole dev set is scored after training)")
     overrides = {
         "paths.train": str(merged_dir / "train.spacy"),
         "paths.dev": str(merged_dir / "dev.spacy"),
@@ -91,7 +101,10 @@ def train_teacher(
     }
     stamp_path = output_dir / "fingerprint.txt"
     sources = [corpus_dir / lang / f"{split}.spacy" for split in ("train", "dev") for lang in languages]
-    stamp = fingerprint(config_path, {**overrides, "transformer": transformer_identity(transformer)}, [*sources, code])
+    settings = {**overrides, "transformer": transformer_identity(transformer)}
+    if checkpoint_dev_docs:
+        settings["checkpoint_dev_docs"] = checkpoint_dev_docs
+    stamp = fingerprint(config_path, settings, [*sources, code])
     if stamp_path.is_file() and stamp_path.read_text() == stamp:
         msg.info(f"{output_dir} is up to date, not training again")
     else:
@@ -100,5 +113,6 @@ def train_teacher(
         stamp_path.write_text(stamp)
         msg.good(f"Fine-tuned the teacher in {(time.perf_counter() - start) / 60:.1f} min")
     teacher = spacy.load(output_dir / "model-best")
-    for split, path, zero_label in (("dev", dev_metrics_path, {}), ("test", metrics_path, zero_shot)):
-        evaluate_languages(lambda lang: teacher, languages, corpus_dir, split, path, zero_label)
+    evaluate_languages(lambda lang: teacher, languages, corpus_dir, "dev", dev_metrics_path)
+    evaluate_languages(lambda lang: teacher, languages, corpus_dir, "test", metrics_path, zero_shot,
+                       predictions_dir=test_predictions_dir(output_dir))

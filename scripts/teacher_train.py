@@ -20,10 +20,12 @@ def main(
     transformer: str = typer.Option(..., help="Hugging Face model directory or name"),
     gpu_id: int = typer.Option(-1, help="GPU id, -1 for CPU"),
     unlabeled: str = typer.Option("", help="Space-separated languages whose gold labels it never trains on"),
+    checkpoint_dev_docs: int = typer.Option(0, min=0, help="Dev reviews per language that pick the best checkpoint "
+                                            "during training (0: all)"),
 ):
     train_teacher(config_path, output_dir, metrics_path, languages, dev_metrics_path=dev_metrics_path,
                   corpus_dir=corpus_dir, merged_dir=merged_dir, code=code, transformer=transformer, gpu_id=gpu_id,
-                  unlabeled=unlabeled.split())
+                  unlabeled=unlabeled.split(), checkpoint_dev_docs=checkpoint_dev_docs)
 
 
 if __name__ == "__main__":

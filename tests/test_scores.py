@@ -6,6 +6,7 @@ import spacy
 from spacy.tokens import DocBin
 
 from review_distill.errors import DataError, MissingInput
+from review_distill.predictions import read_predictions
 from review_distill.scores import classification_scores, evaluate_languages, task_score_names, task_scores, top_label
 from review_distill.tasks import make_task, write_task
 
@@ -118,6 +119,20 @@ def test_evaluate_languages_scores_the_task_of_the_corpus(tmp_path):
     assert on_disk["en"]["confusion"] == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
     assert on_disk["en"]["accuracy"] == 0.75 and on_disk["en"]["mae"] == 0.25 and on_disk["en"]["within_one"] == 1.0
     assert set(on_disk["mean"]) == {"accuracy", "macro_f1", "mae", "median_mae", "within_one"}
+    evaluate_languages(lambda lang: nlp, ["en"], tmp_path, "test", tmp_path / "metrics.json",
+                       predictions_dir=tmp_path / "predictions")
+    test_path = tmp_path / "en" / "test.spacy"
+    kept = read_predictions(tmp_path / "predictions" / "en.json", test_path, "teacher-train")
+    assert kept == json.loads(json.dumps([dict(doc.cats) for doc in nlp.pipe(["bad book", "okay book", "good book",
+                                                                              "good book"])]))
+    another = nlp.make_doc("another book")
+    another.cats = {label: float(label == "NEU") for label in THREE_WAY.labels}
+    docbin.add(another)
+    docbin.to_disk(test_path)
+    with pytest.raises(MissingInput, match="another version of .*test.spacy: run `spacy project run teacher-train`"):
+        read_predictions(tmp_path / "predictions" / "en.json", test_path, "teacher-train")
+    with pytest.raises(MissingInput, match="Missing .*de.json: run `spacy project run teacher-train` first"):
+        read_predictions(tmp_path / "predictions" / "de.json", test_path, "teacher-train")
     write_task(tmp_path / "task.json", STARS)
     with pytest.raises(DataError, match="the model has no score for 1, 2, 3, 4, 5 of the task stars"):
         evaluate_languages(lambda lang: nlp, ["en"], tmp_path, "test", tmp_path / "metrics.json")

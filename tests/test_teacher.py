@@ -118,6 +118,12 @@ def test_train_teacher_trains_once_on_all_languages_and_scores_each(tmp_path, ti
     assert "Fine-tuned the teacher" in output
     code, output = invoke_script("teacher_train", *args)
     assert code == 0 and "up to date, not training again" in output
+    code, output = invoke_script("teacher_train", *args, "--checkpoint-dev-docs", "3")
+    assert code == 0 and "Fine-tuned the teacher" in output
+    assert len(DocBin().from_disk(tmp_path / "merged" / "dev.spacy")) == 2 * 3
+    assert json.loads((tmp_path / "dev.json").read_text())["en"]["n"] == len(reviews())
+    predictions = json.loads((tmp_path / "training" / "predictions" / "test" / "zh.json").read_text())
+    assert len(predictions["cats"]) == len(reviews())
 
 
 def test_the_teacher_config_learns_the_labels_of_the_data(tmp_path, tiny_transformer):
