@@ -32,7 +32,8 @@ class ModelSpec:
     """What to benchmark: a model directory per language (the same one for all languages if
     `multilingual`, None for the language's word tokenizer), code to import first, and how;
     `tokenizer_only`: the pipeline without its components; `timed_with`: a model benchmarked
-    before it, whose speed is timed again in this model's process, in alternating passes."""
+    before it, whose speed is timed again in this model's process, in alternating passes; `n_docs`: the
+    first n_docs of each language's texts only (None: all)."""
 
     name: str
     paths: Dict[str, Optional[Path]]
@@ -42,6 +43,7 @@ class ModelSpec:
     repeats: int = 5
     tokenizer_only: bool = False
     timed_with: Optional[str] = None
+    n_docs: Optional[int] = None
 
 
 def measure_in_subprocess(job: Dict) -> Dict:
@@ -142,14 +144,17 @@ def benchmark_models(
         job = {"code": str(spec.code) if spec.code else None, "batch_size": spec.batch_size,
                "repeats": spec.repeats, "warmup": warmup, "min_seconds": min_seconds,
                "tokenizer_only": spec.tokenizer_only}
+        spec_runs = {lang: {**run, "texts": run["texts"][:spec.n_docs], "words": run["words"][:spec.n_docs]}
+                     for lang, run in runs.items()}
         if spec.multilingual:
-            fields, speed, timed_with_speed = measure_multilingual(spec, job, runs)
+            fields, speed, timed_with_speed = measure_multilingual(spec, job, spec_runs)
         else:
-            fields, speed, timed_with_speed = measure_per_language(spec, job, runs, paths)
+            fields, speed, timed_with_speed = measure_per_language(spec, job, spec_runs, paths)
         models[spec.name] = {
             "multilingual": spec.multilingual,
             "batch_size": spec.batch_size,
             "repeats": spec.repeats,
+            "n_docs": {lang: len(run["texts"]) for lang, run in spec_runs.items()},
             **fields,
             **speed_fields(speed, languages),
         }
@@ -238,11 +243,12 @@ def print_results(bench: Dict, students: Sequence[str]) -> None:
 
 def benchmark(
     languages: Sequence[str], training_dir: Path, splits_dir: Path, output: Path, students: Sequence[str], *,
-    n_docs: int, batch_size: int, teacher_batch_size: int, repeats: int, teacher_repeats: int, warmup: int,
-    min_seconds: float, teacher_code: Path, student_code: Path, unlabeled: Sequence[str] = (),
+    n_docs: int, teacher_n_docs: int, batch_size: int, teacher_batch_size: int, repeats: int, teacher_repeats: int,
+    warmup: int, min_seconds: float, teacher_code: Path, student_code: Path, unlabeled: Sequence[str] = (),
 ) -> Dict:
     """Benchmark the teacher, the students and baselines (the ablations where they have been trained)
-    and the bare tokenizers on the first n_docs test texts of each language; write output."""
+    and the bare tokenizers on the first n_docs test texts of each language (the teacher on the first
+    teacher_n_docs of those); write output."""
     if unlabeled:
         msg.info(f"Not benchmarking the unlabeled languages ({' '.join(unlabeled)}): they have no baseline")
         languages = [lang for lang in languages if lang not in unlabeled]
@@ -251,7 +257,7 @@ def benchmark(
         raise DataError(f"--students must name one or more students (student_...), not {' '.join(students)!r}")
     teacher_path = training_dir / TEACHER / "model-best"
     specs = [ModelSpec(TEACHER, {lang: teacher_path for lang in languages}, True, teacher_code,
-                       teacher_batch_size, teacher_repeats)]
+                       teacher_batch_size, teacher_repeats, n_docs=min(teacher_n_docs, n_docs))]
     ablations = [name for name in ABLATIONS if name not in students and (training_dir / name).is_dir()]
     for name in (BASELINE, *students, *ablations):
         code = student_code if name.startswith("student") else None

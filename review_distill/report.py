@@ -320,6 +320,10 @@ def provenance_lines(summary: Dict) -> List[str]:
     machine = bench.get("machine") or {}
     n_docs = ", ".join(f"{lang} {bench['n_docs'][lang]:,} ({bench['n_words'][lang]:,} words)"
                        for lang in summary["languages"])
+    teacher_n_docs = bench.get("teacher_n_docs") or bench["n_docs"]
+    if teacher_n_docs != bench["n_docs"]:
+        n_docs += "; the teacher on the first " + ", ".join(f"{lang} {teacher_n_docs[lang]:,}"
+                                                            for lang in summary["languages"])
     batches = ", ".join(f"{m} {b}" for m, b in bench["batch_size"].items())
     repeats = ", ".join(f"{m} {r}" for m, r in bench["repeats"].items())
     passes = ", ".join(f"{m} {_count_range(per_lang.values())}" for m, per_lang in bench["passes"].items())

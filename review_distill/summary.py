@@ -99,6 +99,7 @@ def benchmark_provenance(bench: Dict, benched: Dict, speed_models: List[str]) ->
     }
     measured = [m for m in speed_models if m != STUDENT]
     provenance["teacher_torch_threads"] = benched[TEACHER].get("torch_threads")
+    provenance["teacher_n_docs"] = benched[TEACHER].get("n_docs")
     for key in ("batch_size", "repeats", "passes"):
         provenance[key] = {m: benched[m][key] for m in measured}
     provenance["timed_in_turns"] = [[benched[m]["timed_with"], m] for m in measured if benched[m].get("timed_with")]

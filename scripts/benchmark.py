@@ -28,6 +28,7 @@ def main(
     output: Path = typer.Option(Path("metrics/benchmark.json")),
     students: str = typer.Option(..., help="Space-separated students of `all`; the first one's bare tokenizer is timed"),
     n_docs: int = typer.Option(1000, min=1, help="Test texts per language (the first N)"),
+    teacher_n_docs: int = typer.Option(250, min=1, help="Of those, the teacher's (the first N)"),
     batch_size: int = typer.Option(128, min=1, help="nlp.pipe batch size of the spaCy students and baselines"),
     teacher_batch_size: int = typer.Option(64, min=1, help="nlp.pipe batch size of the teacher"),
     repeats: int = typer.Option(5, min=1, help="Timed passes per language at least (students, tokenizer)"),
@@ -40,7 +41,8 @@ def main(
                                   "students are the models of their language that the others' are"),
 ):
     """Benchmark the teacher, the students and baselines and the bare tokenizers; write OUTPUT."""
-    benchmark(languages, training_dir, splits_dir, output, students.split(), n_docs=n_docs, batch_size=batch_size,
+    benchmark(languages, training_dir, splits_dir, output, students.split(), n_docs=n_docs,
+              teacher_n_docs=teacher_n_docs, batch_size=batch_size,
               teacher_batch_size=teacher_batch_size, repeats=repeats, teacher_repeats=teacher_repeats, warmup=warmup,
               min_seconds=min_seconds, teacher_code=teacher_code, student_code=student_code,
               unlabeled=unlabeled.split())

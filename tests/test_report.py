@@ -51,6 +51,7 @@ def toy_benchmark():
             "docs_per_second": {lang: wps / 60 for lang in LANGS}, "cpu_per_wall": each(1.9 if multilingual else 1.0),
             "words_per_second": {lang: wps * (1 + 0.1 * i) for i, lang in enumerate(LANGS)},
             "passes": {lang: 1 if multilingual else 40 + 5 * i for i, lang in enumerate(LANGS)},
+            "n_docs": {lang: 250 if multilingual else 1000 for lang in LANGS},
         }
     models["tokenizer"]["timed_with"] = "student_bow"
     return {"languages": LANGS, "n_docs": {lang: 1000 for lang in LANGS}, "n_words": {lang: 61234 for lang in LANGS},
@@ -143,6 +144,7 @@ def test_report_is_built_from_the_metrics(tmp_path):
     assert "no pipeline built on it" not in before
     assert "| word tokenizer of the language (`word_tokenizer`) | 256 | 410,000 | 451,000 | **430,500** | 273× |" in before
     assert "61,234 words" in before and "Toy CPU" in before
+    assert "(61,234 words); the teacher on the first " + ", ".join(f"{lang} 250" for lang in LANGS) + "; warm-up" in before
     assert "more until 3 s were timed; passes made: baseline_bow 40–45, baseline_ensemble 40–45, teacher 1," in before
     assert "- `student_bow` and `tokenizer` were timed in turns, a pass each, in one process," in before
     assert "| student BOW (default) (`student_bow`) | 0.795 | 247× | yes |" in before
@@ -370,7 +372,7 @@ def test_benchmark_measures_each_model_in_a_process_of_its_own(tmp_path):
         (tmp_path / "student").mkdir(exist_ok=True)
         tiny_pipeline(lang, "textcat_distill").to_disk(tmp_path / "student" / lang)
     specs = [
-        ModelSpec("teacher", {lang: tmp_path / "teacher" for lang in languages}, True, None, 4, 1),
+        ModelSpec("teacher", {lang: tmp_path / "teacher" for lang in languages}, True, None, 4, 1, n_docs=5),
         ModelSpec("student_bow", {lang: tmp_path / "student" / lang for lang in languages}, False,
                   ROOT / "review_distill" / "textcat_distill.py", 8, 2),
         ModelSpec("tokenizer", {lang: tmp_path / "student" / lang for lang in languages}, False,
@@ -386,9 +388,11 @@ def test_benchmark_measures_each_model_in_a_process_of_its_own(tmp_path):
     assert teacher["load_seconds"] > 0 and teacher["peak_rss_bytes"] > 50e6
     assert set(student["size_bytes"]) == set(languages) and student["size_bytes"]["de"] > 0
     assert all(student[key][lang] > 0 for key in ("load_seconds", "peak_rss_bytes") for lang in languages)
-    for model in (teacher, student):
+    assert teacher["n_docs"] == {"en": 5, "de": 5} and student["n_docs"] == {"en": 12, "de": 12}
+    teacher_words = sum(len(doc) for doc in spacy.blank("en").pipe(texts["en"][:5]))
+    for model, mean_words in ((teacher, teacher_words / 5), (student, words / 12)):
         assert all(model[key][lang] > 0 for key in ("words_per_second", "docs_per_second") for lang in languages)
-        assert model["words_per_second"]["en"] / model["docs_per_second"]["en"] == pytest.approx(words / 12)
+        assert model["words_per_second"]["en"] / model["docs_per_second"]["en"] == pytest.approx(mean_words)
     assert len(student["timing_alone"]["en"]["seconds_per_pass"]) == 2
     assert student["batch_size"] == 8
     tokenizer = result["models"]["tokenizer"]
