@@ -32,6 +32,9 @@ def shard_name(k: int) -> str:
     return f"shard-{k:05d}.spacy"
 
 
+SHARD_GLOB = "shard-*.spacy"
+
+
 def shard_items(items: Sequence[dict], shard_size: int, k: int) -> Sequence[dict]:
     return items[k * shard_size:(k + 1) * shard_size]
 
@@ -64,9 +67,10 @@ def start_shards(lang_dir: Path, manifest: dict, outputs: Iterable[Path]) -> Lis
             old = {}
         if old == manifest:
             return [k for k in range(manifest["n_shards"]) if (lang_dir / shard_name(k)).is_file()]
-        changed = [what for key, what in CHANGES.items() if old.get(key) != manifest[key]]
-        msg.warn(f"{manifest['lang']}: the {', '.join(changed)} changed since the shards in {lang_dir} were "
-                 "labelled: labelling this language from the start")
+        if any(lang_dir.glob(SHARD_GLOB)):
+            changed = [what for key, what in CHANGES.items() if old.get(key) != manifest[key]]
+            msg.warn(f"{manifest['lang']}: the {', '.join(changed)} changed since the shards in {lang_dir} were "
+                     "labelled: labelling this language from the start")
     elif lang_dir.is_dir() and any(lang_dir.iterdir()):
         msg.warn(f"{manifest['lang']}: {lang_dir} has no {MANIFEST}: labelling this language from the start")
     if lang_dir.is_dir():

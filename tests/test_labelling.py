@@ -307,6 +307,7 @@ def test_auto_labels_in_fp32_where_the_faster_precision_disagrees_and_an_asked_o
         return
     output = run(tmp_path, tmp_path / "teacher", precision="auto", report=tmp_path / "report.json", **options)
     assert "Teacher precision: bf16 (auto)" in output and "labelling en in fp32" in output
+    assert "changed since" not in output  # no shard was labelled in bf16 before the fallback
     report = json.loads((tmp_path / "report.json").read_text())["en"]
     assert report["precision"] == "fp32" and report["n_labelled"] == 22 and report["fp32_check"]["n"] == 22
     assert len(list(read(tmp_path / "soft" / "en" / "train.spacy"))) == 22
