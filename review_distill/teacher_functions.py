@@ -94,3 +94,21 @@ def create_freeze_word_embeddings(component: str) -> Callable[[Language], Langua
         return nlp
 
     return freeze
+
+
+@registry.callbacks("review_distill.freeze_encoder.v1")
+def create_freeze_encoder(component: str, lower_layers: int) -> Callable[[Language], Language]:
+    """An [initialize.after_init] callback that freezes the transformer's embeddings and its lower
+    `lower_layers` layers: a step then runs the backward pass and the optimizer over the upper layers
+    only, and keeps no activations of the lower ones for it."""
+
+    def freeze(nlp: Language) -> Language:
+        transformer = nlp.get_pipe(component).model.transformer.base_model
+        layers = transformer.encoder.layer
+        if not 0 <= lower_layers <= len(layers):
+            raise ValueError(f"lower_layers = {lower_layers}: the transformer has {len(layers)} layers")
+        for module in (transformer.embeddings, *layers[:lower_layers]):
+            module.requires_grad_(False)
+        return nlp
+
+    return freeze

@@ -100,6 +100,34 @@ def test_teacher_config_trains_with_frozen_word_embeddings(tmp_path, tiny_transf
     assert not torch.equal(bert.encoder.layer[0].output.dense.weight, layer)
 
 
+def test_freeze_encoder_trains_only_the_upper_layers(tmp_path, tiny_transformer):
+    write_splits(tmp_path / "corpus", ["en"])
+    config = spacy.util.load_config(
+        ROOT / "configs" / "teacher.cfg",
+        overrides={"paths.train": str(tmp_path / "corpus" / "en" / "train.spacy"),
+                   "paths.dev": str(tmp_path / "corpus" / "en" / "dev.spacy"),
+                   "paths.teacher_model": str(tiny_transformer),
+                   "initialize.after_init": {"@callbacks": "review_distill.freeze_encoder.v1",
+                                             "component": "transformer", "lower_layers": 1}},
+        interpolate=True,
+    )
+    nlp = spacy.util.load_model_from_config(config, auto_fill=True)
+    docs = list(DocBin().from_disk(tmp_path / "corpus" / "en" / "train.spacy").get_docs(nlp.vocab))
+    examples = [spacy.training.Example(nlp.make_doc(doc.text), doc) for doc in docs]
+    optimizer = nlp.initialize(lambda: examples)
+    bert = nlp.get_pipe("transformer").model.transformer
+    before = {name: weight.detach().clone() for name, weight in bert.named_parameters()}
+    for _ in range(4):
+        nlp.update(examples, sgd=optimizer)
+        optimizer.step_schedules()
+    changed = {name for name, weight in bert.named_parameters() if not torch.equal(weight, before[name])}
+    assert any(name.startswith("encoder.layer.1.") for name in changed)
+    assert all(name.startswith(("encoder.layer.1.", "pooler.")) for name in changed)
+    config["initialize"]["after_init"]["lower_layers"] = 3
+    with pytest.raises(ValueError, match="lower_layers = 3: the transformer has 2 layers"):
+        spacy.util.load_model_from_config(config, auto_fill=True).initialize(lambda: examples)
+
+
 def test_train_teacher_trains_once_on_all_languages_and_scores_each(tmp_path, tiny_transformer):
     write_splits(tmp_path / "corpus", ["en", "zh"])
     config = tmp_path / "teacher.cfg"
