@@ -24,6 +24,7 @@ from wasabi import msg
 from .device import check_device
 from .errors import MissingInput
 from .files import atomic_path
+from .heap import map_large_blocks
 from .predictions import test_predictions_dir
 from .records import ENCODER_RECORD
 from .reviews import check_lang, check_unlabeled
@@ -108,6 +109,8 @@ def train_teacher(
     if stamp_path.is_file() and stamp_path.read_text() == stamp:
         msg.info(f"{output_dir} is up to date, not training again")
     else:
+        if not map_large_blocks():
+            msg.warn("This C library is not glibc: fine-tuning may take more memory than docs/method.md says")
         start = time.perf_counter()
         train(config_path, output_dir, use_gpu=gpu_id, overrides=overrides)
         stamp_path.write_text(stamp)

@@ -81,33 +81,19 @@ def configure_text_length() -> Callable[[Doc], int]:
     return lambda doc: len(doc.text)
 
 
-@registry.callbacks("review_distill.freeze_word_embeddings.v1")
-def create_freeze_word_embeddings(component: str) -> Callable[[Language], Language]:
-    """An [initialize.after_init] callback that stops training the transformer's word-embedding
-    table (most of multilingual-e5-small's weights, docs/method.md): its gradient and optimizer
-    update are the slowest part of a step on CPU, and a small gold set cannot retrain a large
-    vocabulary anyway."""
-
-    def freeze(nlp: Language) -> Language:
-        transformer = nlp.get_pipe(component).model.transformer
-        transformer.get_input_embeddings().weight.requires_grad_(False)
-        return nlp
-
-    return freeze
-
-
 @registry.callbacks("review_distill.freeze_encoder.v1")
-def create_freeze_encoder(component: str, lower_layers: int) -> Callable[[Language], Language]:
-    """An [initialize.after_init] callback that freezes the transformer's embeddings and its lower
-    `lower_layers` layers: a step then runs the backward pass and the optimizer over the upper layers
-    only, and keeps no activations of the lower ones for it."""
+def create_freeze_encoder(component: str, frozen_fraction: float) -> Callable[[Language], Language]:
+    """An [initialize.after_init] callback that freezes the transformer's embeddings and the lower
+    `frozen_fraction` of its layers (rounded down): a step then runs the backward pass and the
+    optimizer over the upper layers only, and keeps no activations of the lower ones for it. A small
+    gold set cannot retrain a large vocabulary anyway (docs/method.md, Fine-tuning)."""
+    if not 0 <= frozen_fraction <= 1:
+        raise ValueError(f"frozen_fraction must be between 0 and 1, got {frozen_fraction}")
 
     def freeze(nlp: Language) -> Language:
         transformer = nlp.get_pipe(component).model.transformer.base_model
         layers = transformer.encoder.layer
-        if not 0 <= lower_layers <= len(layers):
-            raise ValueError(f"lower_layers = {lower_layers}: the transformer has {len(layers)} layers")
-        for module in (transformer.embeddings, *layers[:lower_layers]):
+        for module in (transformer.embeddings, *layers[:int(len(layers) * frozen_fraction)]):
             module.requires_grad_(False)
         return nlp
 
