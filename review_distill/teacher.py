@@ -110,7 +110,8 @@ def train_teacher(
         msg.info(f"{output_dir} is up to date, not training again")
     else:
         if not map_large_blocks():
-            msg.warn("This C library is not glibc: fine-tuning may take more memory than docs/method.md says")
+            msg.warn("This C library is not glibc, whose mmap threshold the fine-tuning fixes (review_distill/heap.py): "
+                     "it may take more memory here")
         start = time.perf_counter()
         train(config_path, output_dir, use_gpu=gpu_id, overrides=overrides)
         stamp_path.write_text(stamp)

@@ -92,6 +92,10 @@ def create_freeze_encoder(component: str, frozen_fraction: float) -> Callable[[L
 
     def freeze(nlp: Language) -> Language:
         transformer = nlp.get_pipe(component).model.transformer.base_model
+        if not hasattr(transformer, "embeddings") or not hasattr(getattr(transformer, "encoder", None), "layer"):
+            raise ValueError(f"freeze_encoder.v1 finds the embeddings and layers of BERT-like encoders (BERT, "
+                             f"XLM-R, e5), not those of {type(transformer).__name__}: remove [initialize.after_init] "
+                             "from the teacher's config to fine-tune all of it")
         layers = transformer.encoder.layer
         for module in (transformer.embeddings, *layers[:int(len(layers) * frozen_fraction)]):
             module.requires_grad_(False)

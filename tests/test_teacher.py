@@ -2,10 +2,12 @@
 script and the gate, on a tiny random BERT so that nothing needs the real model."""
 import json
 import re
+from types import SimpleNamespace
 
 import pytest
 import spacy
 import torch
+import transformers
 from spacy.tokens import DocBin
 
 from review_distill import teacher_functions  # noqa: F401  (registers the config's functions)
@@ -181,3 +183,12 @@ def test_the_encoders_record_leaves_the_teachers_identity_as_it_was(tmp_path):
     (tmp_path / "model.safetensors").write_bytes(b"other weights")
     assert transformer_identity(str(tmp_path)) != identity
 
+
+
+def test_freeze_encoder_names_an_encoder_it_cannot_freeze():
+    distilbert = transformers.DistilBertModel(transformers.DistilBertConfig(
+        vocab_size=20, dim=8, hidden_dim=16, n_layers=1, n_heads=2))
+    pipe = SimpleNamespace(model=SimpleNamespace(transformer=distilbert))
+    nlp = SimpleNamespace(get_pipe=lambda name: pipe)
+    with pytest.raises(ValueError, match="not those of DistilBertModel: remove \\[initialize.after_init\\]"):
+        teacher_functions.create_freeze_encoder("transformer", 0.5)(nlp)
