@@ -4,10 +4,26 @@ against another DocBin, it raises."""
 import hashlib
 import json
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional, Sequence
+
+from spacy.language import Language
+from tqdm import tqdm
 
 from .errors import MissingInput
 from .files import write_json
+
+
+def cats_shortest_first(nlp: Language, texts: Sequence[str], batch_size: int,
+                        progress: Optional[tqdm] = None) -> List[Dict[str, float]]:
+    """`nlp`'s doc.cats for each text, in order; the texts go through it shortest first, so that each
+    batch holds texts of similar length (a transformer pads a batch to its longest text)."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    found: List[Dict[str, float]] = [{}] * len(texts)
+    for i, doc in zip(order, nlp.pipe((texts[i] for i in order), batch_size=batch_size)):
+        found[i] = dict(doc.cats)
+        if progress is not None:
+            progress.update(1)
+    return found
 
 
 def test_predictions_dir(model_dir: Path) -> Path:

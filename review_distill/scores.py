@@ -9,7 +9,7 @@ from wasabi import msg
 
 from .errors import DataError
 from .files import write_json
-from .predictions import write_predictions
+from .predictions import cats_shortest_first, write_predictions
 from .tasks import Task, read_task, top_label
 
 
@@ -137,7 +137,7 @@ def evaluate_textcat(nlp: Language, docbin_path: Path, task: Task, batch_size: i
     write its probabilities to predictions_path if given (predictions.write_predictions)."""
     gold_docs = list(DocBin().from_disk(docbin_path).get_docs(nlp.vocab))
     gold = [max(doc.cats, key=doc.cats.get) for doc in gold_docs]
-    probabilities = [dict(doc.cats) for doc in nlp.pipe((doc.text for doc in gold_docs), batch_size=batch_size)]
+    probabilities = cats_shortest_first(nlp, [doc.text for doc in gold_docs], batch_size)
     missing = [label for label in task.labels if probabilities and label not in probabilities[0]]
     if missing:
         raise DataError(f"{docbin_path}: the model has no score for {', '.join(missing)} of the task {task.name}'s "

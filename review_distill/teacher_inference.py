@@ -17,6 +17,7 @@ from tqdm import tqdm
 from wasabi import msg
 
 from .errors import DataError, MissingInput
+from .predictions import cats_shortest_first
 from .tasks import Task, top_label
 from .textcat_distill import MIN_PROB
 
@@ -232,12 +233,5 @@ def soft_labels(cats: Dict[str, float], labels: Sequence[str]) -> Labels:
 
 def predict(teacher: Language, texts: Sequence[str], labels: Sequence[str], batch_size: int,
             progress: Optional[tqdm] = None) -> List[Labels]:
-    """The teacher's soft labels (over `labels`) of each text, in order; the texts go through it
-    shortest first, so that each batch holds texts of similar length."""
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    found: List[Optional[Labels]] = [None] * len(texts)
-    for i, doc in zip(order, teacher.pipe((texts[i] for i in order), batch_size=batch_size)):
-        found[i] = soft_labels(doc.cats, labels)
-        if progress is not None:
-            progress.update(1)
-    return found
+    """The teacher's soft labels (over `labels`) of each text, in order, run shortest first."""
+    return [soft_labels(cats, labels) for cats in cats_shortest_first(teacher, texts, batch_size, progress)]
