@@ -5,7 +5,7 @@ categories: the distinct values of the file's label column, as they are. The fir
 ordered (`scale`, low to high); categories are not. The method: docs/method.md, "Tasks"."""
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Optional, Sequence, Tuple, Union
 
 import srsly
 
@@ -46,6 +46,35 @@ class Task:
     def to_binary(self, label: str) -> str:
         """A star label collapsed to the binary task's (1-2 stars NEG, 3-5 POS)."""
         return STAR_LABELS["binary"][self.rank(label)]
+
+
+# What the vars set to `auto` become, by the number of labels (docs/method.md, "Defaults per task"):
+# with two, the hour-long run's settings; with more, a teacher that trains every layer above the
+# embeddings, with attention dropout, and a student that learns from the whole pool and synthetic texts.
+@dataclass(frozen=True)
+class Defaults:
+    teacher_frozen_fraction: float
+    teacher_attention_dropout: float
+    pool_size: int
+    augmented_size: int
+
+
+TWO_LABEL_DEFAULTS = Defaults(teacher_frozen_fraction=0.5, teacher_attention_dropout=0.0, pool_size=5000,
+                              augmented_size=0)
+MANY_LABEL_DEFAULTS = Defaults(teacher_frozen_fraction=0.0, teacher_attention_dropout=0.1, pool_size=-1,
+                               augmented_size=12000)
+
+
+def task_setting(value: str, name: str, task: Task) -> Union[int, float]:
+    """The var `name` set to `value`: a number, or `auto` for the task's default (`Defaults`)."""
+    default = getattr(TWO_LABEL_DEFAULTS if len(task.labels) == 2 else MANY_LABEL_DEFAULTS, name)
+    if value.strip() == "auto":
+        return default
+    try:
+        return type(default)(value)
+    except ValueError:
+        kind = "a whole number" if isinstance(default, int) else "a number"
+        raise DataError(f"{name} must be auto or {kind}, got {value!r}") from None
 
 
 def star_ranges(task: Task) -> Dict[str, str]:

@@ -68,11 +68,15 @@ def train_teacher(
     merged_dir: Path,
     code: Path,
     transformer: str,
+    frozen_fraction: float,
+    attention_dropout: float,
     gpu_id: int = -1,
     unlabeled: Sequence[str] = (),
     checkpoint_dev_docs: int = 0,
 ) -> None:
-    """Train the teacher into OUTPUT_DIR on the merged sets and write its dev and test scores (module doc)."""
+    """Train the teacher into OUTPUT_DIR on the merged sets and write its dev and test scores (module doc).
+    `frozen_fraction` of the encoder's layers stay frozen, besides its embeddings; `attention_dropout` is
+    the transformer's attention_probs_dropout_prob."""
     check_device(gpu_id)
     import_code(code)
     check_unlabeled(languages, unlabeled)
@@ -99,6 +103,8 @@ def train_teacher(
         "paths.train": str(merged_dir / "train.spacy"),
         "paths.dev": str(merged_dir / "dev.spacy"),
         "paths.teacher_model": transformer,
+        "initialize.after_init.frozen_fraction": frozen_fraction,
+        "components.transformer.model.transformer_config.attention_probs_dropout_prob": attention_dropout,
     }
     stamp_path = output_dir / "fingerprint.txt"
     sources = [corpus_dir / lang / f"{split}.spacy" for split in ("train", "dev") for lang in languages]

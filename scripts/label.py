@@ -10,6 +10,7 @@ from typing import List, Optional
 
 import typer
 from spacy.vocab import Vocab
+from wasabi import msg
 
 from review_distill import labelling
 from review_distill.cli import run
@@ -17,7 +18,7 @@ from review_distill.device import check_device
 from review_distill.errors import DataError
 from review_distill.files import write_json
 from review_distill.label_texts import check_inputs, check_sizes, collect_items
-from review_distill.tasks import read_task
+from review_distill.tasks import read_task, task_setting
 from review_distill.reviews import check_unlabeled
 from review_distill.teacher_inference import check_teacher
 
@@ -33,8 +34,9 @@ def main(
     shard_dir: Path = typer.Option(Path("corpus/labels"), help="Where the shards and their manifest go, per language"),
     soft_dir: Path = typer.Option(Path("corpus/soft"), help="Where {lang}/train.spacy with the probabilities goes"),
     hard_dir: Path = typer.Option(Path("corpus/hard"), help="Where {lang}/train.spacy with the argmax labels goes"),
-    pool_size: int = typer.Option(12000, help="Pool reviews to label per language (-1: all)"),
-    augmented_size: int = typer.Option(4000, help="Synthetic texts to label per language (0: none, -1: all)"),
+    pool_size: str = typer.Option("auto", help="Pool reviews to label per language (-1: all; auto: the task's default)"),
+    augmented_size: str = typer.Option("auto", help="Synthetic texts to label per language (0: none, -1: all; auto: "
+                                       "the task's default)"),
     shard_size: int = typer.Option(1000, help="Texts per shard"),
     batch_size: int = typer.Option(64, help="Texts per batch through the teacher"),
     seed: int = typer.Option(0, help="Seed of the samples"),
@@ -56,7 +58,11 @@ def main(
 ):
     """Label each language's training texts with the teacher's probabilities."""
     unlabeled = unlabeled.split()
+    task = read_task(corpus_dir / "task.json")
+    pool_size = task_setting(pool_size, "pool_size", task)
+    augmented_size = task_setting(augmented_size, "augmented_size", task)
     check_sizes(pool_size, augmented_size, shard_size, batch_size)
+    msg.info(f"The task {task.name}, {len(task.labels)} labels: pool_size {pool_size}, augmented_size {augmented_size}")
     check_unlabeled(languages, unlabeled)
     if backend not in BACKENDS:
         raise DataError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
@@ -69,7 +75,6 @@ def main(
         check_device(gpu_id)
     check_inputs(languages, unlabeled, corpus_dir, augmented_dir, pool_size, augmented_size)
     check_teacher(teacher_dir)
-    task = read_task(corpus_dir / "task.json")
     vocab = Vocab()
     items = {lang: collect_items(lang, vocab, corpus_dir, augmented_dir, pool_size, augmented_size, seed,
                                  lang in unlabeled, labels=task.labels) for lang in languages}

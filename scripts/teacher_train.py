@@ -3,8 +3,10 @@ from pathlib import Path
 from typing import List
 
 import typer
+from wasabi import msg
 
 from review_distill.cli import run
+from review_distill.tasks import read_task, task_setting
 from review_distill.teacher import train_teacher
 
 
@@ -22,10 +24,19 @@ def main(
     unlabeled: str = typer.Option("", help="Space-separated languages whose gold labels it never trains on"),
     checkpoint_dev_docs: int = typer.Option(0, min=0, help="Dev reviews per language that pick the best checkpoint "
                                             "during training (0: all)"),
+    frozen_fraction: str = typer.Option("auto", help="Share of the encoder's layers kept frozen, besides its "
+                                        "embeddings (auto: the task's default)"),
+    attention_dropout: str = typer.Option("auto", help="The transformer's attention dropout (auto: the task's default)"),
 ):
+    task = read_task(corpus_dir / "task.json")
+    frozen_fraction = task_setting(frozen_fraction, "teacher_frozen_fraction", task)
+    attention_dropout = task_setting(attention_dropout, "teacher_attention_dropout", task)
+    msg.info(f"The task {task.name}, {len(task.labels)} labels: {frozen_fraction} of the encoder's layers frozen, "
+             f"attention dropout {attention_dropout}")
     train_teacher(config_path, output_dir, metrics_path, languages, dev_metrics_path=dev_metrics_path,
                   corpus_dir=corpus_dir, merged_dir=merged_dir, code=code, transformer=transformer, gpu_id=gpu_id,
-                  unlabeled=unlabeled.split(), checkpoint_dev_docs=checkpoint_dev_docs)
+                  unlabeled=unlabeled.split(), checkpoint_dev_docs=checkpoint_dev_docs,
+                  frozen_fraction=frozen_fraction, attention_dropout=attention_dropout)
 
 
 if __name__ == "__main__":
