@@ -241,6 +241,20 @@ def test_no_augmented_texts_need_no_augment_step(tmp_path, teacher_dir):
     assert "en: 15 texts (gold 6, augmented 0, pool 9)" in run(tmp_path, teacher_dir, augmented_size=0)
 
 
+def test_auto_sizes_are_the_tasks_defaults(tmp_path, teacher_dir):
+    """Two labels: 5,000 pool reviews (here all 13) and no synthetic texts, as the hour-long default run."""
+    write_inputs(tmp_path)
+    output = run(tmp_path, teacher_dir, pool_size="auto", augmented_size="auto")
+    assert "The task binary, 2 labels: pool_size 5000, augmented_size 0" in output
+    assert "en: 19 texts (gold 6, augmented 0, pool 13)" in output
+
+
+def test_a_size_that_is_no_number_is_named(tmp_path, teacher_dir):
+    write_inputs(tmp_path)
+    assert "pool_size must be auto or a whole number, got 'lots'" in run(tmp_path, teacher_dir, expect=1, pool_size="lots")
+    assert not (tmp_path / "labels").exists()
+
+
 def test_bf16_labels_agree_with_fp32_and_are_checked_and_reported(tmp_path, tiny_transformer, monkeypatch):
     """Under bf16 autocast (emulated where the CPU has no bf16) the transformer teacher's labels stay
     within bf16's precision of fp32; the agreement check and the speed go to the report."""

@@ -1,7 +1,8 @@
 import pytest
 
 from review_distill.errors import DataError, MissingInput
-from review_distill.tasks import check_polarity_values, make_task, read_task, to_label, write_task
+from review_distill.tasks import (MANY_LABEL_DEFAULTS, TWO_LABEL_DEFAULTS, check_polarity_values, make_task, read_task,
+                                  task_setting, to_label, write_task)
 
 
 @pytest.mark.parametrize(
@@ -66,3 +67,36 @@ def test_tasks_and_their_scales(tmp_path):
 def test_bad_tasks(name, labels, error):
     with pytest.raises(DataError, match=error):
         make_task(name, labels)
+
+
+@pytest.mark.parametrize("task,defaults", [(make_task("binary"), TWO_LABEL_DEFAULTS),
+                                           (make_task("categories", ["spam", "ham"]), TWO_LABEL_DEFAULTS),
+                                           (make_task("three_way"), MANY_LABEL_DEFAULTS),
+                                           (make_task("stars"), MANY_LABEL_DEFAULTS),
+                                           (make_task("categories", ["a", "b", "c"]), MANY_LABEL_DEFAULTS)])
+def test_auto_settings_follow_the_number_of_labels(task, defaults):
+    for name in ("pool_size", "augmented_size", "teacher_frozen_fraction", "teacher_attention_dropout"):
+        assert task_setting("auto", name, task) == getattr(defaults, name)
+
+
+def test_the_binary_task_keeps_the_hour_long_runs_settings():
+    """The binary default run's sizes and teacher, as before the defaults depended on the task."""
+    binary = make_task("binary")
+    assert [task_setting("auto", name, binary) for name in
+            ("pool_size", "augmented_size", "teacher_frozen_fraction", "teacher_attention_dropout")] == [5000, 0, 0.5, 0.0]
+
+
+def test_a_setting_given_overrides_auto():
+    stars = make_task("stars")
+    assert task_setting("300", "pool_size", stars) == 300
+    assert task_setting("-1", "augmented_size", make_task("binary")) == -1
+    assert task_setting("0.25", "teacher_frozen_fraction", stars) == 0.25
+    assert isinstance(task_setting("0", "teacher_attention_dropout", stars), float)
+
+
+@pytest.mark.parametrize("value,name,error", [("1.5", "pool_size", "pool_size must be auto or a whole number, got '1.5'"),
+                                              ("all", "augmented_size", "must be auto or a whole number"),
+                                              ("half", "teacher_frozen_fraction", "must be auto or a number, got 'half'")])
+def test_a_bad_setting_is_named(value, name, error):
+    with pytest.raises(DataError, match=error):
+        task_setting(value, name, make_task("stars"))
