@@ -6,6 +6,7 @@ import typer
 from wasabi import msg
 
 from review_distill.cli import run
+from review_distill.device import check_device
 from review_distill.tasks import read_task, task_setting
 from review_distill.teacher import train_teacher
 
@@ -28,6 +29,7 @@ def main(
                                         "embeddings (auto: the task's default)"),
     attention_dropout: str = typer.Option("auto", help="The transformer's attention dropout (auto: the task's default)"),
 ):
+    check_device(gpu_id)
     task = read_task(corpus_dir / "task.json")
     frozen_fraction = task_setting(frozen_fraction, "teacher_frozen_fraction", task)
     attention_dropout = task_setting(attention_dropout, "teacher_attention_dropout", task)
