@@ -54,22 +54,30 @@ class Task:
 @dataclass(frozen=True)
 class Defaults:
     teacher_frozen_fraction: float
+    teacher_frozen_embeddings: str
     teacher_attention_dropout: float
     pool_size: int
     augmented_size: int
 
 
-TWO_LABEL_DEFAULTS = Defaults(teacher_frozen_fraction=0.5, teacher_attention_dropout=0.0, pool_size=5000,
-                              augmented_size=0)
-MANY_LABEL_DEFAULTS = Defaults(teacher_frozen_fraction=0.0, teacher_attention_dropout=0.1, pool_size=-1,
-                               augmented_size=12000)
+TWO_LABEL_DEFAULTS = Defaults(teacher_frozen_fraction=0.5, teacher_frozen_embeddings="all",
+                              teacher_attention_dropout=0.0, pool_size=5000, augmented_size=0)
+MANY_LABEL_DEFAULTS = Defaults(teacher_frozen_fraction=0.0, teacher_frozen_embeddings="all",
+                               teacher_attention_dropout=0.1, pool_size=-1, augmented_size=12000)
+# The values a setting that is not a number may take.
+SETTING_CHOICES = {"teacher_frozen_embeddings": ("all", "words")}
 
 
-def task_setting(value: str, name: str, task: Task) -> Union[int, float]:
-    """The var `name` set to `value`: a number, or `auto` for the task's default (`Defaults`)."""
+def task_setting(value: str, name: str, task: Task) -> Union[int, float, str]:
+    """The var `name` set to `value`: a number or one of its `SETTING_CHOICES`, or `auto` for the
+    task's default (`Defaults`)."""
     default = getattr(TWO_LABEL_DEFAULTS if len(task.labels) == 2 else MANY_LABEL_DEFAULTS, name)
     if value.strip() == "auto":
         return default
+    if name in SETTING_CHOICES:
+        if value not in SETTING_CHOICES[name]:
+            raise DataError(f"{name} must be auto, {' or '.join(SETTING_CHOICES[name])}, got {value!r}")
+        return value
     try:
         return type(default)(value)
     except ValueError:

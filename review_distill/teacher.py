@@ -69,13 +69,15 @@ def train_teacher(
     code: Path,
     transformer: str,
     frozen_fraction: float,
+    frozen_embeddings: str,
     attention_dropout: float,
     gpu_id: int = -1,
     unlabeled: Sequence[str] = (),
     checkpoint_dev_docs: int = 0,
 ) -> None:
     """Train the teacher into OUTPUT_DIR on the merged sets and write its dev and test scores (module doc).
-    `frozen_fraction` of the encoder's layers stay frozen, besides its embeddings; `attention_dropout` is
+    `frozen_fraction` of the encoder's layers stay frozen, besides its embeddings (`frozen_embeddings`: all
+    or words, as `freeze_encoder.v1` takes them); `attention_dropout` is
     the transformer's attention_probs_dropout_prob."""
     check_device(gpu_id)
     import_code(code)
@@ -104,6 +106,7 @@ def train_teacher(
         "paths.dev": str(merged_dir / "dev.spacy"),
         "paths.teacher_model": transformer,
         "initialize.after_init.frozen_fraction": frozen_fraction,
+        "initialize.after_init.embeddings": frozen_embeddings,
         "components.transformer.model.transformer_config.attention_probs_dropout_prob": attention_dropout,
     }
     stamp_path = output_dir / "fingerprint.txt"

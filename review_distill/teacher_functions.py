@@ -81,14 +81,22 @@ def configure_text_length() -> Callable[[Doc], int]:
     return lambda doc: len(doc.text)
 
 
+FROZEN_EMBEDDINGS = ("all", "words")
+
+
 @registry.callbacks("review_distill.freeze_encoder.v1")
-def create_freeze_encoder(component: str, frozen_fraction: float) -> Callable[[Language], Language]:
+def create_freeze_encoder(component: str, frozen_fraction: float,
+                          embeddings: str = "all") -> Callable[[Language], Language]:
     """An [initialize.after_init] callback that freezes the transformer's embeddings and the lower
     `frozen_fraction` of its layers (rounded down): a step then runs the backward pass and the
     optimizer over the upper layers only, and keeps no activations of the lower ones for it. A small
-    gold set cannot retrain a large vocabulary anyway (docs/method.md, Fine-tuning)."""
+    gold set cannot retrain a large vocabulary anyway (docs/method.md, Fine-tuning). `embeddings`:
+    "all" freezes the whole embeddings module (word, position and token-type embeddings and their
+    LayerNorm), "words" the word-embedding table only."""
     if not 0 <= frozen_fraction <= 1:
         raise ValueError(f"frozen_fraction must be between 0 and 1, got {frozen_fraction}")
+    if embeddings not in FROZEN_EMBEDDINGS:
+        raise ValueError(f"embeddings must be one of {', '.join(FROZEN_EMBEDDINGS)}, got {embeddings!r}")
 
     def freeze(nlp: Language) -> Language:
         transformer = nlp.get_pipe(component).model.transformer.base_model
@@ -97,7 +105,8 @@ def create_freeze_encoder(component: str, frozen_fraction: float) -> Callable[[L
                              f"XLM-R, e5), not those of {type(transformer).__name__}: remove [initialize.after_init] "
                              "from the teacher's config to fine-tune all of it")
         layers = transformer.encoder.layer
-        for module in (transformer.embeddings, *layers[:int(len(layers) * frozen_fraction)]):
+        frozen = transformer.embeddings if embeddings == "all" else transformer.get_input_embeddings()
+        for module in (frozen, *layers[:int(len(layers) * frozen_fraction)]):
             module.requires_grad_(False)
         return nlp
 

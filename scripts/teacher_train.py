@@ -27,18 +27,23 @@ def main(
                                             "during training (0: all)"),
     frozen_fraction: str = typer.Option("auto", help="Share of the encoder's layers kept frozen, besides its "
                                         "embeddings (auto: the task's default)"),
+    frozen_embeddings: str = typer.Option("auto", help="The encoder's embeddings kept frozen: all (the whole "
+                                          "embeddings module) or words (the word-embedding table; auto: the "
+                                          "task's default)"),
     attention_dropout: str = typer.Option("auto", help="The transformer's attention dropout (auto: the task's default)"),
 ):
     check_device(gpu_id)
     task = read_task(corpus_dir / "task.json")
     frozen_fraction = task_setting(frozen_fraction, "teacher_frozen_fraction", task)
+    frozen_embeddings = task_setting(frozen_embeddings, "teacher_frozen_embeddings", task)
     attention_dropout = task_setting(attention_dropout, "teacher_attention_dropout", task)
     msg.info(f"The task {task.name}, {len(task.labels)} labels: {frozen_fraction} of the encoder's layers frozen, "
-             f"attention dropout {attention_dropout}")
+             f"embeddings frozen: {frozen_embeddings}, attention dropout {attention_dropout}")
     train_teacher(config_path, output_dir, metrics_path, languages, dev_metrics_path=dev_metrics_path,
                   corpus_dir=corpus_dir, merged_dir=merged_dir, code=code, transformer=transformer, gpu_id=gpu_id,
                   unlabeled=unlabeled.split(), checkpoint_dev_docs=checkpoint_dev_docs,
-                  frozen_fraction=frozen_fraction, attention_dropout=attention_dropout)
+                  frozen_fraction=frozen_fraction,
+                  frozen_embeddings=frozen_embeddings, attention_dropout=attention_dropout)
 
 
 if __name__ == "__main__":

@@ -75,7 +75,8 @@ def test_bad_tasks(name, labels, error):
                                            (make_task("stars"), MANY_LABEL_DEFAULTS),
                                            (make_task("categories", ["a", "b", "c"]), MANY_LABEL_DEFAULTS)])
 def test_auto_settings_follow_the_number_of_labels(task, defaults):
-    for name in ("pool_size", "augmented_size", "teacher_frozen_fraction", "teacher_attention_dropout"):
+    for name in ("pool_size", "augmented_size", "teacher_frozen_fraction", "teacher_frozen_embeddings",
+                 "teacher_attention_dropout"):
         assert task_setting("auto", name, task) == getattr(defaults, name)
 
 
@@ -83,7 +84,8 @@ def test_the_binary_task_keeps_the_hour_long_runs_settings():
     """The binary default run's sizes and teacher, as before the defaults depended on the task."""
     binary = make_task("binary")
     assert [task_setting("auto", name, binary) for name in
-            ("pool_size", "augmented_size", "teacher_frozen_fraction", "teacher_attention_dropout")] == [5000, 0, 0.5, 0.0]
+            ("pool_size", "augmented_size", "teacher_frozen_fraction", "teacher_frozen_embeddings",
+             "teacher_attention_dropout")] == [5000, 0, 0.5, "all", 0.0]
 
 
 def test_a_setting_given_overrides_auto():
@@ -92,11 +94,14 @@ def test_a_setting_given_overrides_auto():
     assert task_setting("-1", "augmented_size", make_task("binary")) == -1
     assert task_setting("0.25", "teacher_frozen_fraction", stars) == 0.25
     assert isinstance(task_setting("0", "teacher_attention_dropout", stars), float)
+    assert task_setting("words", "teacher_frozen_embeddings", make_task("binary")) == "words"
 
 
 @pytest.mark.parametrize("value,name,error", [("1.5", "pool_size", "pool_size must be auto or a whole number, got '1.5'"),
                                               ("all", "augmented_size", "must be auto or a whole number"),
-                                              ("half", "teacher_frozen_fraction", "must be auto or a number, got 'half'")])
+                                              ("half", "teacher_frozen_fraction", "must be auto or a number, got 'half'"),
+                                              ("0.5", "teacher_frozen_embeddings",
+                                               "must be auto, all or words, got '0.5'")])
 def test_a_bad_setting_is_named(value, name, error):
     with pytest.raises(DataError, match=error):
         task_setting(value, name, make_task("stars"))

@@ -103,9 +103,28 @@ def test_teacher_config_trains_only_the_upper_half_of_the_encoder(tmp_path, tiny
     assert all(name.startswith(("encoder.layer.1.", "pooler.")) for name in changed)
 
 
+def test_freeze_encoder_can_keep_only_the_word_embeddings_as_loaded(tiny_transformer):
+    """embeddings "words": the word-embedding table stays frozen, the position embeddings and the
+    embeddings' LayerNorm train with the layers; "all" freezes the whole embeddings module."""
+    for embeddings, trainable in (("words", {"position_embeddings", "token_type_embeddings", "LayerNorm"}),
+                                  ("all", set())):
+        config = spacy.util.load_config(
+            ROOT / "configs" / "teacher.cfg", interpolate=True,
+            overrides={"paths.teacher_model": str(tiny_transformer), "initialize.after_init.embeddings": embeddings})
+        nlp = spacy.util.load_model_from_config(config, auto_fill=True)
+        examples = [spacy.training.Example.from_dict(nlp.make_doc(text), {"cats": {"POS": float(pos), "NEG": float(not pos)}})
+                    for text, pos in (("great , love it !", True), ("bad , broken !", False))]
+        nlp.initialize(lambda: examples)
+        bert = nlp.get_pipe("transformer").model.transformer
+        assert {name.split(".")[1] for name, weight in bert.named_parameters()
+                if name.startswith("embeddings.") and weight.requires_grad} == trainable
+
+
 def test_freeze_encoder_rejects_a_fraction_outside_zero_to_one():
     with pytest.raises(ValueError, match="frozen_fraction must be between 0 and 1, got 1.5"):
         teacher_functions.create_freeze_encoder("transformer", 1.5)
+    with pytest.raises(ValueError, match="embeddings must be one of all, words, got 'none'"):
+        teacher_functions.create_freeze_encoder("transformer", 0.5, "none")
 
 
 def test_train_teacher_trains_once_on_all_languages_and_scores_each(tmp_path, tiny_transformer):
