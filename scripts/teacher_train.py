@@ -42,8 +42,8 @@ def main(
     train_teacher(config_path, output_dir, metrics_path, languages, dev_metrics_path=dev_metrics_path,
                   corpus_dir=corpus_dir, merged_dir=merged_dir, code=code, transformer=transformer, gpu_id=gpu_id,
                   unlabeled=unlabeled.split(), checkpoint_dev_docs=checkpoint_dev_docs,
-                  frozen_fraction=frozen_fraction,
-                  frozen_embeddings=frozen_embeddings, attention_dropout=attention_dropout)
+                  frozen_fraction=frozen_fraction, frozen_embeddings=frozen_embeddings,
+                  attention_dropout=attention_dropout)
 
 
 if __name__ == "__main__":
