@@ -63,7 +63,7 @@ class Defaults:
 TWO_LABEL_DEFAULTS = Defaults(teacher_frozen_fraction=0.5, teacher_frozen_embeddings="all",
                               teacher_attention_dropout=0.0, pool_size=5000, augmented_size=0)
 MANY_LABEL_DEFAULTS = Defaults(teacher_frozen_fraction=0.0, teacher_frozen_embeddings="all",
-                               teacher_attention_dropout=0.1, pool_size=-1, augmented_size=12000)
+                               teacher_attention_dropout=0.1, pool_size=-1, augmented_size=6000)
 # The values a setting that is not a number may take.
 SETTING_CHOICES = {"teacher_frozen_embeddings": ("all", "words")}
 
