@@ -64,7 +64,7 @@ TWO_LABEL_DEFAULTS = Defaults(teacher_frozen_fraction=0.5, teacher_frozen_embedd
                               teacher_attention_dropout=0.0, pool_size=5000, augmented_size=0)
 MANY_LABEL_DEFAULTS = Defaults(teacher_frozen_fraction=0.0, teacher_frozen_embeddings="all",
                                teacher_attention_dropout=0.1, pool_size=-1, augmented_size=6000)
-# The values a setting that is not a number may take.
+# The values a setting that is not a number may take (teacher_frozen_embeddings: freeze_encoder.v1's `embeddings`).
 SETTING_CHOICES = {"teacher_frozen_embeddings": ("all", "words")}
 
 

@@ -11,6 +11,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import compile_infix_regex
 from spacy_transformers.util import registry  # spaCy's registry, plus span_getters
 
+from review_distill.tasks import SETTING_CHOICES
 from review_distill.textcat_tokenizers import CJK_BLOCKS
 
 # The students' CJK blocks, the ideographic space and the fullwidth forms (punctuation, digits, letters):
@@ -81,9 +82,6 @@ def configure_text_length() -> Callable[[Doc], int]:
     return lambda doc: len(doc.text)
 
 
-FROZEN_EMBEDDINGS = ("all", "words")
-
-
 @registry.callbacks("review_distill.freeze_encoder.v1")
 def create_freeze_encoder(component: str, frozen_fraction: float,
                           embeddings: str = "all") -> Callable[[Language], Language]:
@@ -95,8 +93,9 @@ def create_freeze_encoder(component: str, frozen_fraction: float,
     LayerNorm), "words" the word-embedding table only."""
     if not 0 <= frozen_fraction <= 1:
         raise ValueError(f"frozen_fraction must be between 0 and 1, got {frozen_fraction}")
-    if embeddings not in FROZEN_EMBEDDINGS:
-        raise ValueError(f"embeddings must be one of {', '.join(FROZEN_EMBEDDINGS)}, got {embeddings!r}")
+    choices = SETTING_CHOICES["teacher_frozen_embeddings"]
+    if embeddings not in choices:
+        raise ValueError(f"embeddings must be one of {', '.join(choices)}, got {embeddings!r}")
 
     def freeze(nlp: Language) -> Language:
         transformer = nlp.get_pipe(component).model.transformer.base_model
