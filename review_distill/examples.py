@@ -5,16 +5,16 @@ each with its words coloured by what they add to the student's decision (textcat
 the student's label against the runner-up: green towards its label, red towards the runner-up) and
 every label's probability (the teacher's as the teacher-train step kept them), and per label the
 n-grams of the test reviews that weigh most towards it against the other labels
-(textcat_explain.top_features). The labels are the task's (splits_dir/task.json); a review's label
+(textcat_explain.ngram_scores). The labels are the task's (splits_dir/task.json); a review's label
 is its most probable one. One self-contained HTML file: inline CSS, no scripts, no links.
 """
 import html
-import itertools
 import json
 import random
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
+import numpy
 import spacy
 from spacy.tokens import DocBin
 from wasabi import msg
@@ -24,7 +24,7 @@ from .files import atomic_path
 from .predictions import read_predictions, test_predictions_dir
 from .tasks import top_label
 from .tasks import Task, read_task
-from .textcat_explain import explain, top_features
+from .textcat_explain import explain, ngram_scores
 
 GROUPS = {
     "disagrees": "Disagrees with the teacher",
@@ -105,16 +105,14 @@ def label_features(student, texts: List[str], labels: Sequence[str], top_n: int)
     """Per label, the top_n n-grams of texts that weigh most towards it: each n-gram's weight for the
     label against the mean of its weights for the other labels (with two labels, the one against the
     other), heaviest first."""
-    pairs = {(label, other): {feature: weight for feature, weight, _ in top_features(student, texts, label, other)}
-             for label, other in itertools.combinations(labels, 2)}
-    features = next(iter(pairs.values())).keys() if pairs else ()
+    found = ngram_scores(student, texts)
+    columns = {label: found.scores[:, found.labels.index(label)] for label in labels}
     towards = {}
     for label in labels:
         others = [other for other in labels if other != label]
-        weights = {feature: sum(pairs[(label, other)][feature] if (label, other) in pairs else
-                                -pairs[(other, label)][feature] for other in others) / len(others)
-                   for feature in features}
-        ranked = sorted(((feature, weight) for feature, weight in weights.items() if weight > 0), key=lambda fw: -fw[1])
+        weights = sum((columns[label] - columns[other] for other in others), numpy.zeros(len(found.ngrams))) / len(others)
+        ranked = sorted(((ngram, weight) for ngram, weight in zip(found.ngrams, weights.tolist()) if weight > 0),
+                        key=lambda pair: -pair[1])
         towards[label] = ranked[:top_n]
     return towards
 

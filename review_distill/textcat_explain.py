@@ -1,6 +1,6 @@
 """Why a student scored a text as it did: each n-gram's exact contribution to the difference of two
 labels' logits (by default the predicted label's and the runner-up's), for any number of exclusive
-labels, from the model's own weights (explain, top_features), for a terminal (format_explanation) and as
+labels, from the model's own weights (explain, top_features, ngram_scores), for a terminal (format_explanation) and as
 a packaged pipeline's `python -m {package} TEXT` (explain_cli, review_distill/wheel_main.py).
 Shipped in each packaged pipeline with the component (textcat_distill). See docs/method.md."""
 import math
@@ -142,9 +142,34 @@ def top_features(
     component (Optional[str]): The textcat's name; by default the pipeline's only textcat.
     RETURNS (List[Tuple[str, float, int]]): (n-gram, weight, number of texts), largest |weight| first.
     """
+    scores = ngram_scores(nlp, texts, min_docs, component)
+    i, j = _label_indices(scores.labels, label, other)
+    weights = scores.scores[:, i] - scores.scores[:, j]
+    ranked = sorted(zip(scores.ngrams, weights.tolist(), scores.docs), key=lambda found: -abs(found[1]))
+    return [(ngram, weight, docs) for ngram, weight, docs in ranked]
+
+
+@dataclass
+class NgramScores:
+    """The word n-grams found in some texts and what each adds on its own (value 1) to every logit.
+
+    labels (List[str]): The textcat's labels, the columns of scores.
+    ngrams (List[str]): Each n-gram as it is first spelt in the texts.
+    docs (List[int]): In how many texts each occurs.
+    scores (numpy.ndarray): One row per n-gram, one column per label.
+    """
+
+    labels: List[str]
+    ngrams: List[str]
+    docs: List[int]
+    scores: numpy.ndarray
+
+
+def ngram_scores(nlp: Language, texts: Iterable[str], min_docs: int = 5, component: Optional[str] = None) -> NgramScores:
+    """The word n-grams found in at least min_docs of texts, with their rows of the sparse linear
+    layer's scores for all labels at once (top_features weighs two of the columns)."""
     textcat = nlp.get_pipe(component or _textcat_name(nlp))
     features, _, linear, _ = _explainable_parts(textcat.model)
-    i, j = _label_indices(list(textcat.labels), label, other)
     names: Dict[int, str] = {}
     docs: Dict[int, int] = {}
     for doc in nlp.pipe(texts):
@@ -152,11 +177,10 @@ def top_features(
             if found[0][0] == "ngram":
                 names.setdefault(key, found[0][1])
                 docs[key] = docs.get(key, 0) + 1
-    keys = numpy.asarray([key for key, n in docs.items() if n >= min_docs], dtype="uint64")
-    scores = _key_scores(linear, linear.ops.asarray(keys, dtype="uint64"), linear.ops.alloc1f(len(keys)) + 1.0)
-    weights = scores[:, i] - scores[:, j]
-    ranked = sorted(zip(keys.tolist(), weights.tolist()), key=lambda pair: -abs(pair[1]))
-    return [(names[key], weight, docs[key]) for key, weight in ranked]
+    keys = [key for key, n in docs.items() if n >= min_docs]
+    key_array = linear.ops.asarray(numpy.asarray(keys, dtype="uint64"), dtype="uint64")
+    scores = _key_scores(linear, key_array, linear.ops.alloc1f(len(keys)) + 1.0)
+    return NgramScores(list(textcat.labels), [names[key] for key in keys], [docs[key] for key in keys], scores)
 
 
 def _textcat_name(nlp: Language) -> str:
