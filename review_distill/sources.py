@@ -82,13 +82,20 @@ def language_files(data_file: str, languages: List[str]) -> Dict[str, Path]:
     return {lang: files.get(lang, Path("")) for lang in languages}
 
 
-def download(url: str, path: Path, attempts: int = 3) -> bool:
+# What to do when the mirror cannot be reached: the data step's way out.
+MIRROR_OFFLINE = ("There is no local copy either: put a copy of mteb/amazon_reviews_multi at data_dir "
+                  "({lang}/train.jsonl, ...), or run where mirror_url is reachable (the download resumes where it "
+                  "stopped).")
+
+
+def download(url: str, path: Path, attempts: int = 3, sha256: str = "", json_lines: bool = True,
+             offline: str = MIRROR_OFFLINE, step: str = "data") -> bool:
     """Download `url` to `path` with a progress bar, resuming a cut transfer from the part already
-    written (`path`.part, kept across runs), and check it (check_download); False if the server has
-    no such file."""
+    written (`path`.part, kept across runs), and check it (check_download: against `sha256` where it is
+    given, else the one the server sends; as JSON lines where `json_lines`); False if the server has no
+    such file. `offline` is the way out an unreachable server's error gives, `step` the step to rerun."""
     part = path.with_name(path.name + ".part")
     part.parent.mkdir(parents=True, exist_ok=True)
-    sha256 = ""
     for _ in range(attempts):
         done = part.stat().st_size if part.exists() else 0
         request = urllib.request.Request(url, headers={"Range": f"bytes={done}-"} if done else {})
@@ -101,17 +108,13 @@ def download(url: str, path: Path, attempts: int = 3) -> bool:
                 break
             raise DataError(f"Download failed: {url}: HTTP {err.code}") from None
         except (urllib.error.URLError, OSError) as err:
-            raise DataError(
-                f"Download failed: {url}: {getattr(err, 'reason', err)}. There is no local copy either: put a copy "
-                "of mteb/amazon_reviews_multi at data_dir ({lang}/train.jsonl, ...), or run where mirror_url is "
-                "reachable (the download resumes where it stopped)."
-            ) from None
+            raise DataError(f"Download failed: {url}: {getattr(err, 'reason', err)}. {offline}") from None
         with response:
             if done and response.status != 206:  # the server sends the whole file
                 done = 0
             length = int(response.headers.get("Content-Length") or 0)
             total = done + length if length else None
-            sha256 = _sha256_header(response.headers) or sha256
+            sha256 = sha256 or _sha256_header(response.headers)
             try:
                 with part.open("ab" if done else "wb") as file_, tqdm(
                     total=total, initial=done, unit="B", unit_scale=True, desc=path.name
@@ -127,8 +130,8 @@ def download(url: str, path: Path, attempts: int = 3) -> bool:
             break
     else:
         raise DataError(f"Download of {url} was cut {attempts} times; the {part.stat().st_size} bytes received are "
-                        f"kept in {part}: run the data step again to resume")
-    check_download(part, url, sha256)
+                        f"kept in {part}: run the {step} step again to resume")
+    check_download(part, url, sha256, json_lines, step)
     os.replace(part, path)
     return True
 
@@ -139,13 +142,13 @@ def _sha256_header(headers) -> str:
     return value if re.fullmatch(r"[0-9a-f]{64}", value) else ""
 
 
-def check_download(part: Path, url: str, sha256: str) -> None:
-    """Raise DataError, deleting the file, unless it has the SHA-256 the server sent (if any) and every
-    line is a JSON object."""
+def check_download(part: Path, url: str, sha256: str, json_lines: bool = True, step: str = "data") -> None:
+    """Raise DataError, deleting the file, unless it has the SHA-256 given (if any) and, where
+    `json_lines`, every line is a JSON object."""
     problem = None
     if sha256 and hashlib.sha256(part.read_bytes()).hexdigest() != sha256:
-        problem = f"its SHA-256 is not the {sha256} the server sent"
-    else:
+        problem = f"its SHA-256 is not the {sha256} expected"
+    elif json_lines:
         with part.open("rb") as file_:
             for line_no, line in enumerate(file_, start=1):
                 try:
@@ -156,7 +159,7 @@ def check_download(part: Path, url: str, sha256: str) -> None:
                     break
     if problem:
         part.unlink()
-        raise DataError(f"The download of {url} is corrupt: {problem}. It was deleted: run the data step again to "
+        raise DataError(f"The download of {url} is corrupt: {problem}. It was deleted: run the {step} step again to "
                         "download it anew")
 
 
