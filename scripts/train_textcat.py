@@ -28,10 +28,12 @@ def main(
         None, min=1, help="The model's ngram_size for the --char-languages, if not the config's"
     ),
     unlabeled: str = typer.Option("", help="Space-separated languages without gold train or dev sets (module doc)"),
+    jobs: int = typer.Option(1, min=0, help="Languages trained at a time, each in a process of its own (0: one per CPU)"),
 ):
     train_textcat(config_path, output_dir, metrics_path, languages, dev_metrics_path=dev_metrics_path,
                   corpus_dir=corpus_dir, train_dir=train_dir, gpu_id=gpu_id, code=code_paths(code),
-                  char_languages=char_languages.split(), char_ngram_size=char_ngram_size, unlabeled=unlabeled.split())
+                  char_languages=char_languages.split(), char_ngram_size=char_ngram_size, unlabeled=unlabeled.split(),
+                  jobs=jobs)
 
 
 if __name__ == "__main__":

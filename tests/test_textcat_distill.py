@@ -1,5 +1,6 @@
 """The textcat_distill component: soft cats, its losses' gradients, inference and training."""
 import ast
+import json
 import math
 import re
 import shutil
@@ -22,6 +23,7 @@ from review_distill.reviews import CHAR_TOKENIZER, make_nlp
 from review_distill.textcat_distill import LOSSES, DistillTextCategorizer
 from review_distill.textcat_ngrams import CHAR_NGRAM_SALT, extract_ngrams_batched
 from review_distill.textcat_tokenizers import CHAR_TOKEN
+from review_distill.errors import ProjectError
 from review_distill.training import fingerprint
 from util import (
     BATCHED_BOW, BOW, BOW_V3, COMPONENT, ENSEMBLE, MODELS, PACKAGE_CODE, REDUCE, ROOT, SOFT_DATA, TINY_TOK2VEC, TOY_NEG, TOY_POS,
@@ -551,6 +553,39 @@ def test_train_textcat_tokenizes_the_char_languages_into_characters(tmp_path):
     assert en.config["components"]["textcat"]["model"]["ngram_size"] == 2
     assert [t.text for t in ja("とても良い本です")] == list("とても良い本です")
     assert en.config["nlp"]["tokenizer"]["tokenizer"] == spacy.blank("en").config["nlp"]["tokenizer"]
+
+
+def toy_corpora(*languages):
+    words = {"en": (TOY_POS, TOY_NEG, TOY_THINGS), "ja": (["良い", "最高"], ["悪い", "最悪"], ["本", "靴"])}
+    corpora = {}
+    for lang in languages:
+        nlp = make_nlp(lang)
+        corpora[lang] = (toy_corpus(nlp, 0.8, *words[lang]), toy_corpus(nlp, 1.0, *words[lang]))
+    return corpora
+
+
+def test_languages_trained_in_parallel_are_the_models_trained_one_at_a_time(tmp_path):
+    """jobs=2 trains en and ja in processes of their own, each one's output in its train.log: the same
+    weights and scores as one after another."""
+    corpora = toy_corpora("en", "ja")
+    one, one_metrics = train_toy_students(tmp_path / "one", "student_bow", corpora, char_languages="ja")
+    two, two_metrics = train_toy_students(tmp_path / "two", "student_bow", corpora, char_languages="ja", jobs=2)
+    for lang in corpora:
+        models = [spacy.load(path / lang / "model-best").get_pipe("textcat").model for path in (one, two)]
+        assert models[0].to_bytes() == models[1].to_bytes()
+        assert "Training pipeline" in (two / lang / "train.log").read_text(encoding="utf8")
+        assert not (one / lang / "train.log").exists()
+    assert json.loads(one_metrics.read_text()) == json.loads(two_metrics.read_text())
+
+
+def test_a_language_that_fails_in_parallel_stops_the_step_with_its_output(tmp_path):
+    """Training ja fails (an n-gram size spaCy's config rejects) while en trains beside it: the error names
+    ja and shows its output; en finishes and keeps its fingerprint, so the next run does not train it again."""
+    corpora = toy_corpora("en", "ja")
+    with pytest.raises(ProjectError, match="(?s)Training student_bow for ja failed.*ngram_size"):
+        train_toy_students(tmp_path, "student_bow", corpora, char_languages="ja", char_ngram_size="x", jobs=2)
+    assert (tmp_path / "training" / "student_bow" / "en" / "fingerprint.txt").is_file()
+    assert not (tmp_path / "training" / "student_bow" / "ja" / "fingerprint.txt").exists()
 
 
 def test_char_tokenizer_splits_cjk_characters_and_keeps_other_words():

@@ -172,10 +172,11 @@ def write_docbin(path, examples):
 
 
 def train_toy_students(tmp_path, config_name, corpora, alpha=0.0, char_languages="", char_ngram_size=None,
-                       task="binary"):
+                       task="binary", jobs=1):
     """Train a student config for a few steps with scripts/train_textcat.py, per language on
     corpora[lang] = (train examples, gold examples: dev and test alternately), the
-    char_languages tokenized into characters (with n-grams of char_ngram_size, if given), of the task.
+    char_languages tokenized into characters (with n-grams of char_ngram_size, if given), of the task,
+    `jobs` languages at a time.
     RETURNS: the training dir (of {lang}/model-best) and the test metrics file."""
     write_task(tmp_path / "corpus" / "task.json", make_task(task))
     for lang, (train, gold) in corpora.items():
@@ -199,6 +200,7 @@ def train_toy_students(tmp_path, config_name, corpora, alpha=0.0, char_languages
         code=COMPONENT,
         char_languages=char_languages.split(),
         char_ngram_size=char_ngram_size,
+        jobs=jobs,
     )
     return training, metrics
 
