@@ -18,7 +18,7 @@ from review_distill.out_of_domain import (
     SETS, Archive, OutOfDomainSet, balanced_sample, fetch, out_of_domain, read_hotel_reviews, read_uci, score_sets,
 )
 from review_distill.tasks import make_task, write_task
-from util import TOY_NEG, TOY_POS, TOY_THINGS, toy_corpus, write_docbin
+from util import BOW, TOY_NEG, TOY_POS, TOY_THINGS, toy_corpus, write_docbin
 
 
 def make_archive(path, files):
@@ -96,8 +96,8 @@ def test_an_archive_is_downloaded_once_and_checked(registry, tmp_path):
 
 
 def train_textcat(nlp, examples, path, steps=5):
-    """Train a textcat on the examples and save the pipeline at path."""
-    nlp.add_pipe("textcat")
+    """Train a bag-of-words textcat (zero-initialized, so the same everywhere) on the examples; save it at path."""
+    nlp.add_pipe("textcat", config={"model": BOW})
     nlp.initialize(lambda: examples)
     optimizer = Adam(0.05)
     for _ in range(steps):
