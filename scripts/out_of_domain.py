@@ -11,10 +11,9 @@ HERE = Path(__file__).parent.parent / "review_distill"
 
 
 def main(
-    sets: str = typer.Argument(..., help=f"Space-separated sets of {', '.join(SETS)}"),
+    sets: str = typer.Argument(..., help=f"Space-separated sets of {', '.join(SETS)} (empty: none)"),
     output: Path = typer.Option(Path("metrics/out_of_domain.json")),
-    report: Path = typer.Option(Path("reports/out_of_domain.md"), help="The tables, beside the in-domain accuracy"),
-    evaluation: Path = typer.Option(Path("metrics/evaluation.json"), help="The in-domain scores (`evaluate`)"),
+    evaluation: Path = typer.Option(Path("metrics/evaluation.json"), help="The run's languages (`evaluate`)"),
     cache_dir: Path = typer.Option(Path("assets/out_of_domain"), help="Where the sets' archives are kept"),
     n_per_label: int = typer.Option(500, min=1, help="Texts per label and set at most (a seeded sample)"),
     training_dir: Path = typer.Option(Path("training"), help="Holds teacher/model-best and {model}/{lang}/model-best"),
@@ -25,7 +24,7 @@ def main(
     batch_size: int = typer.Option(64, min=1, help="nlp.pipe batch size"),
     seed: int = typer.Option(0, help="The TF-IDF + LR peers' seed"),
 ):
-    out_of_domain(sets.split(), output, report, evaluation, cache_dir=cache_dir, n_per_label=n_per_label, training_dir=training_dir,
+    out_of_domain(sets.split(), output, evaluation, cache_dir=cache_dir, n_per_label=n_per_label, training_dir=training_dir,
                   splits_dir=splits_dir, hard_dir=hard_dir, students=students.split(), teacher_code=teacher_code,
                   batch_size=batch_size, seed=seed)
 

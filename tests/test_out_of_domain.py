@@ -140,40 +140,44 @@ def test_every_model_is_scored_on_each_set(run, registry, tmp_path, monkeypatch)
             for word in TOY_POS + TOY_NEG for thing in TOY_THINGS]
     data = make_archive(served / "toy-1.0.tgz", {"package/fixtures/toy.json": json.dumps(rows).encode()}).read_bytes()
     monkeypatch.setitem(SETS, "en_toy", toy_set("en_toy", Archive(f"{url}/toy-1.0.tgz", hashlib.sha256(data).hexdigest())))
-    output, report, evaluation = (tmp_path / "metrics" / "out_of_domain.json", tmp_path / "reports" / "ood.md",
-                                  tmp_path / "metrics" / "evaluation.json")
+    output, evaluation = tmp_path / "metrics" / "out_of_domain.json", tmp_path / "metrics" / "evaluation.json"
     evaluation.parent.mkdir()
-    evaluation.write_text(json.dumps({"models": {"teacher": {"en": {"accuracy": 0.9}}}}))
-    out_of_domain(["en_toy"], output, report, evaluation, cache_dir=tmp_path / "cache", n_per_label=10, training_dir=training,
-                  splits_dir=splits, hard_dir=hard, students=["student_bow"], teacher_code=None, batch_size=8, seed=0)
+    evaluation.write_text(json.dumps({"languages": ["en"]}))
+    out_of_domain(["en_toy", "zh_hotel_reviews"], output, evaluation, cache_dir=tmp_path / "cache", n_per_label=10,
+                  training_dir=training, splits_dir=splits, hard_dir=hard, students=["student_bow"], teacher_code=None,
+                  batch_size=8, seed=0)
     result = json.loads(output.read_text())
     assert result["sets"]["en_toy"]["n"] == 20 and result["sets"]["en_toy"]["licence"] == "none"
+    assert result["left_out"] == {"zh_hotel_reviews": "this run has no zh"}
     models = ["teacher", "baseline_bow", "student_bow", "tfidf_lr_gold", "tfidf_lr_distilled"]
-    assert result["models"] == models and list(result["scores"]["en_toy"]) == models
+    assert result["models"] == models and list(result["scores"]) == ["en_toy"]
+    assert list(result["scores"]["en_toy"]) == models
     assert all(scores["n"] == 20 and 0.0 <= scores["accuracy"] <= 1.0 for scores in result["scores"]["en_toy"].values())
     assert result["scores"]["en_toy"]["student_bow"]["accuracy"] == 1.0  # the words it learned, in new texts
-    lines = report.read_text(encoding="utf8").splitlines()
-    assert "## en_toy: toy sentences (en, 20 texts)" in lines and "From made up. Licence: none." in lines
-    teacher = result["scores"]["en_toy"]["teacher"]["accuracy"]
-    assert f"| transformer teacher (`teacher`) | 0.900 | {teacher:.3f} | {teacher - 0.9:+.3f} |" in lines
-    assert "| student BOW (`student_bow`) | – | 1.000 | – |" in lines
 
 
-def test_bad_sets_and_tasks_stop_with_what_to_do(run, tmp_path):
+def test_a_task_other_than_binary_leaves_every_set_out_unread(run, tmp_path):
     training, splits, hard = run
-    with pytest.raises(DataError, match="No out-of-domain set nope: the sets are en_movie_sentences"):
-        out_of_domain(["nope"], tmp_path / "o.json", tmp_path / "o.md", tmp_path / "e.json", cache_dir=tmp_path, n_per_label=5, training_dir=training,
-                      splits_dir=splits, hard_dir=hard, students=["student_bow"], teacher_code=None, batch_size=8,
-                      seed=0)
-    with pytest.raises(MissingInput, match="run `spacy project run evaluate` first"):
-        out_of_domain(["en_movie_sentences"], tmp_path / "o.json", tmp_path / "o.md", tmp_path / "e.json",
-                      cache_dir=tmp_path, n_per_label=5, training_dir=training, splits_dir=splits, hard_dir=hard,
-                      students=["student_bow"], teacher_code=None, batch_size=8, seed=0)
+    write_task(splits / "task.json", make_task("stars"))
+    evaluation = tmp_path / "evaluation.json"
+    evaluation.write_text(json.dumps({"languages": ["en"]}))
+    result = out_of_domain(["en_movie_sentences"], tmp_path / "o.json", evaluation, cache_dir=tmp_path / "cache",
+                           n_per_label=5, training_dir=training, splits_dir=splits, hard_dir=hard,
+                           students=["student_bow"], teacher_code=None, batch_size=8, seed=0)
+    assert result["sets"] == {} and result["scores"] == {} and not (tmp_path / "cache").exists()
+    assert result["left_out"] == {"en_movie_sentences": "its labels are POS and NEG, and this run's task is stars"}
+
+
+def test_bad_sets_stop_with_what_to_do(run, tmp_path):
+    training, splits, hard = run
     options = dict(training_dir=training, splits_dir=splits, hard_dir=hard, teacher_code=None, batch_size=8, seed=0)
+    with pytest.raises(DataError, match="No out-of-domain set nope: the sets are en_movie_sentences"):
+        out_of_domain(["nope"], tmp_path / "o.json", tmp_path / "e.json", cache_dir=tmp_path, n_per_label=5,
+                      students=["student_bow"], **options)
+    with pytest.raises(MissingInput, match="run `spacy project run evaluate` first"):
+        out_of_domain(["en_movie_sentences"], tmp_path / "o.json", tmp_path / "e.json", cache_dir=tmp_path,
+                      n_per_label=5, students=["student_bow"], **options)
     zh = OutOfDomainSet("zh_toy", "zh", "toy", "made up", "none", Archive("http://x/y.tgz", ""), read_uci("y"))
     with pytest.raises(MissingInput, match="the run has no zh, which zh_toy is in"):
         score_sets([zh], {"zh_toy": [("好", "POS")]}, students=["student_bow"], **options)
-    assert not (tmp_path / "o.json").exists() and not (tmp_path / "o.md").exists()
-    write_task(splits / "task.json", make_task("stars"))
-    with pytest.raises(DataError, match="this run's task is stars: run it with task=binary"):
-        score_sets([zh], {}, students=["student_bow"], **options)
+    assert not (tmp_path / "o.json").exists()

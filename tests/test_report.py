@@ -483,6 +483,34 @@ def task_evaluation(task):
             "task": {"name": task.name, "labels": list(task.labels), "scale": list(task.scale)}}
 
 
+def toy_out_of_domain():
+    """An out_of_domain.json: en movie sentences scored, zh left out."""
+    accuracy = {"teacher": 0.78, "baseline_bow": 0.61, "student_bow": 0.66, "tfidf_lr_gold": 0.6, "tfidf_lr_distilled": 0.64}
+    return {"sets": {"en_movie": {"lang": "en", "domain": "movie sentences", "source": "UCI", "licence": "CC BY 4.0",
+                                  "url": "http://x/y.tgz", "n": 996}},
+            "left_out": {"zh_hotel_reviews": "this run has no zh"}, "models": list(accuracy),
+            "scores": {"en_movie": {model: {"accuracy": value, "n": 996} for model, value in accuracy.items()}}}
+
+
+def test_out_of_domain_accuracy_stands_beside_the_in_domain_one():
+    summary = summaries.build_summary(toy_evaluation(), toy_benchmark(), "student_bow", out_of_domain=toy_out_of_domain())
+    found = summary["out_of_domain"]["sets"]["en_movie"]
+    assert found["accuracy"]["student"] == 0.66 and found["in_domain"]["student"] == ACCURACY["student_bow"]
+    text = report.render_report(summary)
+    assert ("Out of domain it scores 0.660 against the teacher's 0.780 (mean balanced accuracy on 1 set of opinion "
+            "texts from outside product reviews, section Out of domain).") in text
+    assert "### en_movie: movie sentences (en, 996 texts)" in text and "From UCI. Licence: CC BY 4.0." in text
+    assert "| student BOW (default student) (`student_bow`) | 0.795 | 0.660 | -0.135 |" in text
+    assert "| transformer teacher (`teacher`) | 0.850 | 0.780 | -0.070 |" in text
+    assert "- `zh_hotel_reviews` left out: this run has no zh." in text
+    nothing = {"sets": {}, "left_out": {}, "models": [], "scores": {}}
+    text = report.render_report(summaries.build_summary(toy_evaluation(), toy_benchmark(), "student_bow",
+                                                        out_of_domain=nothing))
+    assert "No set was named (var `out_of_domain_sets`)." in text and "Out of domain it scores" not in text
+    assert "## Out of domain" not in report.render_report(summaries.build_summary(toy_evaluation(), toy_benchmark(),
+                                                                                  "student_bow"))
+
+
 def test_binary_summary_and_report_name_no_task(tmp_path):
     summary = summaries.build_summary(toy_evaluation(), toy_benchmark(), "student_bow")
     assert not {"task", "mae", "within_one", "binary_accuracy", "confusion", "mean_mae"} & set(summary)

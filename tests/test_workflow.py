@@ -15,7 +15,9 @@ from review_distill.reviews import make_nlp
 
 LANGUAGES = ["en", "ja"]
 STEPS = ["data", "preprocess", "baseline-bow", "teacher-encoder", "teacher-train", "augment", "label",
-         "student-bow", "evaluate", "benchmark", "report", "examples", "package"]
+         "student-bow", "evaluate", "out-of-domain", "benchmark", "report", "examples", "package"]
+# An out-of-domain set of a language the runs do not have: left out, so nothing is downloaded.
+NO_OUT_OF_DOMAIN = "--vars.out_of_domain_sets=zh_hotel_reviews"
 MODELS = ["baseline_bow", "teacher", "student_bow"]
 
 
@@ -24,7 +26,7 @@ def run_all(project, shared_data):
             f"--vars.languages={' '.join(LANGUAGES)}", f"--vars.data_dir={shared_data}",
             "--vars.n_train=40", "--vars.n_dev=40", "--vars.n_test=40",
             "--vars.pool_size=20", "--vars.augmented_size=20", "--vars.benchmark_n_docs=20",
-            "--vars.gate_margin=-1"]  # a 20-step teacher need not beat the baseline
+            "--vars.gate_margin=-1", NO_OUT_OF_DOMAIN]  # a 20-step teacher need not beat the baseline
     result = subprocess.run(args, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout
@@ -80,6 +82,8 @@ def test_workflow_runs_then_skips_finished_steps(project, shared_data):
     assert students["en"].config["nlp"]["tokenizer"]["tokenizer"] == spacy.blank("en").config["nlp"]["tokenizer"]
     assert [students[lang].config["components"]["textcat"]["model"]["ngram_size"] for lang in ("en", "ja")] == [2, 3]
     assert summary["default_student"] == "student_bow" and set(summary["selection"]) == set(MODELS[2:])
+    report = (project / "reports" / "report.md").read_text(encoding="utf8")
+    assert "- `zh_hotel_reviews` left out: this run has no zh." in report
     labelling = json.loads((project / "metrics" / "labelling.json").read_text())
     assert set(labelling) == set(LANGUAGES) and all(labelling[lang]["n_texts"] == 80 for lang in LANGUAGES)
     for model in MODELS:
@@ -141,7 +145,7 @@ def test_zero_label_languages_and_a_seventh_language_from_a_text_only_file(tmp_p
             f"--vars.reference_metrics={reference}",
             "--vars.n_train=40", "--vars.n_dev=40", "--vars.n_test=40",
             "--vars.pool_size=20", "--vars.augmented_size=20", "--vars.benchmark_n_docs=20", "--vars.gate_margin=-1",
-            "--vars.label_precision=fp32"]  # a 20-step teacher sits near 0.5, where bf16 may flip a label
+            "--vars.label_precision=fp32", NO_OUT_OF_DOMAIN]  # a 20-step teacher sits near 0.5, where bf16 may flip a label
     result = subprocess.run(args, capture_output=True, text=True)
     output = " ".join(result.stdout.split())
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -229,6 +233,8 @@ def test_a_users_own_categories_with_unlabelled_rows_and_a_zero_label_language(t
     for lang in ("en", "nl"):
         meta = json.loads((project / "packages" / f"{lang}_ticket_topics-0.1.0" / "meta.json").read_text())
         assert meta["task"] == "categories" and sorted(meta["labels"]["textcat"]) == labels
+    report = (project / "reports" / "report.md").read_text(encoding="utf8")
+    assert "- `en_movie_sentences` left out: its labels are POS and NEG, and this run's task is categories." in report
     (wheel,) = (project / "packages" / "en_ticket_topics-0.1.0" / "dist").glob("*.whl")
     cats = run_installed(tmp_path_factory, wheel, "nlp('My order never came.').cats")
     assert sorted(cats) == labels and sum(cats.values()) == pytest.approx(1.0)
