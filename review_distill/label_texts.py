@@ -1,20 +1,22 @@
 """The texts the `label` step labels, per language: the gold train reviews (of a language without
-labels: its pool_train reviews), a seeded sample of the synthetic texts and of the pool, and (without
-labels) the held-out dev reviews. Each is a dict of the text and the provenance that goes to the
-doc's user_data."""
+labels: its pool_train reviews), a seeded sample of the synthetic texts and of the pool, the
+transfer texts of the user's own file (all of them), and (without labels) the held-out dev reviews.
+Each is a dict of the text and the provenance that goes to the doc's user_data."""
 import random
 from pathlib import Path
-from typing import List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from spacy.tokens import DocBin
 from spacy.vocab import Vocab
 from wasabi import msg
 
 from .errors import DataError, MissingInput
-from .reviews import check_lang, read_jsonl
+from .reviews import LANG_VALUE, check_lang, read_jsonl, read_texts
 from .tasks import read_task
 
-SOURCES = ("gold", "augmented", "pool")
+# The source of the texts of the user's own files (var transfer_texts).
+TRANSFER = "transfer"
+SOURCES = ("gold", "augmented", "pool", TRANSFER)
 # The source of an unlabeled language's held-out reviews, labelled for its student's dev set.
 DEV = "dev"
 # The task the preprocess step wrote beside the splits: the labels the teacher labels with.
@@ -93,13 +95,37 @@ def pool_items(path: Path, source: str) -> List[dict]:
     return [{"id": row["id"], "source": source, "text": row["text"]} for row in rows]
 
 
+def transfer_files(value: str, languages: Sequence[str]) -> Dict[str, Path]:
+    """{lang: path} from the var transfer_texts, "en=texts.txt zh=more.jsonl"; each file must exist."""
+    files = {}
+    for word in value.split():
+        match = LANG_VALUE.match(word)
+        if not match:
+            raise DataError(f"transfer_texts takes lang=path pairs, e.g. 'en=texts.txt zh=more.jsonl', not '{word}'")
+        lang, path = match.group(1), Path(match.group(2))
+        if lang not in languages:
+            raise DataError(f"transfer_texts names {lang}, which is not in languages ({' '.join(languages)})")
+        if not path.is_file():
+            raise DataError(f"transfer_texts: {path} ({lang}) is not a file")
+        files[lang] = path
+    return files
+
+
+def transfer_items(path: Path, lang: str, text_field: str) -> List[dict]:
+    """The texts of the user's file for `lang` (read_texts), as items of the source transfer; says how many."""
+    rows, n_empty, n_repeated = read_texts(path, text_field)
+    msg.info(f"{lang} transfer texts: all {len(rows):,} of {path}" + (
+        f" ({n_empty:,} empty and {n_repeated:,} repeated left out)" if n_empty or n_repeated else ""))
+    return [{"id": f"{TRANSFER}_{row['id']}", "source": TRANSFER, "text": row["text"]} for row in rows]
+
+
 def collect_items(
     lang: str, vocab: Vocab, corpus_dir: Path, augmented_dir: Path, pool_size: int, augmented_size: int, seed: int,
-    unlabeled: bool = False, *, labels: Sequence[str],
+    unlabeled: bool = False, *, labels: Sequence[str], transfer: Optional[Path] = None, text_field: str = "text",
 ) -> List[dict]:
     """The texts to label, in order: gold (of an unlabeled language: pool_train), augmented sample, pool
-    sample, and for an unlabeled language its held-out dev reviews. The gold reviews' cats must be
-    one-hot over `labels`, the task's."""
+    sample, the transfer texts of the file `transfer` (its `text_field`), and for an unlabeled language
+    its held-out dev reviews. The gold reviews' cats must be one-hot over `labels`, the task's."""
     if unlabeled:
         items = pool_items(corpus_dir / lang / "pool_train.jsonl", "pool")
     else:
@@ -119,6 +145,8 @@ def collect_items(
             raise DataError(f"{path}: no pool reviews (set pool_size to 0 to label none)")
         for row in sample(rows, pool_size, f"{seed}:{lang}:pool", f"{lang} pool reviews", "pool_size"):
             items.append({"id": row["id"], "source": "pool", "text": row["text"]})
+    if transfer is not None:
+        items.extend(transfer_items(transfer, lang, text_field))
     if unlabeled:
         items.extend(pool_items(corpus_dir / lang / "pool_dev.jsonl", DEV))
     return items

@@ -2,9 +2,10 @@
 import csv
 import io
 import json
+import re
 import unicodedata
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import spacy
 from spacy.language import Language
@@ -19,6 +20,8 @@ from .textcat_tokenizers import LONE_SURROGATE
 TOKENIZERS = {"zh": {"@tokenizers": "spacy.zh.ChineseTokenizer", "segmenter": "jieba"}}
 # The students' character tokenizer, registered by textcat_tokenizers.
 CHAR_TOKENIZER = {"@tokenizers": "review_distill.char_tokenizer.v1"}
+# A per-language value of a var, "lang=value" (data_source, data_file, transfer_texts).
+LANG_VALUE = re.compile(r"^([a-z]{2,3})=(.+)$")
 
 
 def check_lang(lang: str) -> None:
@@ -164,6 +167,42 @@ def read_reviews(
         raise DataError(f"{path}: no review has a label in field '{label_field}'; a file without labels is for "
                         "a language of unlabeled_languages only")
     return reviews
+
+
+def read_texts(path: Path, text_field: str = "text") -> Tuple[List[Dict[str, str]], int, int]:
+    """The texts of a file without labels, as dicts with id and text: a text a line (.txt), or the
+    text_field of each JSONL or CSV record; and how many empty texts (left out) and repeated ones (read
+    once) it had."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    if path.suffix == ".txt":
+        rows = ((line_no, {text_field: line}) for line_no, line in enumerate(_decoded_lines(path), start=1))
+    elif path.suffix in (".jsonl", ".csv"):
+        rows = _rows(path)
+    else:
+        raise DataError(f"{path}: unsupported file type '{path.suffix}': use .txt (a text a line), .jsonl or .csv")
+    texts: Dict[str, int] = {}
+    n_empty = n_repeated = 0
+    for line_no, row in rows:
+        if text_field not in row:
+            raise DataError(f"{path}:{line_no}: missing field '{text_field}'")
+        text = row[text_field]
+        if not isinstance(text, str):
+            raise DataError(f"{path}:{line_no}: the field '{text_field}' holds {type(text).__name__}, not text")
+        column = lone_surrogate_column(text)
+        if column is not None:
+            raise DataError(f"{path}:{line_no}: a lone surrogate ({text[column - 1]!r} at column {column}), half of a "
+                            "character (e.g. an emoji cut in two) that UTF-8 cannot encode")
+        if not text.strip():
+            n_empty += 1
+        elif text.strip() in texts:
+            n_repeated += 1
+        else:
+            texts[text.strip()] = line_no
+    if not texts:
+        raise DataError(f"{path}: no texts")
+    return [{"id": f"{path.stem}_{line_no}", "text": text} for text, line_no in texts.items()], n_empty, n_repeated
 
 
 def read_jsonl(path: Path) -> List[dict]:

@@ -16,7 +16,7 @@ from wasabi import msg
 
 from .errors import DataError
 from .files import atomic_path, write_json
-from .label_texts import DEV, SOURCES
+from .label_texts import DEV, SOURCES, TRANSFER
 from .reviews import make_nlp
 from .tasks import top_label
 from .teacher_inference import Labels
@@ -167,7 +167,8 @@ def finish_language(lang: str, items: Sequence[dict], manifest: dict, labels: Se
     nlp = make_nlp(lang)
     soft_path, hard_path = output_paths(lang, soft_dir, hard_dir)
     assemble(shard_dir / lang, items, manifest["n_shards"], nlp.vocab, soft_path, hard_path, labels)
-    counts = ", ".join(f"{source} {manifest['sources'].get(source, 0)}" for source in SOURCES)
+    counts = ", ".join(f"{source} {manifest['sources'].get(source, 0)}" for source in SOURCES
+                       if source != TRANSFER or source in manifest["sources"])
     if DEV in manifest["sources"]:
         counts += f"; {manifest['sources'][DEV]} held out for the teacher-labelled dev set, {dev_path(soft_path)}"
     msg.good(f"{lang}: {len(items)} texts ({counts}) -> {soft_path}, {hard_path}")

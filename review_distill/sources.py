@@ -27,14 +27,13 @@ from wasabi import msg
 from .errors import DataError
 from .files import write_jsonl
 from .records import SOURCE_FILE, write_sources
-from .reviews import check_lang, check_unlabeled, read_reviews
+from .reviews import LANG_VALUE, check_lang, check_unlabeled, read_reviews
 from .tasks import Task, check_task_name, make_task, write_task
 
 SPLITS = ("train", "validation", "test")
 SOURCES = ("auto", "local", "mirror", "file")
 # The fields of the mirror's files: --text-field, --label-field and --label-scheme describe a user's file.
 MIRROR_LAYOUT = {"text_field": "text", "label_field": "label", "label_scheme": "stars0"}
-LANG_VALUE = re.compile(r"^([a-z]{2,3})=(.+)$")
 
 
 def language_sources(source: str, languages: List[str]) -> Dict[str, str]:

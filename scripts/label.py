@@ -17,7 +17,7 @@ from review_distill.cli import run
 from review_distill.device import check_device
 from review_distill.errors import DataError
 from review_distill.files import write_json
-from review_distill.label_texts import check_inputs, check_sizes, collect_items
+from review_distill.label_texts import check_inputs, check_sizes, collect_items, transfer_files
 from review_distill.tasks import read_task, task_setting
 from review_distill.reviews import check_unlabeled
 from review_distill.teacher_inference import check_teacher
@@ -47,6 +47,9 @@ def main(
                                   "labels disagree)"),
     report_path: Optional[Path] = typer.Option(None, "--report", help="JSON file for the texts/s and the agreement with fp32"),
     unlabeled: str = typer.Option("", help="Space-separated languages without gold train sets (see the module doc)"),
+    transfer_texts: str = typer.Option("", help="Files of texts without labels for the students, all labelled: "
+                                       "'en=texts.txt zh=more.jsonl' (a text a line, or the text field of JSONL/CSV)"),
+    text_field: str = typer.Option("text", help="The text field of the JSONL/CSV transfer files"),
     backend: str = typer.Option("local", help="local (this process) or ray (a pool of actors on a Ray cluster)"),
     ray_address: str = typer.Option("", help="Ray backend: empty to start Ray on this machine with all its cores, "
                                     "or a cluster's address (auto, ray://host:port)"),
@@ -75,9 +78,11 @@ def main(
         check_device(gpu_id)
     check_inputs(languages, unlabeled, corpus_dir, augmented_dir, pool_size, augmented_size)
     check_teacher(teacher_dir)
+    transfer = transfer_files(transfer_texts, languages)
     vocab = Vocab()
     items = {lang: collect_items(lang, vocab, corpus_dir, augmented_dir, pool_size, augmented_size, seed,
-                                 lang in unlabeled, labels=task.labels) for lang in languages}
+                                 lang in unlabeled, labels=task.labels, transfer=transfer.get(lang),
+                                 text_field=text_field) for lang in languages}
     options = {"shard_dir": shard_dir, "soft_dir": soft_dir, "hard_dir": hard_dir, "shard_size": shard_size,
                "batch_size": batch_size, "precision": precision}
     if backend == "ray":

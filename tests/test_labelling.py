@@ -107,8 +107,8 @@ def test_samples_are_seeded_nested_and_sized(tmp_path, capsys):
 
     assert ids(10, 5) == ids(10, 5)
     assert ids(10, 5, seed=1) != ids(10, 5)
-    assert [len(ids(10, 5)[source]) for source in SOURCES] == [6, 5, 10]
-    assert ids(0, 0) == {"gold": [f"en-t{i}" for i in range(6)], "augmented": [], "pool": []}
+    assert [len(ids(10, 5)[source]) for source in SOURCES] == [6, 5, 10, 0]
+    assert ids(0, 0) == {"gold": [f"en-t{i}" for i in range(6)], "augmented": [], "pool": [], "transfer": []}
     everything = ids(-1, -1)
     assert sorted(everything["pool"]) == sorted(f"en-p{i}" for i in range(30)) and len(everything["augmented"]) == 20
     assert everything["pool"][:10] == ids(10, 5)["pool"] and everything["augmented"][:5] == ids(10, 5)["augmented"]
@@ -374,6 +374,30 @@ def test_an_unlabeled_language_is_labelled_from_its_pool_with_a_held_out_teacher
     output = run(tmp_path, teacher_dir, "en", "ja", unlabeled="ja", expect=1)
     assert "pool_dev.jsonl: run `spacy project run preprocess` first" in output
     assert "Every language is unlabeled (en ja)" in run(tmp_path, teacher_dir, "en", "ja", unlabeled="en ja", expect=1)
+
+
+def test_transfer_texts_of_a_users_file_are_all_labelled_after_the_pool(tmp_path, teacher_dir):
+    write_inputs(tmp_path, ("en", "ja"))
+    texts = tmp_path / "movies.txt"
+    texts.write_text("A film I loved.\n\nDull plot, poor acting.\nA film I loved.\nThe cast is great.\n", encoding="utf8")
+    output = run(tmp_path, teacher_dir, "en", "ja", transfer_texts=f"en={texts}")
+    assert f"en transfer texts: all 3 of {texts} (1 empty and 1 repeated left out)" in output
+    assert "en: 25 texts (gold 6, augmented 7, pool 9, transfer 3) ->" in output
+    assert "ja: 22 texts (gold 6, augmented 7, pool 9) ->" in output
+    for kind in ("soft", "hard"):
+        train = read(tmp_path / kind / "en" / "train.spacy")
+        assert [doc.text for doc in train if doc.user_data["source"] == "transfer"] == [
+            "A film I loved.", "Dull plot, poor acting.", "The cast is great."]
+        assert [doc.user_data["id"] for doc in train[-3:]] == ["transfer_movies_1", "transfer_movies_3",
+                                                               "transfer_movies_5"]
+    rows = tmp_path / "rows.jsonl"
+    write_lines(rows, [{"text": "Fine."}, {"body": "no text field"}])
+    for value, message in ((f"en={rows}", f"{rows}:2: missing field 'text'"),
+                           (f"{texts}", "transfer_texts takes lang=path pairs"),
+                           (f"de={texts}", "transfer_texts names de, which is not in languages (en ja)"),
+                           (f"en={tmp_path / 'none.txt'}", "none.txt (en) is not a file"),
+                           (f"en={teacher_dir / 'meta.json'}", "unsupported file type '.json'")):
+        assert message in run(tmp_path, teacher_dir, "en", "ja", transfer_texts=value, expect=1)
 
 
 @pytest.mark.parametrize("n_labels", [3, 5])
