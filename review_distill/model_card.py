@@ -1,7 +1,7 @@
 """A package's model card: README.md in Markdown, written from the run's metrics and records, which
 `spacy package` ships in the wheel as its long description. The method: docs/method.md, "The packages"."""
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from .scores import CALIBRATION_BINS
@@ -27,6 +27,8 @@ class CardFigures:
     machine: str  # the benchmark's CPU
     teacher_bytes: int
     pipeline_bytes: int
+    # The run's out-of-domain sets of the language: name, domain, n, student's and teacher's accuracy.
+    out_of_domain: List[Dict] = field(default_factory=list)
 
 
 def wilson_interval(accuracy: float, n: int, z: float = Z_95) -> Tuple[float, float]:
@@ -94,11 +96,12 @@ def speed_section(figures: CardFigures) -> List[str]:
 def model_card(package: str, meta: Dict, task: Task, figures: CardFigures) -> str:
     """The card of `package` (e.g. de_review_sentiment), whose meta.json is `meta`."""
     sizes = ", ".join(f"{split} {n:,}" for split, n in figures.sizes.items())
-    limits = [
-        f"- Made for {figures.domain}, in {figures.language}.",
-        "- Not tested on other domains or other languages: out of its domain accuracy can be far lower than the "
-        "figures above.",
-    ]
+    limits = [f"- Made for {figures.domain}, in {figures.language}."]
+    limits += [f"- Out of its domain, on {ood['n']:,} {ood['domain']} (`{ood['name']}`, as many of each label): "
+               f"accuracy {ood['student']:.3f}, the teacher's {ood['teacher']:.3f}." for ood in figures.out_of_domain]
+    limits.append(("- Not tested on other domains or other languages" if not figures.out_of_domain else
+                   "- Not tested on other domains than these or on other languages") +
+                  ": out of its domain accuracy can be far lower than the figures above.")
     if "zero_label" in meta:
         limits.append(f"- Zero-label: {meta['zero_label']}")
     sources = [f"- {source['name']}: {source['license']}" for source in meta["sources"]]

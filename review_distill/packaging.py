@@ -27,7 +27,7 @@ from .code_files import import_code_paths
 from .errors import DataError, MissingInput, ProjectError
 from .files import dir_size
 from .model_card import CardFigures, model_card
-from .models import TEACHER
+from .models import STUDENT, TEACHER
 from .provenance import MARC_DOMAIN, data_terms, derived_teacher, learned_from, source_lines
 from .records import SOURCE_FILE, read_sources
 from .tasks import Task, read_task, star_ranges
@@ -194,9 +194,18 @@ def card_inputs(metrics_dir: Path, splits_dir: Path, student: str, languages: Li
     return sources, stats, teacher_scores, bench
 
 
+def out_of_domain_figures(summary: Dict, lang: str) -> List[Dict]:
+    """The summary's out-of-domain sets of `lang` on which the default student was scored: each one's name,
+    domain, size and the student's and the teacher's accuracy."""
+    sets = summary.get("out_of_domain", {}).get("sets", {})
+    return [{"name": name, "domain": found["domain"], "n": found["n"], "student": found["accuracy"][STUDENT],
+             "teacher": found["accuracy"][TEACHER]}
+            for name, found in sets.items() if found["lang"] == lang and STUDENT in found["accuracy"]]
+
+
 def card_figures(lang: str, language: str, *, sources: Dict, teacher_languages: List[str], stats: Dict,
-                 student: str, student_scores: Dict, teacher_scores: Dict, bench: Dict, pipeline_bytes: int
-                 ) -> CardFigures:
+                 student: str, student_scores: Dict, teacher_scores: Dict, bench: Dict, pipeline_bytes: int,
+                 out_of_domain: List[Dict]) -> CardFigures:
     """What the card of a language's package says, from the run's records and metrics (card_inputs)."""
     models = bench["models"]
     benchmarked = lang in models[student]["words_per_second"]
@@ -214,6 +223,7 @@ def card_figures(lang: str, language: str, *, sources: Dict, teacher_languages: 
         machine=bench["machine"]["cpu"],
         teacher_bytes=models[TEACHER]["size_bytes"],
         pipeline_bytes=pipeline_bytes,
+        out_of_domain=out_of_domain,
     )
 
 
@@ -240,7 +250,8 @@ def package_students(
     data of splits_dir/source.json (data_license: the licence of a user's file) and the teacher (`teacher`, or
     if empty the one trained at teacher_dir); the `unlabeled` languages' students saw no gold label."""
     task = read_task(splits_dir / "task.json")
-    student = json.loads(summary_path.read_text(encoding="utf8"))["default_student"]
+    summary = json.loads(summary_path.read_text(encoding="utf8"))
+    student = summary["default_student"]
     msg.info(f"Packaging the default student, {student}")
     training_dir = training_dir / student
     metrics_path = metrics_dir / f"{student}.json"
@@ -280,7 +291,7 @@ def package_students(
             figures = card_figures(
                 lang, language, sources=sources, teacher_languages=teacher_languages, stats=stats[lang],
                 student=student, student_scores=metrics[lang], teacher_scores=teacher_scores, bench=bench,
-                pipeline_bytes=dir_size(Path(tmp)),
+                pipeline_bytes=dir_size(Path(tmp)), out_of_domain=out_of_domain_figures(summary, lang),
             )
             # spaCy ships the pipeline's README.md as the package's, the wheel's long description.
             (Path(tmp) / "README.md").write_text(model_card(f"{lang}_{name}", meta, task, figures), encoding="utf8")

@@ -1,8 +1,9 @@
 """The `report` step: metrics/summary.json (review_distill.summary), reports/report.md and
 reports/accuracy_vs_speed.png (review_distill.plot), built from metrics/evaluation.json and
-metrics/benchmark.json (and metrics/out_of_domain.json where given); nothing in them is typed in. An ordered task of more than two labels adds
-the tables of its ORDINAL scores; any task of more than two labels, the teacher's and the default
-student's confusion matrices per language (reports/confusion_{lang}.png)."""
+metrics/benchmark.json (and metrics/out_of_domain.json where given); nothing in them is typed in.
+An ordered task of more than two labels adds the tables of its ORDINAL scores; any task of more
+than two labels, the teacher's and the default student's confusion matrices per language
+(reports/confusion_{lang}.png)."""
 import json
 import statistics
 from pathlib import Path

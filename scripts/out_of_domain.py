@@ -24,9 +24,9 @@ def main(
     batch_size: int = typer.Option(64, min=1, help="nlp.pipe batch size"),
     seed: int = typer.Option(0, help="The TF-IDF + LR peers' seed"),
 ):
-    out_of_domain(sets.split(), output, evaluation, cache_dir=cache_dir, n_per_label=n_per_label, training_dir=training_dir,
-                  splits_dir=splits_dir, hard_dir=hard_dir, students=students.split(), teacher_code=teacher_code,
-                  batch_size=batch_size, seed=seed)
+    out_of_domain(sets.split(), output, evaluation, cache_dir=cache_dir, n_per_label=n_per_label,
+                  training_dir=training_dir, splits_dir=splits_dir, hard_dir=hard_dir, students=students.split(),
+                  teacher_code=teacher_code, batch_size=batch_size, seed=seed)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,8 @@ def project(tmp_path_factory):
         corpora[lang] = (toy_corpus(nlp, 0.8, *words), toy_corpus(nlp, 1.0, *words))
     training, metrics = train_toy_students(tmp, "student_bow", corpora, char_languages=CHAR_LANGUAGES)
     summary = tmp / "metrics" / "summary.json"
-    summary.write_text(json.dumps({"default_student": "student_bow"}))
+    hotels = {"lang": "zh", "domain": "hotel reviews", "n": 1000, "accuracy": {"student": 0.701, "teacher": 0.862}}
+    summary.write_text(json.dumps({"default_student": "student_bow", "out_of_domain": {"sets": {"zh_hotels": hotels}}}))
     write_task(tmp / "corpus" / "task.json", make_task("binary"))
     write_card_inputs(tmp, {lang: {"source": "local", "labelled": 64, "unlabelled": 0} for lang in WORDS},
                       {lang: TEACHER_SCORES for lang in WORDS}, {"train": 16, "dev": 8, "test": 8, "pool": 0})
