@@ -22,7 +22,7 @@ from wasabi import msg
 
 from .errors import DataError, MissingInput
 from .files import write_json
-from .models import BASELINE, NAMES, PEERS, TEACHER, TFIDF_LR_DISTILLED, TFIDF_LR_GOLD
+from .models import BASELINE, PEERS, TEACHER, TFIDF_LR_DISTILLED, TFIDF_LR_GOLD
 from .predictions import cats_shortest_first
 from .scores import classification_scores
 from .sources import download
