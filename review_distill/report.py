@@ -11,7 +11,7 @@ from typing import Dict, List, Optional, Sequence
 
 from .errors import MissingInput
 from .files import atomic_path, write_json
-from .models import BASELINE, NAMES, STUDENT, TEACHER, TFIDF_LR_DISTILLED, TOKENIZER, WORD_TOKENIZER, name_of
+from .models import BASELINE, STUDENT, TEACHER, TFIDF_LR_DISTILLED, TOKENIZER, WORD_TOKENIZER, name_of
 from .plot import plot_accuracy_vs_speed, plot_confusion
 from .speed_target import TEACHER_TARGET
 from .summary import build_summary, choose_student, mean_over_languages, table_models
@@ -228,8 +228,7 @@ def out_of_domain_lines(summary: Dict) -> List[str]:
             if model == STUDENT:
                 continue
             in_domain = ood["in_domain"].get(model)
-            label = NAMES.get(model, model) + (" (default student)" if model == default else "")
-            rows.append([f"{label} (`{model}`)", "–" if in_domain is None else f"{in_domain:.3f}", f"{accuracy:.3f}",
+            rows.append([f"{name_of(model, default)} (`{model}`)", "–" if in_domain is None else f"{in_domain:.3f}", f"{accuracy:.3f}",
                          "–" if in_domain is None else f"{accuracy - in_domain:+.3f}"])
         lines += [f"### {name}: {ood['domain']} ({lang}, {ood['n']:,} texts)", "",
                   f"From {ood['source']}. Licence: {ood['licence']}.", "",

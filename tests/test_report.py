@@ -500,7 +500,7 @@ def test_out_of_domain_accuracy_stands_beside_the_in_domain_one():
     assert ("Out of domain it scores 0.660 against the teacher's 0.780 (mean balanced accuracy on 1 set of opinion "
             "texts from outside product reviews, section Out of domain).") in text
     assert "### en_movie: movie sentences (en, 996 texts)" in text and "From UCI. Licence: CC BY 4.0." in text
-    assert "| student BOW (default student) (`student_bow`) | 0.795 | 0.660 | -0.135 |" in text
+    assert "| student BOW (default) (`student_bow`) | 0.795 | 0.660 | -0.135 |" in text
     assert "| transformer teacher (`teacher`) | 0.850 | 0.780 | -0.070 |" in text
     assert "- `zh_hotel_reviews` left out: this run has no zh." in text
     nothing = {"sets": {}, "left_out": {}, "models": [], "scores": {}}
